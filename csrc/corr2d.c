@@ -1,0 +1,402 @@
+/*
+ * Batched multi-channel correlation (see gcnn_kernels.h for the contract).
+ * This file holds the type-free planning and index maps, instantiates
+ * corr2d_impl.h for float and double on each instruction-set path, and
+ * dispatches at run time to the best path the CPU supports.
+ */
+#include "gcnn_kernels.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define GCNN_INLINE inline __attribute__((always_inline))
+#else
+#define GCNN_INLINE inline
+#endif
+#if defined(__clang__)
+#define GCNN_UNROLL _Pragma("unroll")
+#elif defined(__GNUC__) && __GNUC__ >= 8
+#define GCNN_UNROLL _Pragma("GCC unroll 16")
+#else
+#define GCNN_UNROLL
+#endif
+
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#define GCNN_X86_PATHS 1
+#else
+#define GCNN_X86_PATHS 0
+#endif
+
+#define GCNN_MAX_OB 8
+#define GCNN_MAX_NV 4
+/* Bytes of input panel a band aims at: comfortably inside a 1-2 MiB L2. */
+#define GCNN_PANEL_TARGET_BYTES (256 * 1024)
+/* Below this many multiply-adds a call runs on one thread: waking a team
+ * costs more than it saves. */
+#define GCNN_PARALLEL_MIN_MACS (1 << 18)
+
+/* Everything a call derives from its parameters before touching data. */
+struct gcnn_plan {
+    gcnn_corr2d_params p;
+    ptrdiff_t out_h, out_w, padded_w;
+    ptrdiff_t ob, nv, ob_blocks; /* register tile: ob channels x nv vectors */
+    ptrdiff_t phase_stride;      /* elements per stride_w phase of a row */
+    ptrdiff_t row_stride;        /* elements per panel row (all phases) */
+    ptrdiff_t chan_stride;       /* elements per channel of the panel */
+    ptrdiff_t band_rows;         /* output rows per work item */
+    size_t panel_elems;          /* elements of one thread's panel */
+    size_t packed_w_bytes;
+    ptrdiff_t *col_src;    /* [padded_w] source column, -1 for fillvalue */
+    ptrdiff_t *tap_offset; /* [kernel_w] offset of tap kx in a panel row */
+    int threads;
+};
+
+/* Overflow-checked size arithmetic on nonnegative values. */
+static int mul_ok(ptrdiff_t a, ptrdiff_t b, ptrdiff_t *r)
+{
+    if (a != 0 && b > PTRDIFF_MAX / a)
+        return 0;
+    *r = a * b;
+    return 1;
+}
+
+static int add_ok(ptrdiff_t a, ptrdiff_t b, ptrdiff_t *r)
+{
+    if (b > PTRDIFF_MAX - a)
+        return 0;
+    *r = a + b;
+    return 1;
+}
+
+/* Source index of padded position i (image coordinates, may be negative)
+ * in an axis of length n; -1 means "use the fill value".  The mirror and
+ * wrap rules reproduce scipy.signal's, including far outside the image. */
+static ptrdiff_t gcnn_map_index(ptrdiff_t i, ptrdiff_t n, int boundary)
+{
+    if (i >= 0 && i < n)
+        return i;
+    if (boundary == GCNN_BOUNDARY_WRAP)
+        return ((i % n) + n) % n;
+    if (boundary == GCNN_BOUNDARY_SYMM) {
+        const ptrdiff_t k = (i >= 0 ? i : -(i + 1)) % (2 * n);
+        return k >= n ? 2 * n - k - 1 : k;
+    }
+    return -1;
+}
+
+int gcnn_corr2d_out_shape(const gcnn_corr2d_params *p, ptrdiff_t *out_h,
+                          ptrdiff_t *out_w)
+{
+    if (p == NULL || out_h == NULL || out_w == NULL)
+        return GCNN_EINVAL;
+    if (p->batch < 1 || p->in_channels < 1 || p->out_channels < 1 ||
+        p->kernel_h < 1 || p->kernel_w < 1 || p->stride_h < 1 ||
+        p->stride_w < 1 || p->pad_top < 0 || p->pad_bottom < 0 ||
+        p->pad_left < 0 || p->pad_right < 0 || p->height < 0 || p->width < 0)
+        return GCNN_EINVAL;
+    if (p->boundary != GCNN_BOUNDARY_FILL && p->boundary != GCNN_BOUNDARY_WRAP &&
+        p->boundary != GCNN_BOUNDARY_SYMM)
+        return GCNN_EINVAL;
+    /* Mirror and wrap need an image to take values from. */
+    if (p->boundary != GCNN_BOUNDARY_FILL && (p->height == 0 || p->width == 0))
+        return GCNN_EINVAL;
+    ptrdiff_t padded_h, padded_w;
+    if (!add_ok(p->height, p->pad_top, &padded_h) ||
+        !add_ok(padded_h, p->pad_bottom, &padded_h) ||
+        !add_ok(p->width, p->pad_left, &padded_w) ||
+        !add_ok(padded_w, p->pad_right, &padded_w))
+        return GCNN_EOVERFLOW;
+    if (padded_h < p->kernel_h || padded_w < p->kernel_w)
+        return GCNN_EINVAL;
+    *out_h = (padded_h - p->kernel_h) / p->stride_h + 1;
+    *out_w = (padded_w - p->kernel_w) / p->stride_w + 1;
+    return GCNN_OK;
+}
+
+static void gcnn_plan_free(struct gcnn_plan *plan)
+{
+    free(plan->col_src);
+    free(plan->tap_offset);
+    plan->col_src = NULL;
+    plan->tap_offset = NULL;
+}
+
+static int gcnn_plan_make(const gcnn_corr2d_params *params, size_t elem_size,
+                          ptrdiff_t lanes, int acc_regs, struct gcnn_plan *plan)
+{
+    memset(plan, 0, sizeof *plan);
+    int status = gcnn_corr2d_out_shape(params, &plan->out_h, &plan->out_w);
+    if (status != GCNN_OK)
+        return status;
+    const gcnn_corr2d_params *p = &plan->p;
+    plan->p = *params;
+    plan->padded_w = p->width + p->pad_left + p->pad_right;
+
+    /* Register tile: as many output channels as there are (up to 8), then
+     * as many pixel vectors as the register file allows, but no wider than
+     * the output row needs. */
+    plan->ob = 1;
+    while (plan->ob < GCNN_MAX_OB && plan->ob < p->out_channels)
+        plan->ob *= 2;
+    plan->nv = GCNN_MAX_NV;
+    while (plan->nv > 1 && plan->ob * plan->nv > acc_regs)
+        plan->nv /= 2;
+    while (plan->nv > 1 && (plan->nv / 2) * lanes >= plan->out_w)
+        plan->nv /= 2;
+    plan->ob_blocks = (p->out_channels + plan->ob - 1) / plan->ob;
+
+    /* A phase row holds its share of the padded row plus the slack that the
+     * last, partly used tile reads: (out_w rounded up to whole tiles) plus
+     * the largest tap shift within a phase. */
+    const ptrdiff_t tile_w = plan->nv * lanes;
+    const ptrdiff_t tiles = (plan->out_w + tile_w - 1) / tile_w;
+    ptrdiff_t need = tiles * tile_w + (p->kernel_w - 1) / p->stride_w;
+    const ptrdiff_t data = (plan->padded_w + p->stride_w - 1) / p->stride_w;
+    plan->phase_stride = need > data ? need : data;
+    if (!mul_ok(plan->phase_stride, p->stride_w, &plan->row_stride))
+        return GCNN_EOVERFLOW;
+
+    ptrdiff_t row_bytes, chan_row_bytes, macs;
+    if (!mul_ok(plan->row_stride, (ptrdiff_t)elem_size, &row_bytes) ||
+        !mul_ok(row_bytes, p->in_channels, &chan_row_bytes))
+        return GCNN_EOVERFLOW;
+
+    /* Threads only for work that pays for them; results are the same
+     * either way. */
+    plan->threads = 1;
+#ifdef _OPENMP
+    if (p->num_threads > 1 && mul_ok(p->batch, p->out_channels, &macs) &&
+        mul_ok(macs, plan->out_h, &macs) && mul_ok(macs, plan->out_w, &macs) &&
+        mul_ok(macs, p->in_channels, &macs) && mul_ok(macs, p->kernel_h, &macs) &&
+        mul_ok(macs, p->kernel_w, &macs)) {
+        if (macs >= GCNN_PARALLEL_MIN_MACS)
+            plan->threads = p->num_threads;
+    } else if (p->num_threads > 1) {
+        plan->threads = p->num_threads; /* too large to count: surely worth it */
+    }
+#else
+    (void)macs;
+#endif
+
+    /* Band height: fill about GCNN_PANEL_TARGET_BYTES of panel, but cut the
+     * image into enough items for every thread to get several. */
+    ptrdiff_t band = GCNN_PANEL_TARGET_BYTES / (chan_row_bytes * p->stride_h);
+    if (band < 1)
+        band = 1;
+    if (band > plan->out_h)
+        band = plan->out_h;
+    while (band > 1 && plan->threads > 1 &&
+           p->batch * ((plan->out_h + band - 1) / band) < 4 * plan->threads)
+        band = (band + 1) / 2;
+    plan->band_rows = band;
+
+    ptrdiff_t panel_rows, panel_elems, packed;
+    if (!mul_ok(band - 1, p->stride_h, &panel_rows) ||
+        !add_ok(panel_rows, p->kernel_h, &panel_rows) ||
+        !mul_ok(panel_rows, plan->row_stride, &plan->chan_stride) ||
+        !mul_ok(plan->chan_stride, p->in_channels, &panel_elems) ||
+        !mul_ok(panel_elems, (ptrdiff_t)elem_size, &packed))
+        return GCNN_EOVERFLOW;
+    plan->panel_elems = (size_t)panel_elems;
+    if (!mul_ok(plan->ob_blocks, plan->ob, &packed) ||
+        !mul_ok(packed, p->in_channels, &packed) ||
+        !mul_ok(packed, p->kernel_h, &packed) ||
+        !mul_ok(packed, p->kernel_w, &packed) ||
+        !mul_ok(packed, (ptrdiff_t)elem_size, &packed))
+        return GCNN_EOVERFLOW;
+    plan->packed_w_bytes = (size_t)packed;
+
+    if ((size_t)plan->padded_w > SIZE_MAX / sizeof(ptrdiff_t) ||
+        (size_t)p->kernel_w > SIZE_MAX / sizeof(ptrdiff_t))
+        return GCNN_EOVERFLOW;
+    plan->col_src = malloc((size_t)plan->padded_w * sizeof(ptrdiff_t));
+    plan->tap_offset = malloc((size_t)p->kernel_w * sizeof(ptrdiff_t));
+    if (plan->col_src == NULL || plan->tap_offset == NULL) {
+        gcnn_plan_free(plan);
+        return GCNN_ENOMEM;
+    }
+    for (ptrdiff_t j = 0; j < plan->padded_w; ++j)
+        plan->col_src[j] = gcnn_map_index(j - p->pad_left, p->width, p->boundary);
+    /* Padded column x*stride_w + kx lives in phase kx % stride_w at index
+     * x + kx / stride_w. */
+    for (ptrdiff_t kx = 0; kx < p->kernel_w; ++kx)
+        plan->tap_offset[kx] =
+            (kx % p->stride_w) * plan->phase_stride + kx / p->stride_w;
+    return GCNN_OK;
+}
+
+/* ---- instantiations ---------------------------------------------------- */
+
+#define GCNN_ACC 8 /* 16 registers: 8 accumulators, loads and a weight */
+#define GCNN_VBYTES 16
+#define GCNN_T float
+#define GCNN_NAME(s) s##_f32_generic
+#include "corr2d_impl.h"
+#undef GCNN_T
+#undef GCNN_NAME
+#define GCNN_T double
+#define GCNN_NAME(s) s##_f64_generic
+#include "corr2d_impl.h"
+#undef GCNN_T
+#undef GCNN_NAME
+#undef GCNN_VBYTES
+#undef GCNN_ACC
+
+#if GCNN_X86_PATHS
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#endif
+#define GCNN_ACC 8
+#define GCNN_VBYTES 32
+#define GCNN_T float
+#define GCNN_NAME(s) s##_f32_avx2
+#include "corr2d_impl.h"
+#undef GCNN_T
+#undef GCNN_NAME
+#define GCNN_T double
+#define GCNN_NAME(s) s##_f64_avx2
+#include "corr2d_impl.h"
+#undef GCNN_T
+#undef GCNN_NAME
+#undef GCNN_VBYTES
+#undef GCNN_ACC
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+
+#if defined(__clang__)
+#pragma clang attribute push(                                                  \
+    __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma"))),    \
+    apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")
+#endif
+#define GCNN_ACC 16 /* 32 registers */
+#define GCNN_VBYTES 64
+#define GCNN_T float
+#define GCNN_NAME(s) s##_f32_avx512
+#include "corr2d_impl.h"
+#undef GCNN_T
+#undef GCNN_NAME
+#define GCNN_T double
+#define GCNN_NAME(s) s##_f64_avx512
+#include "corr2d_impl.h"
+#undef GCNN_T
+#undef GCNN_NAME
+#undef GCNN_VBYTES
+#undef GCNN_ACC
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+#endif /* GCNN_X86_PATHS */
+
+/* ---- dispatch ---------------------------------------------------------- */
+
+static int gcnn_simd_best(void)
+{
+#if GCNN_X86_PATHS
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw"))
+        return GCNN_SIMD_AVX512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return GCNN_SIMD_AVX2;
+#endif
+    return GCNN_SIMD_GENERIC;
+}
+
+int gcnn_simd_resolve(int requested)
+{
+    const int best = gcnn_simd_best();
+    if (requested <= GCNN_SIMD_AUTO || requested > best)
+        return best;
+    return requested;
+}
+
+const char *gcnn_simd_name(int simd)
+{
+    switch (simd) {
+    case GCNN_SIMD_AVX512:
+        return "avx512";
+    case GCNN_SIMD_AVX2:
+        return "avx2";
+    case GCNN_SIMD_GENERIC:
+        return "generic";
+    default:
+        return "auto";
+    }
+}
+
+int gcnn_have_openmp(void)
+{
+#ifdef _OPENMP
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+int gcnn_corr2d_f32(const gcnn_corr2d_params *p, const float *x,
+                    const float *w, const float *bias, float fillvalue,
+                    float *out)
+{
+    if (p == NULL || x == NULL || w == NULL || out == NULL)
+        return GCNN_EINVAL;
+    switch (gcnn_simd_resolve(p->simd)) {
+#if GCNN_X86_PATHS
+    case GCNN_SIMD_AVX512:
+        return corr2d_f32_avx512(p, x, w, bias, fillvalue, out);
+    case GCNN_SIMD_AVX2:
+        return corr2d_f32_avx2(p, x, w, bias, fillvalue, out);
+#endif
+    default:
+        return corr2d_f32_generic(p, x, w, bias, fillvalue, out);
+    }
+}
+
+int gcnn_corr2d_f64(const gcnn_corr2d_params *p, const double *x,
+                    const double *w, const double *bias, double fillvalue,
+                    double *out)
+{
+    if (p == NULL || x == NULL || w == NULL || out == NULL)
+        return GCNN_EINVAL;
+    switch (gcnn_simd_resolve(p->simd)) {
+#if GCNN_X86_PATHS
+    case GCNN_SIMD_AVX512:
+        return corr2d_f64_avx512(p, x, w, bias, fillvalue, out);
+    case GCNN_SIMD_AVX2:
+        return corr2d_f64_avx2(p, x, w, bias, fillvalue, out);
+#endif
+    default:
+        return corr2d_f64_generic(p, x, w, bias, fillvalue, out);
+    }
+}
+
+const char *gcnn_strerror(int status)
+{
+    switch (status) {
+    case GCNN_OK:
+        return "success";
+    case GCNN_EINVAL:
+        return "invalid sizes or parameters";
+    case GCNN_ENOMEM:
+        return "out of memory for scratch buffers";
+    case GCNN_EOVERFLOW:
+        return "array sizes overflow";
+    default:
+        return "unknown gcnn status";
+    }
+}

@@ -1,0 +1,252 @@
+/*
+ * Loop body of the batched correlation, included by corr2d.c once for each
+ * (element type, instruction set) pair.  Before inclusion define:
+ *     GCNN_T        float or double
+ *     GCNN_NAME(s)  pastes a unique suffix onto s
+ *     GCNN_VBYTES   bytes per SIMD vector of this path (16, 32, 64)
+ *     GCNN_ACC      accumulator vectors the register file holds
+ * corr2d.c provides the shared, type-free helpers (plan, index maps).
+ *
+ * Strategy: each thread takes (image n, band of output rows) work items.
+ * For an item it copies the input rows the band needs, over all channels,
+ * into a panel with the boundary already applied and each row split into
+ * stride_w phases, so the inner loop always reads contiguous memory.  A
+ * register tile of OB output channels x NV vectors of output pixels is then
+ * accumulated over (c, ky, kx): every input vector loaded is shared by the
+ * OB filters, every filter weight by the NV vectors.
+ */
+
+#if defined(__GNUC__) || defined(__clang__)
+typedef GCNN_T GCNN_NAME(vec)
+    __attribute__((vector_size(GCNN_VBYTES), aligned(sizeof(GCNN_T))));
+#define GCNN_LANES ((ptrdiff_t)(GCNN_VBYTES / sizeof(GCNN_T)))
+#else
+typedef GCNN_T GCNN_NAME(vec);
+#define GCNN_LANES ((ptrdiff_t)1)
+#endif
+#define VEC GCNN_NAME(vec)
+
+/* Accumulate one OB x NV register tile over all channels and taps.
+ * `in` points at the tile's first pixel in channel 0, tap row 0, phase 0. */
+static GCNN_INLINE void GCNN_NAME(tile)(
+    const GCNN_T *restrict in, ptrdiff_t chan_stride, ptrdiff_t row_stride,
+    const ptrdiff_t *restrict tap_offset, const GCNN_T *restrict wpk,
+    ptrdiff_t channels, ptrdiff_t kernel_h, ptrdiff_t kernel_w, const int OB,
+    const int NV, VEC acc[GCNN_MAX_OB][GCNN_MAX_NV])
+{
+    for (ptrdiff_t c = 0; c < channels; ++c) {
+        for (ptrdiff_t ky = 0; ky < kernel_h; ++ky) {
+            const GCNN_T *restrict row = in + c * chan_stride + ky * row_stride;
+            const GCNN_T *restrict wrow = wpk + (c * kernel_h + ky) * kernel_w * OB;
+            for (ptrdiff_t kx = 0; kx < kernel_w; ++kx) {
+                const GCNN_T *restrict src = row + tap_offset[kx];
+                VEC xv[GCNN_MAX_NV];
+                GCNN_UNROLL
+                for (int i = 0; i < NV; ++i)
+                    memcpy(&xv[i], src + i * GCNN_LANES, sizeof(VEC));
+                GCNN_UNROLL
+                for (int j = 0; j < OB; ++j) {
+                    const GCNN_T weight = wrow[kx * OB + j];
+                    GCNN_UNROLL
+                    for (int i = 0; i < NV; ++i)
+                        acc[j][i] += xv[i] * weight;
+                }
+            }
+        }
+    }
+}
+
+/* Compute and store all tiles of one band for one output-channel block. */
+static GCNN_INLINE void GCNN_NAME(band)(const struct gcnn_plan *plan,
+                                        const GCNN_T *restrict panel,
+                                        const GCNN_T *restrict wpk,
+                                        const GCNN_T *restrict bias,
+                                        ptrdiff_t o0, ptrdiff_t oy0,
+                                        ptrdiff_t rows, GCNN_T *restrict out_n,
+                                        const int OB, const int NV)
+{
+    const ptrdiff_t out_h = plan->out_h, out_w = plan->out_w;
+    const ptrdiff_t tile_w = NV * GCNN_LANES;
+    const ptrdiff_t ob_count =
+        plan->p.out_channels - o0 < OB ? plan->p.out_channels - o0 : OB;
+    for (ptrdiff_t r = 0; r < rows; ++r) {
+        const ptrdiff_t oy = oy0 + r;
+        const GCNN_T *restrict in_row =
+            panel + r * plan->p.stride_h * plan->row_stride;
+        for (ptrdiff_t x0 = 0; x0 < out_w; x0 += tile_w) {
+            VEC acc[GCNN_MAX_OB][GCNN_MAX_NV];
+            GCNN_UNROLL
+            for (int j = 0; j < OB; ++j) {
+                const GCNN_T b = (bias && j < ob_count) ? bias[o0 + j] : 0;
+                GCNN_UNROLL
+                for (int i = 0; i < NV; ++i)
+                    acc[j][i] = (VEC){0} + b; /* splat */
+            }
+            GCNN_NAME(tile)(in_row + x0, plan->chan_stride, plan->row_stride,
+                            plan->tap_offset, wpk, plan->p.in_channels,
+                            plan->p.kernel_h, plan->p.kernel_w, OB, NV, acc);
+            const ptrdiff_t valid = out_w - x0 < tile_w ? out_w - x0 : tile_w;
+            for (ptrdiff_t j = 0; j < ob_count; ++j) {
+                GCNN_T *restrict dst = out_n + ((o0 + j) * out_h + oy) * out_w + x0;
+                if (valid == tile_w) {
+                    for (int i = 0; i < NV; ++i)
+                        memcpy(dst + i * GCNN_LANES, &acc[j][i], sizeof(VEC));
+                } else {
+                    GCNN_T spill[GCNN_MAX_NV * 64 / sizeof(GCNN_T)];
+                    for (int i = 0; i < NV; ++i)
+                        memcpy(spill + i * GCNN_LANES, &acc[j][i], sizeof(VEC));
+                    memcpy(dst, spill, (size_t)valid * sizeof(GCNN_T));
+                }
+            }
+        }
+    }
+}
+
+/* Copy the padded input rows [first_row, first_row + rows) of every channel
+ * of image x_n into the panel, splitting columns into stride_w phases. */
+static void GCNN_NAME(fill_panel)(const struct gcnn_plan *plan,
+                                  const GCNN_T *restrict x_n, ptrdiff_t first_row,
+                                  ptrdiff_t rows, GCNN_T fillvalue,
+                                  GCNN_T *restrict panel)
+{
+    const ptrdiff_t H = plan->p.height, W = plan->p.width;
+    const ptrdiff_t sw = plan->p.stride_w, padded_w = plan->padded_w;
+    const ptrdiff_t *restrict col_src = plan->col_src;
+    for (ptrdiff_t c = 0; c < plan->p.in_channels; ++c) {
+        for (ptrdiff_t r = 0; r < rows; ++r) {
+            GCNN_T *restrict dst = panel + c * plan->chan_stride + r * plan->row_stride;
+            const ptrdiff_t src_row =
+                gcnn_map_index(first_row + r - plan->p.pad_top, H, plan->p.boundary);
+            if (src_row < 0) {
+                for (ptrdiff_t j = 0; j < padded_w; ++j)
+                    dst[(j % sw) * plan->phase_stride + j / sw] = fillvalue;
+                continue;
+            }
+            const GCNN_T *restrict src = x_n + (c * H + src_row) * W;
+            if (sw == 1) {
+                /* Unit stride: the image row is one block copy; only the
+                 * pads need the index map. */
+                const ptrdiff_t left = plan->p.pad_left;
+                for (ptrdiff_t j = 0; j < left; ++j)
+                    dst[j] = col_src[j] < 0 ? fillvalue : src[col_src[j]];
+                memcpy(dst + left, src, (size_t)W * sizeof(GCNN_T));
+                for (ptrdiff_t j = left + W; j < padded_w; ++j)
+                    dst[j] = col_src[j] < 0 ? fillvalue : src[col_src[j]];
+            } else {
+                for (ptrdiff_t j = 0; j < padded_w; ++j)
+                    dst[(j % sw) * plan->phase_stride + j / sw] =
+                        col_src[j] < 0 ? fillvalue : src[col_src[j]];
+            }
+        }
+    }
+}
+
+/* Pack w[o][c][ky][kx] into blocks wpk[block][c][ky][kx][j], o = block*OB + j,
+ * zero for o beyond out_channels, so one tile reads its OB weights
+ * contiguously. */
+static void GCNN_NAME(pack_weights)(const struct gcnn_plan *plan,
+                                    const GCNN_T *restrict w,
+                                    GCNN_T *restrict wpk)
+{
+    const ptrdiff_t OB = plan->ob, O = plan->p.out_channels;
+    const ptrdiff_t taps = plan->p.in_channels * plan->p.kernel_h * plan->p.kernel_w;
+    for (ptrdiff_t block = 0; block < plan->ob_blocks; ++block)
+        for (ptrdiff_t t = 0; t < taps; ++t)
+            for (ptrdiff_t j = 0; j < OB; ++j) {
+                const ptrdiff_t o = block * OB + j;
+                wpk[(block * taps + t) * OB + j] = o < O ? w[o * taps + t] : 0;
+            }
+}
+
+/* The register-tile shapes this path instantiates.  NV is capped so that
+ * OB * NV accumulators fit GCNN_ACC registers. */
+#define GCNN_BAND_CASE(OBV, NVV)                                              \
+    case (OBV) * 16 + (NVV):                                                  \
+        GCNN_NAME(band)(plan, panel, wpk_block, bias, o0, oy0, rows, out_n,   \
+                        OBV, NVV);                                            \
+        break;
+
+static void GCNN_NAME(run_band)(const struct gcnn_plan *plan,
+                                const GCNN_T *panel, const GCNN_T *wpk_block,
+                                const GCNN_T *bias, ptrdiff_t o0, ptrdiff_t oy0,
+                                ptrdiff_t rows, GCNN_T *out_n)
+{
+    switch (plan->ob * 16 + plan->nv) {
+        GCNN_BAND_CASE(8, 2)
+        GCNN_BAND_CASE(8, 1)
+        GCNN_BAND_CASE(4, 4)
+        GCNN_BAND_CASE(4, 2)
+        GCNN_BAND_CASE(4, 1)
+        GCNN_BAND_CASE(2, 4)
+        GCNN_BAND_CASE(2, 2)
+        GCNN_BAND_CASE(2, 1)
+        GCNN_BAND_CASE(1, 4)
+        GCNN_BAND_CASE(1, 2)
+        GCNN_BAND_CASE(1, 1)
+    default: /* gcnn_plan_tiles only produces the shapes above */
+        break;
+    }
+}
+#undef GCNN_BAND_CASE
+
+static int GCNN_NAME(corr2d)(const gcnn_corr2d_params *params,
+                             const GCNN_T *x, const GCNN_T *w,
+                             const GCNN_T *bias, GCNN_T fillvalue, GCNN_T *out)
+{
+    struct gcnn_plan plan;
+    int status = gcnn_plan_make(params, sizeof(GCNN_T), GCNN_LANES, GCNN_ACC, &plan);
+    if (status != GCNN_OK)
+        return status;
+
+    GCNN_T *wpk = malloc(plan.packed_w_bytes);
+    if (wpk == NULL) {
+        gcnn_plan_free(&plan);
+        return GCNN_ENOMEM;
+    }
+    GCNN_NAME(pack_weights)(&plan, w, wpk);
+
+    const ptrdiff_t taps =
+        plan.p.in_channels * plan.p.kernel_h * plan.p.kernel_w;
+    const ptrdiff_t bands = (plan.out_h + plan.band_rows - 1) / plan.band_rows;
+    const ptrdiff_t items = plan.p.batch * bands;
+    const ptrdiff_t image_size = plan.p.in_channels * plan.p.height * plan.p.width;
+    const ptrdiff_t out_image_size = plan.p.out_channels * plan.out_h * plan.out_w;
+    int failed = 0;
+
+#ifdef _OPENMP
+#pragma omp parallel num_threads(plan.threads) reduction(| : failed)
+#endif
+    {
+        /* calloc: tiles at the right edge read past the data of a phase row
+         * into its slack; those lanes are discarded, but they must hold
+         * initialised, finite values (zeros) so nothing undefined is read. */
+        GCNN_T *panel = calloc(plan.panel_elems, sizeof(GCNN_T));
+        if (panel == NULL)
+            failed = 1;
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+        for (ptrdiff_t item = 0; item < items; ++item) {
+            if (panel == NULL)
+                continue;
+            const ptrdiff_t n = item / bands;
+            const ptrdiff_t oy0 = (item % bands) * plan.band_rows;
+            const ptrdiff_t rows =
+                plan.out_h - oy0 < plan.band_rows ? plan.out_h - oy0 : plan.band_rows;
+            GCNN_NAME(fill_panel)(&plan, x + n * image_size, oy0 * plan.p.stride_h,
+                                  (rows - 1) * plan.p.stride_h + plan.p.kernel_h,
+                                  fillvalue, panel);
+            for (ptrdiff_t block = 0; block < plan.ob_blocks; ++block)
+                GCNN_NAME(run_band)(&plan, panel, wpk + block * taps * plan.ob,
+                                    bias, block * plan.ob, oy0, rows,
+                                    out + n * out_image_size);
+        }
+        free(panel);
+    }
+    free(wpk);
+    gcnn_plan_free(&plan);
+    return failed ? GCNN_ENOMEM : GCNN_OK;
+}
+
+#undef VEC
+#undef GCNN_LANES

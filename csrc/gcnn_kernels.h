@@ -1,0 +1,99 @@
+/*
+ * gcnn C kernels: plain C on contiguous buffers, no Python, no NumPy.
+ *
+ * One primitive serves every public function of gcnn: a batched,
+ * multi-channel 2-D cross-correlation with a bank of filters,
+ *
+ *     out[n][o][y][x] = bias[o] + sum_{c, ky, kx}
+ *                       xpad[n][c][y*stride_h + ky][x*stride_w + kx] * w[o][c][ky][kx]
+ *
+ * where xpad is x extended by pad_top/pad_bottom rows and pad_left/pad_right
+ * columns according to `boundary` (see gcnn_boundary).  Convolution,
+ * scipy-style "same"/"full"/"valid" modes, lifting and group convolution are
+ * all this primitive with a transformed filter bank and suitable padding;
+ * that preparation is done by the Python wrapper.
+ *
+ * Memory layout (all C-contiguous, aligned to the element type, native
+ * byte order; the NumPy glue guarantees it):
+ *     x    [batch][in_channels][height][width]
+ *     w    [out_channels][in_channels][kernel_h][kernel_w]
+ *     bias [out_channels] or NULL
+ *     out  [batch][out_channels][out_h][out_w], out_h/out_w from
+ *          gcnn_corr2d_out_shape; every element is written.
+ *
+ * Preconditions checked (GCNN_EINVAL otherwise): all sizes >= 1 except that
+ * height/width may be 0 with GCNN_BOUNDARY_FILL; strides >= 1; pads >= 0;
+ * the padded input at least as large as the kernel; a known boundary.
+ * Sizes whose products overflow give GCNN_EOVERFLOW.  Scratch memory is one
+ * packed copy of the filter bank plus one input panel per thread (a band of
+ * padded rows over all input channels); failure to get it is GCNN_ENOMEM.
+ *
+ * The kernels never call into Python and may run with the GIL released.
+ * Results do not depend on num_threads: every output element is computed
+ * by one thread, always in the same order of summation.
+ */
+#ifndef GCNN_KERNELS_H
+#define GCNN_KERNELS_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum gcnn_status {
+    GCNN_OK = 0,
+    GCNN_EINVAL = 1,    /* invalid sizes or parameters */
+    GCNN_ENOMEM = 2,    /* scratch allocation failed */
+    GCNN_EOVERFLOW = 3  /* a size computation overflowed */
+};
+
+/* How xpad is defined outside the image; indices follow scipy.signal. */
+enum gcnn_boundary {
+    GCNN_BOUNDARY_FILL = 0, /* the constant fillvalue */
+    GCNN_BOUNDARY_WRAP = 1, /* periodic: x[i mod n] */
+    GCNN_BOUNDARY_SYMM = 2  /* mirror with the edge repeated, period 2n */
+};
+
+/* Instruction-set paths; GCNN_SIMD_AUTO picks the best the CPU has. */
+enum gcnn_simd {
+    GCNN_SIMD_AUTO = 0,
+    GCNN_SIMD_GENERIC = 1,
+    GCNN_SIMD_AVX2 = 2,
+    GCNN_SIMD_AVX512 = 3
+};
+
+typedef struct {
+    ptrdiff_t batch, in_channels, height, width;
+    ptrdiff_t out_channels, kernel_h, kernel_w;
+    ptrdiff_t stride_h, stride_w;
+    ptrdiff_t pad_top, pad_bottom, pad_left, pad_right;
+    int boundary;    /* enum gcnn_boundary */
+    int num_threads; /* <= 1: serial; ignored without OpenMP */
+    int simd;        /* enum gcnn_simd; an unavailable request falls back */
+} gcnn_corr2d_params;
+
+/* Output size for p; returns GCNN_OK or GCNN_EINVAL/GCNN_EOVERFLOW. */
+int gcnn_corr2d_out_shape(const gcnn_corr2d_params *p, ptrdiff_t *out_h,
+                          ptrdiff_t *out_w);
+
+int gcnn_corr2d_f32(const gcnn_corr2d_params *p, const float *x,
+                    const float *w, const float *bias, float fillvalue,
+                    float *out);
+int gcnn_corr2d_f64(const gcnn_corr2d_params *p, const double *x,
+                    const double *w, const double *bias, double fillvalue,
+                    double *out);
+
+/* The path gcnn_corr2d_* takes for a request (resolves GCNN_SIMD_AUTO). */
+int gcnn_simd_resolve(int requested);
+/* "generic", "avx2" or "avx512". */
+const char *gcnn_simd_name(int simd);
+/* Nonzero when built with OpenMP. */
+int gcnn_have_openmp(void);
+/* Static text for a status code. */
+const char *gcnn_strerror(int status);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* GCNN_KERNELS_H */

@@ -1,0 +1,250 @@
+/*
+ * gcnn._core: the only file that speaks the CPython and NumPy C APIs.
+ *
+ * It converts arguments into aligned, C-contiguous, native-order arrays of
+ * one float type, checks shapes again (the Python wrapper already checked
+ * them with friendlier words), releases the GIL around the kernel, and turns
+ * the kernel's status into an exception once the GIL is back.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#define NPY_NO_DEPRECATED_API NPY_1_25_API_VERSION
+#include <numpy/arrayobject.h>
+
+#include "gcnn_kernels.h"
+
+static const char *shape_text(PyArrayObject *a, char *buf, size_t size)
+{
+    size_t used = 0;
+    int nd = PyArray_NDIM(a);
+    used += (size_t)snprintf(buf, size, "(");
+    for (int i = 0; i < nd && used < size; ++i)
+        used += (size_t)snprintf(buf + used, size - used, "%s%" NPY_INTP_FMT,
+                                 i ? ", " : "", PyArray_DIM(a, i));
+    if (used < size)
+        snprintf(buf + used, size - used, nd == 1 ? ",)" : ")");
+    return buf;
+}
+
+/* A float32/float64 ndarray of exactly `typenum` (or any float32/float64
+ * dtype when typenum is -1), as an aligned, contiguous, native-order array.
+ * Returns a new reference or NULL with TypeError/ValueError set. */
+static PyArrayObject *as_float_array(PyObject *obj, const char *name, int typenum,
+                                     int ndim)
+{
+    if (!PyArray_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "%s must be a numpy.ndarray, got %.200s", name,
+                     Py_TYPE(obj)->tp_name);
+        return NULL;
+    }
+    PyArray_Descr *descr = PyArray_DESCR((PyArrayObject *)obj);
+    int got = descr->type_num;
+    if (got != NPY_FLOAT32 && got != NPY_FLOAT64) {
+        PyErr_Format(PyExc_TypeError, "%s must have dtype float32 or float64, got %S",
+                     name, (PyObject *)descr);
+        return NULL;
+    }
+    if (typenum >= 0 && got != typenum) {
+        PyErr_Format(PyExc_TypeError, "%s must have the dtype of x (%s), got %S", name,
+                     typenum == NPY_FLOAT32 ? "float32" : "float64", (PyObject *)descr);
+        return NULL;
+    }
+    if (PyArray_NDIM((PyArrayObject *)obj) != ndim) {
+        char buf[128];
+        PyErr_Format(PyExc_ValueError, "%s must be %d-D, got shape %s", name, ndim,
+                     shape_text((PyArrayObject *)obj, buf, sizeof buf));
+        return NULL;
+    }
+    return (PyArrayObject *)PyArray_FROM_OTF(obj, got, NPY_ARRAY_IN_ARRAY);
+}
+
+PyDoc_STRVAR(correlate_doc,
+"correlate(x, weight, bias=None, stride=(1, 1), padding=(0, 0, 0, 0),\n"
+"          boundary=0, fillvalue=0.0, num_threads=1, simd=0)\n"
+"--\n\n"
+"Batched multi-channel cross-correlation (private; use the gcnn functions).\n\n"
+"x (N, C, H, W) and weight (O, C, kh, kw) float32 or float64 of one dtype,\n"
+"bias None or (O,). padding is (top, bottom, left, right); boundary is\n"
+"0 fill, 1 wrap, 2 symmetric. Returns (N, O, H', W') with\n"
+"H' = (H + top + bottom - kh) // stride_h + 1.");
+
+static PyObject *core_correlate(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"x", "weight", "bias", "stride", "padding", "boundary",
+                               "fillvalue", "num_threads", "simd", NULL};
+    PyObject *x_obj, *w_obj, *bias_obj = Py_None;
+    gcnn_corr2d_params p;
+    memset(&p, 0, sizeof p);
+    p.stride_h = p.stride_w = 1;
+    p.num_threads = 1;
+    double fillvalue = 0.0;
+    (void)module;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|O(nn)(nnnn)idii:correlate", keywords,
+                                     &x_obj, &w_obj, &bias_obj, &p.stride_h, &p.stride_w,
+                                     &p.pad_top, &p.pad_bottom, &p.pad_left, &p.pad_right,
+                                     &p.boundary, &fillvalue, &p.num_threads, &p.simd))
+        return NULL;
+
+    PyArrayObject *x = NULL, *w = NULL, *bias = NULL, *out = NULL;
+    char buf1[128], buf2[128];
+    x = as_float_array(x_obj, "x", -1, 4);
+    if (x == NULL)
+        goto fail;
+    const int typenum = PyArray_TYPE(x);
+    w = as_float_array(w_obj, "weight", typenum, 4);
+    if (w == NULL)
+        goto fail;
+    if (bias_obj != Py_None) {
+        bias = as_float_array(bias_obj, "bias", typenum, 1);
+        if (bias == NULL)
+            goto fail;
+    }
+
+    p.batch = PyArray_DIM(x, 0);
+    p.in_channels = PyArray_DIM(x, 1);
+    p.height = PyArray_DIM(x, 2);
+    p.width = PyArray_DIM(x, 3);
+    p.out_channels = PyArray_DIM(w, 0);
+    p.kernel_h = PyArray_DIM(w, 2);
+    p.kernel_w = PyArray_DIM(w, 3);
+    if (PyArray_DIM(w, 1) != p.in_channels) {
+        PyErr_Format(PyExc_ValueError,
+                     "weight must have shape (out_channels, %zd, kh, kw) for x of shape "
+                     "%s, got %s",
+                     p.in_channels, shape_text(x, buf1, sizeof buf1),
+                     shape_text(w, buf2, sizeof buf2));
+        goto fail;
+    }
+    if (bias != NULL && PyArray_DIM(bias, 0) != p.out_channels) {
+        PyErr_Format(PyExc_ValueError, "bias must have shape (%zd,), got %s",
+                     p.out_channels, shape_text(bias, buf1, sizeof buf1));
+        goto fail;
+    }
+    if (p.batch < 1 || p.in_channels < 1 || p.out_channels < 1 || p.kernel_h < 1 ||
+        p.kernel_w < 1) {
+        PyErr_Format(PyExc_ValueError,
+                     "x and weight must not be empty, got x %s and weight %s",
+                     shape_text(x, buf1, sizeof buf1), shape_text(w, buf2, sizeof buf2));
+        goto fail;
+    }
+    if (p.stride_h < 1 || p.stride_w < 1) {
+        PyErr_Format(PyExc_ValueError, "stride must be positive, got (%zd, %zd)",
+                     p.stride_h, p.stride_w);
+        goto fail;
+    }
+    if (p.pad_top < 0 || p.pad_bottom < 0 || p.pad_left < 0 || p.pad_right < 0) {
+        PyErr_SetString(PyExc_ValueError, "padding must be nonnegative");
+        goto fail;
+    }
+    if (p.boundary < GCNN_BOUNDARY_FILL || p.boundary > GCNN_BOUNDARY_SYMM) {
+        PyErr_Format(PyExc_ValueError, "boundary must be 0 (fill), 1 (wrap) or 2 (symm), "
+                     "got %d", p.boundary);
+        goto fail;
+    }
+
+    ptrdiff_t out_h, out_w;
+    int status = gcnn_corr2d_out_shape(&p, &out_h, &out_w);
+    if (status == GCNN_EOVERFLOW) {
+        PyErr_SetString(PyExc_ValueError, "padding too large: sizes overflow");
+        goto fail;
+    }
+    if (status != GCNN_OK) {
+        PyErr_Format(PyExc_ValueError,
+                     "the padded input must be at least as large as the kernel "
+                     "(and non-empty for wrap/symm), got x %s, weight %s, padding "
+                     "(%zd, %zd, %zd, %zd)",
+                     shape_text(x, buf1, sizeof buf1), shape_text(w, buf2, sizeof buf2),
+                     p.pad_top, p.pad_bottom, p.pad_left, p.pad_right);
+        goto fail;
+    }
+    npy_intp dims[4] = {p.batch, p.out_channels, out_h, out_w};
+    out = (PyArrayObject *)PyArray_SimpleNew(4, dims, typenum);
+    if (out == NULL)
+        goto fail;
+
+    const void *bias_data = bias ? PyArray_DATA(bias) : NULL;
+    Py_BEGIN_ALLOW_THREADS
+    if (typenum == NPY_FLOAT32)
+        status = gcnn_corr2d_f32(&p, PyArray_DATA(x), PyArray_DATA(w), bias_data,
+                                 (float)fillvalue, PyArray_DATA(out));
+    else
+        status = gcnn_corr2d_f64(&p, PyArray_DATA(x), PyArray_DATA(w), bias_data,
+                                 fillvalue, PyArray_DATA(out));
+    Py_END_ALLOW_THREADS
+
+    switch (status) {
+    case GCNN_OK:
+        break;
+    case GCNN_ENOMEM:
+        PyErr_NoMemory();
+        goto fail;
+    default:
+        PyErr_Format(PyExc_ValueError, "gcnn kernel: %s", gcnn_strerror(status));
+        goto fail;
+    }
+    Py_DECREF(x);
+    Py_DECREF(w);
+    Py_XDECREF(bias);
+    return (PyObject *)out;
+
+fail:
+    Py_XDECREF(x);
+    Py_XDECREF(w);
+    Py_XDECREF(bias);
+    Py_XDECREF(out);
+    return NULL;
+}
+
+PyDoc_STRVAR(simd_level_doc,
+"simd_level(requested=0)\n--\n\n"
+"Name of the instruction-set path the kernels take: 'avx512', 'avx2' or\n"
+"'generic'. requested (0 auto, 1 generic, 2 avx2, 3 avx512) shows where a\n"
+"forced path falls back to on this CPU.");
+
+static PyObject *core_simd_level(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"requested", NULL};
+    int requested = GCNN_SIMD_AUTO;
+    (void)module;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|i:simd_level", keywords, &requested))
+        return NULL;
+    return PyUnicode_FromString(gcnn_simd_name(gcnn_simd_resolve(requested)));
+}
+
+PyDoc_STRVAR(openmp_doc, "openmp()\n--\n\nTrue when the kernels were built with OpenMP.");
+
+static PyObject *core_openmp(PyObject *module, PyObject *unused)
+{
+    (void)module;
+    (void)unused;
+    return PyBool_FromLong(gcnn_have_openmp());
+}
+
+static PyMethodDef core_methods[] = {
+    {"correlate", (PyCFunction)(void (*)(void))core_correlate, METH_VARARGS | METH_KEYWORDS,
+     correlate_doc},
+    {"simd_level", (PyCFunction)(void (*)(void))core_simd_level,
+     METH_VARARGS | METH_KEYWORDS, simd_level_doc},
+    {"openmp", core_openmp, METH_NOARGS, openmp_doc},
+    {NULL, NULL, 0, NULL}};
+
+static int core_exec(PyObject *module)
+{
+    (void)module;
+    /* NumPy's C API table is loaded here, in the exec slot. */
+    import_array1(-1);
+    return 0;
+}
+
+static PyModuleDef_Slot core_slots[] = {{Py_mod_exec, (void *)core_exec}, {0, NULL}};
+
+static struct PyModuleDef core_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "gcnn._core",
+    .m_doc = "C kernels of gcnn (private: use the functions of the gcnn package).",
+    .m_size = 0,
+    .m_methods = core_methods,
+    .m_slots = core_slots,
+};
+
+PyMODINIT_FUNC PyInit__core(void) { return PyModuleDef_Init(&core_module); }
