@@ -224,7 +224,10 @@ static int GCNN_NAME(corr2d)(const gcnn_corr2d_params *params,
         if (panel == NULL)
             failed = 1;
 #ifdef _OPENMP
-#pragma omp for schedule(static)
+/* dynamic: on a shared machine one thread may lose its core for a while;
+ * the others then take its items.  Which thread computes an item does not
+ * change the item's numbers. */
+#pragma omp for schedule(dynamic, 1)
 #endif
         for (ptrdiff_t item = 0; item < items; ++item) {
             if (panel == NULL)
