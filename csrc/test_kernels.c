@@ -1,0 +1,269 @@
+/*
+ * The C kernels alone, without Python: known answers, an independent naive
+ * reference over random sizes for every type, SIMD path and thread count,
+ * and every status code.  Built by `make test` under AddressSanitizer and
+ * UndefinedBehaviorSanitizer.
+ */
+#include "gcnn_kernels.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int failures = 0;
+
+#define CHECK(cond, ...)                                                       \
+    do {                                                                       \
+        if (!(cond)) {                                                         \
+            ++failures;                                                        \
+            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);               \
+            fprintf(stderr, __VA_ARGS__);                                      \
+            fputc('\n', stderr);                                               \
+        }                                                                      \
+    } while (0)
+
+/* Deterministic pseudo-random numbers in [-1, 1) (xorshift64*). */
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+static double uniform(void)
+{
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return (double)((rng_state * 2685821657736338717ull) >> 11) / 4503599627370496.0 - 1.0;
+}
+static ptrdiff_t randint(ptrdiff_t lo, ptrdiff_t hi) /* inclusive */
+{
+    return lo + (ptrdiff_t)((uniform() + 1.0) * 0.5 * (double)(hi - lo + 1)) % (hi - lo + 1);
+}
+
+/* Index rules written out independently of corr2d.c: mirror with the edge
+ * repeated (period 2n) and periodic wrap. */
+static ptrdiff_t ref_index(ptrdiff_t i, ptrdiff_t n, int boundary)
+{
+    if (i >= 0 && i < n)
+        return i;
+    if (boundary == GCNN_BOUNDARY_WRAP) {
+        while (i < 0)
+            i += n;
+        return i % n;
+    }
+    if (boundary == GCNN_BOUNDARY_SYMM) {
+        for (;;) {
+            if (i < 0)
+                i = -i - 1;
+            else if (i >= n)
+                i = 2 * n - i - 1;
+            else
+                return i;
+        }
+    }
+    return -1;
+}
+
+/* The contract of gcnn_kernels.h, as plainly as possible, in double. */
+static void ref_corr2d(const gcnn_corr2d_params *p, const double *x, const double *w,
+                       const double *bias, double fill, double *out, ptrdiff_t oh,
+                       ptrdiff_t ow)
+{
+    for (ptrdiff_t n = 0; n < p->batch; ++n)
+        for (ptrdiff_t o = 0; o < p->out_channels; ++o)
+            for (ptrdiff_t y = 0; y < oh; ++y)
+                for (ptrdiff_t xo = 0; xo < ow; ++xo) {
+                    double sum = bias ? bias[o] : 0.0;
+                    for (ptrdiff_t c = 0; c < p->in_channels; ++c)
+                        for (ptrdiff_t ky = 0; ky < p->kernel_h; ++ky)
+                            for (ptrdiff_t kx = 0; kx < p->kernel_w; ++kx) {
+                                ptrdiff_t iy = ref_index(y * p->stride_h + ky - p->pad_top,
+                                                         p->height, p->boundary);
+                                ptrdiff_t ix = ref_index(xo * p->stride_w + kx - p->pad_left,
+                                                         p->width, p->boundary);
+                                double v = (iy < 0 || ix < 0)
+                                               ? fill
+                                               : x[((n * p->in_channels + c) * p->height + iy) *
+                                                       p->width + ix];
+                                sum += v * w[((o * p->in_channels + c) * p->kernel_h + ky) *
+                                                 p->kernel_w + kx];
+                            }
+                    out[((n * p->out_channels + o) * oh + y) * ow + xo] = sum;
+                }
+}
+
+static void test_known_answer(void)
+{
+    /* 3x3 image 1..9, 2x2 kernel of ones, no padding: window sums. */
+    const double x[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+    const double w[4] = {1, 1, 1, 1};
+    const double expected[4] = {12, 16, 24, 28};
+    gcnn_corr2d_params p = {1, 1, 3, 3, 1, 2, 2, 1, 1, 0, 0, 0, 0, GCNN_BOUNDARY_FILL, 1, 0};
+    double out[4];
+    for (int simd = GCNN_SIMD_GENERIC; simd <= GCNN_SIMD_AVX512; ++simd) {
+        p.simd = simd;
+        CHECK(gcnn_corr2d_f64(&p, x, w, NULL, 0.0, out) == GCNN_OK, "status");
+        for (int i = 0; i < 4; ++i)
+            CHECK(out[i] == expected[i], "simd %d: out[%d] = %g, want %g", simd, i, out[i],
+                  expected[i]);
+    }
+    /* Fill boundary with a fill value of 10 and one pad on each side: the
+     * corner sees three fills and the image's corner. */
+    p.pad_top = p.pad_bottom = p.pad_left = p.pad_right = 1;
+    double big[16];
+    CHECK(gcnn_corr2d_f64(&p, x, w, NULL, 10.0, big) == GCNN_OK, "status");
+    CHECK(big[0] == 31.0, "fill corner = %g, want 31", big[0]);
+    /* Symmetric boundary: the mirror repeats the edge, so the top-left
+     * output is 4 * x[0]. */
+    p.boundary = GCNN_BOUNDARY_SYMM;
+    CHECK(gcnn_corr2d_f64(&p, x, w, NULL, 0.0, big) == GCNN_OK, "status");
+    CHECK(big[0] == 4.0, "symm corner = %g, want 4", big[0]);
+    /* Wrap: the top-left window holds x[8], x[6], x[2], x[0]. */
+    p.boundary = GCNN_BOUNDARY_WRAP;
+    CHECK(gcnn_corr2d_f64(&p, x, w, NULL, 0.0, big) == GCNN_OK, "status");
+    CHECK(big[0] == 9.0 + 7.0 + 3.0 + 1.0, "wrap corner = %g, want 20", big[0]);
+}
+
+static void random_params(gcnn_corr2d_params *p)
+{
+    memset(p, 0, sizeof *p);
+    p->batch = randint(1, 3);
+    p->in_channels = randint(1, 4);
+    p->out_channels = randint(1, 19);
+    p->boundary = (int)randint(0, 2);
+    p->height = randint(p->boundary == GCNN_BOUNDARY_FILL ? 0 : 1, 23);
+    p->width = randint(p->boundary == GCNN_BOUNDARY_FILL ? 0 : 1, 70);
+    p->kernel_h = randint(1, 7);
+    p->kernel_w = randint(1, 7);
+    p->stride_h = randint(1, 3);
+    p->stride_w = randint(1, 3);
+    /* Pads may exceed the image: the index rules must hold far outside. */
+    p->pad_top = randint(0, 9);
+    p->pad_bottom = randint(0, 9);
+    p->pad_left = randint(0, 9);
+    p->pad_right = randint(0, 9);
+    if (p->height + p->pad_top + p->pad_bottom < p->kernel_h)
+        p->pad_bottom += p->kernel_h;
+    if (p->width + p->pad_left + p->pad_right < p->kernel_w)
+        p->pad_right += p->kernel_w;
+}
+
+static void test_random_against_reference(void)
+{
+    for (int trial = 0; trial < 120; ++trial) {
+        gcnn_corr2d_params p;
+        random_params(&p);
+        ptrdiff_t oh, ow;
+        CHECK(gcnn_corr2d_out_shape(&p, &oh, &ow) == GCNN_OK, "out_shape trial %d", trial);
+        const size_t nx = (size_t)(p.batch * p.in_channels * p.height * p.width);
+        const size_t nw = (size_t)(p.out_channels * p.in_channels * p.kernel_h * p.kernel_w);
+        const size_t no = (size_t)(p.batch * p.out_channels * oh * ow);
+        double *x = malloc((nx + 1) * sizeof *x), *w = malloc(nw * sizeof *w);
+        double *bias = malloc((size_t)p.out_channels * sizeof *bias);
+        double *ref = malloc(no * sizeof *ref), *out = malloc(no * sizeof *out);
+        float *xf = malloc((nx + 1) * sizeof *xf), *wf = malloc(nw * sizeof *wf);
+        float *biasf = malloc((size_t)p.out_channels * sizeof *biasf);
+        float *outf = malloc(no * sizeof *outf);
+        for (size_t i = 0; i < nx; ++i)
+            xf[i] = (float)(x[i] = uniform());
+        for (size_t i = 0; i < nw; ++i)
+            wf[i] = (float)(w[i] = uniform());
+        for (ptrdiff_t i = 0; i < p.out_channels; ++i)
+            biasf[i] = (float)(bias[i] = uniform());
+        const int with_bias = trial % 2;
+        const double fill = trial % 3 ? 0.0 : 0.75;
+        ref_corr2d(&p, x, w, with_bias ? bias : NULL, fill, ref, oh, ow);
+        double scale = 1.0;
+        for (size_t i = 0; i < no; ++i)
+            scale = fmax(scale, fabs(ref[i]));
+        for (int simd = GCNN_SIMD_GENERIC; simd <= GCNN_SIMD_AVX512; ++simd)
+            for (int threads = 1; threads <= 2; ++threads) {
+                p.simd = simd;
+                p.num_threads = threads;
+                CHECK(gcnn_corr2d_f64(&p, x, w, with_bias ? bias : NULL, fill, out) == GCNN_OK,
+                      "f64 status");
+                CHECK(gcnn_corr2d_f32(&p, xf, wf, with_bias ? biasf : NULL, (float)fill,
+                                      outf) == GCNN_OK,
+                      "f32 status");
+                double err64 = 0, err32 = 0;
+                for (size_t i = 0; i < no; ++i) {
+                    err64 = fmax(err64, fabs(out[i] - ref[i]));
+                    err32 = fmax(err32, fabs((double)outf[i] - ref[i]));
+                }
+                CHECK(err64 <= 1e-12 * scale, "trial %d simd %d threads %d: f64 error %g",
+                      trial, simd, threads, err64);
+                CHECK(err32 <= 1e-4 * scale, "trial %d simd %d threads %d: f32 error %g",
+                      trial, simd, threads, err32);
+            }
+        free(x), free(w), free(bias), free(ref), free(out);
+        free(xf), free(wf), free(biasf), free(outf);
+    }
+}
+
+/* Large enough that two threads really split it: results must be
+ * bit-identical to one thread's. */
+static void test_threads_identical(void)
+{
+    gcnn_corr2d_params p = {2, 3, 64, 96, 9, 5, 5, 1, 1, 2, 2, 2, 2, GCNN_BOUNDARY_FILL, 1, 0};
+    ptrdiff_t oh, ow;
+    CHECK(gcnn_corr2d_out_shape(&p, &oh, &ow) == GCNN_OK, "out_shape");
+    const size_t nx = 2 * 3 * 64 * 96, nw = 9 * 3 * 25, no = (size_t)(2 * 9 * oh * ow);
+    float *x = malloc(nx * sizeof *x), *w = malloc(nw * sizeof *w);
+    float *one = malloc(no * sizeof *one), *two = malloc(no * sizeof *two);
+    for (size_t i = 0; i < nx; ++i)
+        x[i] = (float)uniform();
+    for (size_t i = 0; i < nw; ++i)
+        w[i] = (float)uniform();
+    CHECK(gcnn_corr2d_f32(&p, x, w, NULL, 0.f, one) == GCNN_OK, "status");
+    p.num_threads = 2;
+    CHECK(gcnn_corr2d_f32(&p, x, w, NULL, 0.f, two) == GCNN_OK, "status");
+    CHECK(memcmp(one, two, no * sizeof *one) == 0, "1 and 2 threads differ");
+    free(x), free(w), free(one), free(two);
+}
+
+static void test_statuses(void)
+{
+    const double x[4] = {1, 2, 3, 4}, w[1] = {1};
+    double out[16];
+    ptrdiff_t oh, ow;
+    const gcnn_corr2d_params good = {1, 1, 2, 2, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 1, 0};
+    gcnn_corr2d_params p = good;
+    CHECK(gcnn_corr2d_f64(&p, x, w, NULL, 0, out) == GCNN_OK, "good params");
+    CHECK(gcnn_corr2d_f64(NULL, x, w, NULL, 0, out) == GCNN_EINVAL, "NULL params");
+    CHECK(gcnn_corr2d_f64(&p, NULL, w, NULL, 0, out) == GCNN_EINVAL, "NULL x");
+    CHECK(gcnn_corr2d_f64(&p, x, w, NULL, 0, NULL) == GCNN_EINVAL, "NULL out");
+    p.stride_w = 0;
+    CHECK(gcnn_corr2d_f64(&p, x, w, NULL, 0, out) == GCNN_EINVAL, "stride 0");
+    p = good, p.pad_left = -1;
+    CHECK(gcnn_corr2d_f64(&p, x, w, NULL, 0, out) == GCNN_EINVAL, "negative pad");
+    p = good, p.boundary = 7;
+    CHECK(gcnn_corr2d_f64(&p, x, w, NULL, 0, out) == GCNN_EINVAL, "bad boundary");
+    p = good, p.kernel_h = 3;
+    CHECK(gcnn_corr2d_out_shape(&p, &oh, &ow) == GCNN_EINVAL, "kernel larger than input");
+    p = good, p.out_channels = 0;
+    CHECK(gcnn_corr2d_out_shape(&p, &oh, &ow) == GCNN_EINVAL, "no output channels");
+    p = good, p.height = 0, p.boundary = GCNN_BOUNDARY_SYMM, p.pad_top = 1;
+    CHECK(gcnn_corr2d_out_shape(&p, &oh, &ow) == GCNN_EINVAL, "mirror of an empty image");
+    p = good, p.pad_right = PTRDIFF_MAX;
+    CHECK(gcnn_corr2d_out_shape(&p, &oh, &ow) == GCNN_EOVERFLOW, "pad overflow");
+    p = good, p.pad_right = PTRDIFF_MAX / 4;
+    CHECK(gcnn_corr2d_f64(&p, x, w, NULL, 0, out) == GCNN_EOVERFLOW, "panel overflow");
+    for (int s = 0; s <= 4; ++s)
+        CHECK(gcnn_strerror(s) != NULL && strlen(gcnn_strerror(s)) > 0, "strerror %d", s);
+    CHECK(strcmp(gcnn_simd_name(gcnn_simd_resolve(GCNN_SIMD_GENERIC)), "generic") == 0,
+          "generic is always available");
+}
+
+int main(void)
+{
+    test_known_answer();
+    test_random_against_reference();
+    test_threads_identical();
+    test_statuses();
+    printf("kernels: best SIMD path %s, OpenMP %s\n",
+           gcnn_simd_name(gcnn_simd_resolve(GCNN_SIMD_AUTO)), gcnn_have_openmp() ? "yes" : "no");
+    if (failures) {
+        printf("0 passed, %d failed\n", failures);
+        return 1;
+    }
+    printf("4 passed, 0 failed\n");
+    return 0;
+}
