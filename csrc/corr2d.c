@@ -52,7 +52,8 @@ struct gcnn_plan {
     size_t panel_elems;          /* elements of one thread's panel */
     size_t packed_w_bytes;
     ptrdiff_t *col_src;    /* [padded_w] source column, -1 for fillvalue */
-    ptrdiff_t *tap_offset; /* [kernel_w] offset of tap kx in a panel row */
+    ptrdiff_t taps;        /* in_channels * kernel_h * kernel_w */
+    ptrdiff_t *tap_offset; /* [taps] offset of tap (c, ky, kx) in the panel */
     int threads;
 };
 
@@ -211,11 +212,13 @@ static int gcnn_plan_make(const gcnn_corr2d_params *params, size_t elem_size,
         return GCNN_EOVERFLOW;
     plan->packed_w_bytes = (size_t)packed;
 
-    if ((size_t)plan->padded_w > SIZE_MAX / sizeof(ptrdiff_t) ||
-        (size_t)p->kernel_w > SIZE_MAX / sizeof(ptrdiff_t))
+    if (!mul_ok(p->in_channels, p->kernel_h, &plan->taps) ||
+        !mul_ok(plan->taps, p->kernel_w, &plan->taps) ||
+        (size_t)plan->padded_w > SIZE_MAX / sizeof(ptrdiff_t) ||
+        (size_t)plan->taps > SIZE_MAX / sizeof(ptrdiff_t))
         return GCNN_EOVERFLOW;
     plan->col_src = malloc((size_t)plan->padded_w * sizeof(ptrdiff_t));
-    plan->tap_offset = malloc((size_t)p->kernel_w * sizeof(ptrdiff_t));
+    plan->tap_offset = malloc((size_t)plan->taps * sizeof(ptrdiff_t));
     if (plan->col_src == NULL || plan->tap_offset == NULL) {
         gcnn_plan_free(plan);
         return GCNN_ENOMEM;
@@ -224,9 +227,13 @@ static int gcnn_plan_make(const gcnn_corr2d_params *params, size_t elem_size,
         plan->col_src[j] = gcnn_map_index(j - p->pad_left, p->width, p->boundary);
     /* Padded column x*stride_w + kx lives in phase kx % stride_w at index
      * x + kx / stride_w. */
-    for (ptrdiff_t kx = 0; kx < p->kernel_w; ++kx)
-        plan->tap_offset[kx] =
-            (kx % p->stride_w) * plan->phase_stride + kx / p->stride_w;
+    ptrdiff_t t = 0;
+    for (ptrdiff_t c = 0; c < p->in_channels; ++c)
+        for (ptrdiff_t ky = 0; ky < p->kernel_h; ++ky)
+            for (ptrdiff_t kx = 0; kx < p->kernel_w; ++kx)
+                plan->tap_offset[t++] = c * plan->chan_stride + ky * plan->row_stride +
+                                        (kx % p->stride_w) * plan->phase_stride +
+                                        kx / p->stride_w;
     return GCNN_OK;
 }
 

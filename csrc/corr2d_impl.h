@@ -27,31 +27,28 @@ typedef GCNN_T GCNN_NAME(vec);
 #define VEC GCNN_NAME(vec)
 
 /* Accumulate one OB x NV register tile over all channels and taps.
- * `in` points at the tile's first pixel in channel 0, tap row 0, phase 0. */
-static GCNN_INLINE void GCNN_NAME(tile)(
-    const GCNN_T *restrict in, ptrdiff_t chan_stride, ptrdiff_t row_stride,
-    const ptrdiff_t *restrict tap_offset, const GCNN_T *restrict wpk,
-    ptrdiff_t channels, ptrdiff_t kernel_h, ptrdiff_t kernel_w, const int OB,
-    const int NV, VEC acc[GCNN_MAX_OB][GCNN_MAX_NV])
+ * `in` points at the tile's first pixel in channel 0, tap row 0, phase 0;
+ * tap t = (c * kernel_h + ky) * kernel_w + kx reads in[tap_offset[t]].
+ * One flat loop over all taps keeps the loop long even for 3x3 kernels. */
+static GCNN_INLINE void GCNN_NAME(tile)(const GCNN_T *restrict in,
+                                        const ptrdiff_t *restrict tap_offset,
+                                        const GCNN_T *restrict wpk, ptrdiff_t taps,
+                                        const int OB, const int NV,
+                                        VEC acc[GCNN_MAX_OB][GCNN_MAX_NV])
 {
-    for (ptrdiff_t c = 0; c < channels; ++c) {
-        for (ptrdiff_t ky = 0; ky < kernel_h; ++ky) {
-            const GCNN_T *restrict row = in + c * chan_stride + ky * row_stride;
-            const GCNN_T *restrict wrow = wpk + (c * kernel_h + ky) * kernel_w * OB;
-            for (ptrdiff_t kx = 0; kx < kernel_w; ++kx) {
-                const GCNN_T *restrict src = row + tap_offset[kx];
-                VEC xv[GCNN_MAX_NV];
-                GCNN_UNROLL
-                for (int i = 0; i < NV; ++i)
-                    memcpy(&xv[i], src + i * GCNN_LANES, sizeof(VEC));
-                GCNN_UNROLL
-                for (int j = 0; j < OB; ++j) {
-                    const GCNN_T weight = wrow[kx * OB + j];
-                    GCNN_UNROLL
-                    for (int i = 0; i < NV; ++i)
-                        acc[j][i] += xv[i] * weight;
-                }
-            }
+    for (ptrdiff_t t = 0; t < taps; ++t) {
+        const GCNN_T *restrict src = in + tap_offset[t];
+        const GCNN_T *restrict weights = wpk + t * OB;
+        VEC xv[GCNN_MAX_NV];
+        GCNN_UNROLL
+        for (int i = 0; i < NV; ++i)
+            memcpy(&xv[i], src + i * GCNN_LANES, sizeof(VEC));
+        GCNN_UNROLL
+        for (int j = 0; j < OB; ++j) {
+            const GCNN_T weight = weights[j];
+            GCNN_UNROLL
+            for (int i = 0; i < NV; ++i)
+                acc[j][i] += xv[i] * weight;
         }
     }
 }
@@ -82,9 +79,7 @@ static GCNN_INLINE void GCNN_NAME(band)(const struct gcnn_plan *plan,
                 for (int i = 0; i < NV; ++i)
                     acc[j][i] = (VEC){0} + b; /* splat */
             }
-            GCNN_NAME(tile)(in_row + x0, plan->chan_stride, plan->row_stride,
-                            plan->tap_offset, wpk, plan->p.in_channels,
-                            plan->p.kernel_h, plan->p.kernel_w, OB, NV, acc);
+            GCNN_NAME(tile)(in_row + x0, plan->tap_offset, wpk, plan->taps, OB, NV, acc);
             const ptrdiff_t valid = out_w - x0 < tile_w ? out_w - x0 : tile_w;
             for (ptrdiff_t j = 0; j < ob_count; ++j) {
                 GCNN_T *restrict dst = out_n + ((o0 + j) * out_h + oy) * out_w + x0;
