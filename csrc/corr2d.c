@@ -36,6 +36,8 @@
 #define GCNN_MAX_NV 4
 /* Bytes of input panel a band aims at: comfortably inside a 1-2 MiB L2. */
 #define GCNN_PANEL_TARGET_BYTES (256 * 1024)
+/* Bytes of weights plus tile input one channel block should keep in L1. */
+#define GCNN_L1_TARGET_BYTES (32 * 1024)
 /* Below this many multiply-adds a call runs on one thread: waking a team
  * costs more than it saves. */
 #define GCNN_PARALLEL_MIN_MACS (1 << 18)
@@ -49,6 +51,7 @@ struct gcnn_plan {
     ptrdiff_t row_stride;        /* elements per panel row (all phases) */
     ptrdiff_t chan_stride;       /* elements per channel of the panel */
     ptrdiff_t band_rows;         /* output rows per work item */
+    ptrdiff_t chan_block;        /* input channels per pass over a tile */
     size_t panel_elems;          /* elements of one thread's panel */
     size_t packed_w_bytes;
     ptrdiff_t *col_src;    /* [padded_w] source column, -1 for fillvalue */
@@ -150,6 +153,19 @@ static int gcnn_plan_make(const gcnn_corr2d_params *params, size_t elem_size,
     while (plan->nv > 1 && (plan->nv / 2) * lanes >= plan->out_w)
         plan->nv /= 2;
     plan->ob_blocks = (p->out_channels + plan->ob - 1) / plan->ob;
+
+    /* Channel block: a block's packed weights (kh*kw*ob per channel) and
+     * the input a tile reads (kh rows of tile_w + kw per channel) fit L1. */
+    {
+        const ptrdiff_t per_channel =
+            p->kernel_h * (p->kernel_w * plan->ob + plan->nv * lanes + p->kernel_w) *
+            (ptrdiff_t)elem_size;
+        plan->chan_block = GCNN_L1_TARGET_BYTES / per_channel;
+        if (plan->chan_block < 1)
+            plan->chan_block = 1;
+        if (plan->chan_block > p->in_channels)
+            plan->chan_block = p->in_channels;
+    }
 
     /* A phase row holds its share of the padded row plus the slack that the
      * last, partly used tile reads: (out_w rounded up to whole tiles) plus

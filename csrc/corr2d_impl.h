@@ -53,7 +53,11 @@ static GCNN_INLINE void GCNN_NAME(tile)(const GCNN_T *restrict in,
     }
 }
 
-/* Compute and store all tiles of one band for one output-channel block. */
+/* Compute and store all tiles of one band for one output-channel block.
+ * Channels are taken in blocks of plan->chan_block so that the block's
+ * weights and the input rows a tile reads stay in L1; partial sums wait in
+ * the output between blocks (stored and reloaded exactly, so the numbers
+ * equal one pass over all channels). */
 static GCNN_INLINE void GCNN_NAME(band)(const struct gcnn_plan *plan,
                                         const GCNN_T *restrict panel,
                                         const GCNN_T *restrict wpk,
@@ -66,28 +70,41 @@ static GCNN_INLINE void GCNN_NAME(band)(const struct gcnn_plan *plan,
     const ptrdiff_t tile_w = NV * GCNN_LANES;
     const ptrdiff_t ob_count =
         plan->p.out_channels - o0 < OB ? plan->p.out_channels - o0 : OB;
-    for (ptrdiff_t r = 0; r < rows; ++r) {
-        const ptrdiff_t oy = oy0 + r;
-        const GCNN_T *restrict in_row =
-            panel + r * plan->p.stride_h * plan->row_stride;
-        for (ptrdiff_t x0 = 0; x0 < out_w; x0 += tile_w) {
-            VEC acc[GCNN_MAX_OB][GCNN_MAX_NV];
-            GCNN_UNROLL
-            for (int j = 0; j < OB; ++j) {
-                const GCNN_T b = (bias && j < ob_count) ? bias[o0 + j] : 0;
+    const ptrdiff_t channels = plan->p.in_channels;
+    const ptrdiff_t taps_per_channel = plan->p.kernel_h * plan->p.kernel_w;
+    GCNN_T spill[GCNN_MAX_NV * 64 / sizeof(GCNN_T)];
+    for (ptrdiff_t c0 = 0; c0 < channels; c0 += plan->chan_block) {
+        const ptrdiff_t block_channels =
+            channels - c0 < plan->chan_block ? channels - c0 : plan->chan_block;
+        const ptrdiff_t t0 = c0 * taps_per_channel;
+        const ptrdiff_t block_taps = block_channels * taps_per_channel;
+        for (ptrdiff_t r = 0; r < rows; ++r) {
+            const ptrdiff_t oy = oy0 + r;
+            const GCNN_T *restrict in_row =
+                panel + r * plan->p.stride_h * plan->row_stride;
+            for (ptrdiff_t x0 = 0; x0 < out_w; x0 += tile_w) {
+                const ptrdiff_t valid = out_w - x0 < tile_w ? out_w - x0 : tile_w;
+                VEC acc[GCNN_MAX_OB][GCNN_MAX_NV];
                 GCNN_UNROLL
-                for (int i = 0; i < NV; ++i)
-                    acc[j][i] = (VEC){0} + b; /* splat */
-            }
-            GCNN_NAME(tile)(in_row + x0, plan->tap_offset, wpk, plan->taps, OB, NV, acc);
-            const ptrdiff_t valid = out_w - x0 < tile_w ? out_w - x0 : tile_w;
-            for (ptrdiff_t j = 0; j < ob_count; ++j) {
-                GCNN_T *restrict dst = out_n + ((o0 + j) * out_h + oy) * out_w + x0;
-                if (valid == tile_w) {
-                    for (int i = 0; i < NV; ++i)
-                        memcpy(dst + i * GCNN_LANES, &acc[j][i], sizeof(VEC));
-                } else {
-                    GCNN_T spill[GCNN_MAX_NV * 64 / sizeof(GCNN_T)];
+                for (int j = 0; j < OB; ++j) {
+                    if (c0 > 0 && j < ob_count) {
+                        /* resume the partial sums of earlier channel blocks */
+                        const GCNN_T *src = out_n + ((o0 + j) * out_h + oy) * out_w + x0;
+                        memcpy(spill, src, (size_t)valid * sizeof(GCNN_T));
+                        GCNN_UNROLL
+                        for (int i = 0; i < NV; ++i)
+                            memcpy(&acc[j][i], spill + i * GCNN_LANES, sizeof(VEC));
+                    } else {
+                        const GCNN_T b = (bias && j < ob_count) ? bias[o0 + j] : 0;
+                        GCNN_UNROLL
+                        for (int i = 0; i < NV; ++i)
+                            acc[j][i] = (VEC){0} + b; /* splat */
+                    }
+                }
+                GCNN_NAME(tile)(in_row + x0, plan->tap_offset + t0, wpk + t0 * OB,
+                                block_taps, OB, NV, acc);
+                for (ptrdiff_t j = 0; j < ob_count; ++j) {
+                    GCNN_T *restrict dst = out_n + ((o0 + j) * out_h + oy) * out_w + x0;
                     for (int i = 0; i < NV; ++i)
                         memcpy(spill + i * GCNN_LANES, &acc[j][i], sizeof(VEC));
                     memcpy(dst, spill, (size_t)valid * sizeof(GCNN_T));
