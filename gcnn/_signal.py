@@ -171,9 +171,9 @@ def convolve2d(in1, in2, mode="full", boundary="fill", fillvalue=0) -> np.ndarra
     >>> import numpy as np
     >>> import gcnn
     >>> gcnn.convolve2d(np.eye(3), np.array([[1.0, 2.0]]), mode="same")
-    array([[1., 0., 0.],
-           [2., 1., 0.],
-           [0., 2., 1.]])
+    array([[1., 2., 0.],
+           [0., 1., 2.],
+           [0., 0., 1.]])
     """
     return _filter2d(in1, in2, mode, boundary, fillvalue, flip=True)
 
