@@ -14,7 +14,7 @@ import numpy
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-SOURCES = ["csrc/gcnn_module.c", "csrc/corr2d.c"]
+SOURCES = ["csrc/gcnn_module.c", "csrc/corr2d.c", "csrc/peak.c"]
 
 
 def _compiler_accepts(compiler, flags, libs=()):

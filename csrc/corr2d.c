@@ -40,7 +40,7 @@
 #define GCNN_L1_TARGET_BYTES (32 * 1024)
 /* Below this many multiply-adds a call runs on one thread: waking a team
  * costs more than it saves. */
-#define GCNN_PARALLEL_MIN_MACS (1 << 18)
+#define GCNN_PARALLEL_MIN_MACS (1 << 22)
 
 /* Everything a call derives from its parameters before touching data. */
 struct gcnn_plan {

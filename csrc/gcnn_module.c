@@ -211,6 +211,32 @@ static PyObject *core_simd_level(PyObject *module, PyObject *args, PyObject *kwa
     return PyUnicode_FromString(gcnn_simd_name(gcnn_simd_resolve(requested)));
 }
 
+PyDoc_STRVAR(fma_probe_doc,
+"fma_probe(iterations, double=False, simd=0)\n--\n\n"
+"Run iterations rounds of independent vector FMAs (no memory traffic) with\n"
+"the GIL released; returns the flops done. Time it to estimate the peak.");
+
+static PyObject *core_fma_probe(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"iterations", "double", "simd", NULL};
+    long iterations;
+    int is_double = 0, simd = GCNN_SIMD_AUTO;
+    double flops = 0, checksum;
+    (void)module;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "l|pi:fma_probe", keywords, &iterations,
+                                     &is_double, &simd))
+        return NULL;
+    if (iterations < 0) {
+        PyErr_Format(PyExc_ValueError, "iterations must be nonnegative, got %ld", iterations);
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    checksum = gcnn_fma_probe(simd, is_double, iterations, &flops);
+    Py_END_ALLOW_THREADS
+    (void)checksum;
+    return PyFloat_FromDouble(flops);
+}
+
 PyDoc_STRVAR(openmp_doc, "openmp()\n--\n\nTrue when the kernels were built with OpenMP.");
 
 static PyObject *core_openmp(PyObject *module, PyObject *unused)
@@ -226,6 +252,8 @@ static PyMethodDef core_methods[] = {
     {"simd_level", (PyCFunction)(void (*)(void))core_simd_level,
      METH_VARARGS | METH_KEYWORDS, simd_level_doc},
     {"openmp", core_openmp, METH_NOARGS, openmp_doc},
+    {"fma_probe", (PyCFunction)(void (*)(void))core_fma_probe, METH_VARARGS | METH_KEYWORDS,
+     fma_probe_doc},
     {NULL, NULL, 0, NULL}};
 
 static int core_exec(PyObject *module)
