@@ -1,0 +1,622 @@
+"""``python -m gcnn bench``: gcnn side by side with the code it replaces.
+
+The benchmark is a list of :class:`Case` rows, each with a label, a gcnn callable, an
+optional peer callable (None when the peer library is missing) and the number of
+floating-point operations of the published algorithm. Sections of rows:
+
+- :func:`kernel_cases`: ``gcnn.lift_correlation`` and ``gcnn.p4_group_convolution``
+  against the tutorial's SciPy functions, copied below.
+- :func:`layer_cases`: ``gcnn.lift`` / ``gcnn.group_conv`` against
+  ``torch.nn.functional.conv2d`` on the expanded filter, when both exist.
+
+SciPy and PyTorch are imported lazily; without them only gcnn is timed.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "Case",
+    "Timing",
+    "kernel_cases",
+    "layer_cases",
+    "median_seconds",
+    "run_bench",
+    "time_call",
+    "tutorial_lift_correlation",
+    "tutorial_p4_group_convolution",
+]
+
+DEFAULT_SIZES = (64, 256, 1024)
+QUICK_SIZES = (64, 256)
+DEFAULT_KERNELS = (3, 5, 7)
+DEFAULT_DTYPES = ("float64", "float32")
+
+
+# --------------------------------------------------------------------------- the tutorial
+#
+# The two functions below are the tutorial's NumPy/SciPy code, "Group Convolution Neural
+# Networks" (shared/tutorial/group-cnns-blog.md): lift_correlation from section 4.2 and
+# p4_group_convolution from section 4.4, kept as published (true convolution, mode="same",
+# boundary="symm") so the benchmark times the algorithm users have. One fix: the published
+# lift_correlation reads a global `conv_kernel` instead of its `kernel` argument; here the
+# argument is used.
+
+
+def scipy_available() -> bool:
+    """Whether ``scipy.signal`` can be imported."""
+    try:
+        import scipy.signal  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def tutorial_lift_correlation(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """The tutorial's lifting (section 4.2), with ``kernel`` instead of ``conv_kernel``.
+
+    Parameters
+    ----------
+    image : ndarray, shape (s, s)
+    kernel : ndarray, shape (k, k)
+
+    Returns
+    -------
+    ndarray, shape (4, s, s)
+        ``out[i] = convolve2d(image, rot90(kernel, i), mode="same", boundary="symm")``.
+    """
+    from scipy.signal import convolve2d
+
+    results = []
+    for i in range(4):  # apply rotations to the kernel and convolve with the input
+        rotated_kernel = np.rot90(kernel, i)  # published code: np.rot90(conv_kernel, i)
+        result = convolve2d(image, rotated_kernel, mode="same", boundary="symm")
+        results.append(result)
+    return np.array(results)
+
+
+def tutorial_p4_group_convolution(features: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """The tutorial's p4 "group convolution" (section 4.4), as published.
+
+    Parameters
+    ----------
+    features : ndarray, shape (4, s, s)
+    kernel : ndarray, shape (k, k)
+
+    Returns
+    -------
+    ndarray, shape (4, s, s)
+        ``out[i] = sum_j convolve2d(features[i], rot90(kernel, j), "same", "symm")``.
+    """
+    from scipy.signal import convolve2d
+
+    output = np.zeros_like(features)
+    # Perform convolution for each feature map, convolve over both planar and angular axes
+    for i in range(features.shape[0]):
+        feature_map = features[i]
+        result = np.zeros_like(feature_map)
+        # SE(2) group on the kernels
+        for j in range(4):
+            rotated_kernel = np.rot90(kernel, j)
+            result += convolve2d(feature_map, rotated_kernel, mode="same", boundary="symm")
+        output[i] = result
+    return output
+
+
+# --------------------------------------------------------------------------- timing
+
+
+@dataclass
+class Timing:
+    """Median seconds per call, how many samples it is the median of, and one result."""
+
+    seconds: float
+    samples: int
+    calls_per_sample: int
+    result: Any
+
+
+def time_call(
+    func: Callable[[], Any],
+    budget_seconds: float = 1.0,
+    min_repeats: int = 3,
+    max_repeats: int = 200,
+    min_sample_seconds: float = 2e-3,
+) -> Timing:
+    """Median wall time of ``func()``, repeated adaptively within a time budget.
+
+    Parameters
+    ----------
+    func : callable
+        Called without arguments.
+    budget_seconds : float
+        Rough total time to spend; the number of samples is ``budget / time per sample``
+        clipped to ``[min_repeats, max_repeats]``, so slow calls get ``min_repeats``.
+    min_repeats, max_repeats : int
+        Bounds on the number of samples.
+    min_sample_seconds : float
+        Fast calls are looped inside one sample until it lasts about this long, so the
+        timer's resolution and the loop overhead do not count.
+
+    Returns
+    -------
+    Timing
+        The median per call and the result of the first (warm-up) call.
+
+    Notes
+    -----
+    The first call warms caches and allocators and is not a sample, except when it takes
+    more than 0.1 s: then cold effects are negligible and the call counts, which keeps the
+    slow SciPy cases at large sizes to ``min_repeats`` calls in total.
+    """
+    start = time.perf_counter()
+    result = func()
+    first = time.perf_counter() - start
+    calls_per_sample = max(1, math.ceil(min_sample_seconds / max(first, 1e-9)))
+    samples = [first] if first > 0.1 else []
+    wanted = int(budget_seconds / max(first * calls_per_sample, 1e-9))
+    wanted = min(max(wanted, min_repeats), max_repeats)
+    while len(samples) < wanted:
+        start = time.perf_counter()
+        for _ in range(calls_per_sample):
+            func()
+        samples.append((time.perf_counter() - start) / calls_per_sample)
+    return Timing(statistics.median(samples), len(samples), calls_per_sample, result)
+
+
+def median_seconds(func: Callable[[], Any], budget_seconds: float = 1.0) -> float:
+    """Median seconds per call of ``func()``; see :func:`time_call`."""
+    return time_call(func, budget_seconds=budget_seconds).seconds
+
+
+# --------------------------------------------------------------------------- cases
+
+
+@dataclass
+class Case:
+    """One benchmark row.
+
+    Attributes
+    ----------
+    label : str
+        What is computed, e.g. ``"lift_correlation s=256 k=5"``.
+    dtype : str
+        Element type of the inputs.
+    run_gcnn : callable
+        Computes the row with gcnn; no arguments.
+    run_peer : callable or None
+        Computes the same with the peer library; None when it is not installed.
+    flops : float
+        Floating-point operations of the published algorithm (multiply and add counted
+        separately), for the effective GFLOP/s of gcnn.
+    to_comparable : callable, optional
+        Maps the peer's result to gcnn's layout (e.g. a torch tensor to an ndarray of
+        shape (N, C_out, |G|, H', W')) for the agreement check.
+    """
+
+    label: str
+    dtype: str
+    run_gcnn: Callable[[], Any]
+    run_peer: Callable[[], Any] | None
+    flops: float
+    to_comparable: Callable[[Any], np.ndarray] | None = None
+
+
+def kernel_cases(
+    sizes: Sequence[int], kernels: Sequence[int], dtypes: Sequence[str], seed: int = 0
+) -> list[Case]:
+    """Rows for the tutorial's two functions against gcnn.
+
+    ``lift_correlation`` on an (s, s) image and ``p4_group_convolution`` on (4, s, s)
+    features, every size x kernel size x dtype. Flops: the tutorial computes 4 (lift)
+    or 16 (p4) convolutions of s*s outputs with k*k multiply-adds each.
+    """
+    import gcnn
+
+    have_scipy = scipy_available()
+    rng = np.random.default_rng(seed)
+    cases = []
+    functions = (
+        ("lift_correlation", gcnn.lift_correlation, tutorial_lift_correlation, (), 4),
+        (
+            "p4_group_convolution",
+            gcnn.p4_group_convolution,
+            tutorial_p4_group_convolution,
+            (4,),
+            16,
+        ),
+    )
+    for name, fast, tutorial, leading_shape, convolutions in functions:
+        for size in sizes:
+            for kernel_size in kernels:
+                for dtype in dtypes:
+                    data = rng.standard_normal(leading_shape + (size, size)).astype(dtype)
+                    kernel = rng.standard_normal((kernel_size, kernel_size)).astype(dtype)
+                    cases.append(
+                        Case(
+                            label=f"{name} s={size} k={kernel_size}",
+                            dtype=dtype,
+                            run_gcnn=_bind(fast, data, kernel),
+                            run_peer=_bind(tutorial, data, kernel) if have_scipy else None,
+                            flops=float(convolutions * 2 * size * size * kernel_size**2),
+                        )
+                    )
+    return cases
+
+
+def _bind(func: Callable[..., Any], *args: Any) -> Callable[[], Any]:
+    return lambda: func(*args)
+
+
+# Layer rows: (function, group, N, C_in, C_out, H = W, k), all float32 with padding="same".
+LAYER_SHAPES = (
+    ("lift", "p4", 64, 3, 16, 64, 5),
+    ("group_conv", "p4", 64, 10, 10, 28, 3),
+    ("group_conv", "p4m", 32, 16, 16, 32, 3),
+    ("group_conv", "p4", 8, 32, 32, 64, 5),
+)
+GROUP_ORDER = {"p4": 4, "p4m": 8}
+
+
+def layer_cases(threads: int = 2, seed: int = 0) -> list[Case]:
+    """Rows for gcnn's layers against ``torch.nn.functional.conv2d``, when both exist.
+
+    Returns an empty list unless ``gcnn.lift``, ``gcnn.group_conv`` and
+    ``gcnn.expand_filter`` exist and PyTorch is importable.
+
+    Parameters
+    ----------
+    threads : int
+        Threads for both libraries (``torch.set_num_threads``, ``gcnn.set_num_threads``).
+        Set when this is called, so call it after the rows that should use other counts.
+    seed : int
+        Seed of the random inputs.
+
+    Notes
+    -----
+    The peer is ``conv2d`` on the filter expanded by ``gcnn.expand_filter`` (the expansion
+    is not timed) with the input viewed as (N, C_in*|G|, H, W); the inputs become torch
+    tensors before timing. Flops: ``2 * N * C_out*|G| * C_in*(|G| or 1 for the lift) * k*k
+    * H' * W'``, the work of a dense conv2d on the expanded filter.
+    """
+    import gcnn
+
+    if not all(hasattr(gcnn, name) for name in ("lift", "group_conv", "expand_filter")):
+        return []
+    try:
+        import torch
+        from torch.nn import functional
+    except ImportError:
+        return []
+
+    torch.set_num_threads(threads)
+    gcnn.set_num_threads(threads)
+    rng = np.random.default_rng(seed)
+    cases = []
+    for kind, group, batch, in_channels, out_channels, side, kernel_size in LAYER_SHAPES:
+        order = GROUP_ORDER[group]
+        input_group_axis = (order,) if kind == "group_conv" else ()
+        x = rng.standard_normal((batch, in_channels) + input_group_axis + (side, side))
+        weight = rng.standard_normal(
+            (out_channels, in_channels) + input_group_axis + (kernel_size, kernel_size)
+        )
+        x = x.astype(np.float32)
+        weight = weight.astype(np.float32) / np.float32(kernel_size)
+        layer = gcnn.lift if kind == "lift" else gcnn.group_conv
+        expanded = gcnn.expand_filter(weight, group, "lift" if kind == "lift" else "group")
+        x_torch = torch.from_numpy(np.ascontiguousarray(x.reshape(batch, -1, side, side)))
+        weight_torch = torch.from_numpy(np.ascontiguousarray(expanded, dtype=np.float32))
+        output_shape = (batch, out_channels, order, side, side)
+
+        def run_gcnn(layer=layer, x=x, weight=weight, group=group) -> Any:
+            return layer(x, weight, group=group, padding="same")
+
+        def run_torch(x_torch=x_torch, weight_torch=weight_torch, pad=kernel_size // 2) -> Any:
+            with torch.no_grad():
+                return functional.conv2d(x_torch, weight_torch, padding=pad)
+
+        def to_comparable(result: Any, shape: tuple = output_shape) -> np.ndarray:
+            return result.numpy().reshape(shape)
+
+        in_factor = in_channels * (order if kind == "group_conv" else 1)
+        cases.append(
+            Case(
+                label=(
+                    f"{kind} {group} N={batch} {in_channels}->{out_channels} "
+                    f"{side}x{side} k={kernel_size}"
+                ),
+                dtype="float32",
+                run_gcnn=run_gcnn,
+                run_peer=run_torch,
+                flops=float(
+                    2 * batch * out_channels * order * in_factor * kernel_size**2 * side * side
+                ),
+                to_comparable=to_comparable,
+            )
+        )
+    return cases
+
+
+# --------------------------------------------------------------------------- machine
+
+
+def cpu_model() -> str:
+    """The CPU's name from /proc/cpuinfo, else :func:`platform.processor`."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as cpuinfo:
+            for line in cpuinfo:
+                if line.lower().startswith(("model name", "hardware", "cpu model")):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def _core_attribute(name: str, fallback: Any) -> Any:
+    try:
+        from . import _core
+    except ImportError:
+        return fallback
+    value = getattr(_core, name, None)
+    if value is None:
+        return fallback
+    try:
+        return value() if callable(value) else value
+    except Exception:  # noqa: BLE001 - a diagnostic line must not stop the benchmark
+        return fallback
+
+
+def machine_line() -> str:
+    """One line naming what the numbers were measured on."""
+    import gcnn
+
+    logical = os.cpu_count() or 1
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        usable = logical
+    cores = f"{logical} logical cores" + (f" ({usable} usable)" if usable != logical else "")
+    get_threads = getattr(gcnn, "get_num_threads", None)
+    threads = get_threads() if callable(get_threads) else "?"
+    openmp = _core_attribute("openmp", None)
+    openmp_text = "unknown" if openmp is None else ("yes" if openmp else "no")
+    try:
+        import scipy
+
+        scipy_version = scipy.__version__
+    except ImportError:
+        scipy_version = "not installed"
+    try:
+        load = f" | load {os.getloadavg()[0]:.2f}"
+    except (AttributeError, OSError):
+        load = ""
+    return (
+        f"machine: {cpu_model()} | {cores}{load} | gcnn threads {threads} | "
+        f"SIMD {_core_attribute('simd_level', 'unknown')} | OpenMP {openmp_text} | "
+        f"NumPy {np.__version__} | SciPy {scipy_version} | "
+        f"Python {platform.python_version()}"
+    )
+
+
+def fma_peak_per_core() -> dict[str, float]:
+    """Measured FMA peak of one core, GFLOP/s, for "float32" and "float64".
+
+    Times ``gcnn._core.fma_probe`` (chains of independent vector FMAs on the
+    SIMD path gcnn uses, no memory traffic); best of several short runs.
+    """
+    from . import _core
+
+    peaks = {}
+    for name, is_double in (("float32", False), ("float64", True)):
+        best = 0.0
+        for _ in range(5):
+            start = time.perf_counter()
+            flops = _core.fma_probe(1_000_000, is_double)
+            best = max(best, flops / (time.perf_counter() - start) / 1e9)
+        peaks[name] = best
+    return peaks
+
+
+def _busy_machine_note() -> str:
+    """A warning when other processes keep the CPUs busy, else ``""``."""
+    try:
+        load = os.getloadavg()[0]
+        usable = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return ""
+    if load < 0.75:
+        return ""
+    # A team of threads waits at its barrier for the member the OS has descheduled, so
+    # on a busy machine a multi-threaded call can take a scheduler time slice (~10 ms).
+    return (
+        f"note: the machine is busy (1-minute load {load:.2f} on {usable} usable CPUs): "
+        "multi-threaded gcnn timings may be inflated; compare with --threads 1."
+    )
+
+
+# --------------------------------------------------------------------------- table
+
+
+_COLUMNS = (
+    ("case", "<", 44),
+    ("dtype", "<", 7),
+    ("gcnn ms", ">", 10),
+    ("{peer} ms", ">", 10),
+    ("ratio", ">", 8),
+    ("GFLOP/s", ">", 8),
+    ("% peak", ">", 7),
+    ("runs", ">", 9),
+    ("check", "<", 12),
+)
+
+
+def _table_line(values: Sequence[str]) -> str:
+    cells = []
+    for value, (_, align, width) in zip(values, _COLUMNS):
+        cells.append(f"{value:{align}{width}}")
+    return "  ".join(cells).rstrip()
+
+
+def _header(peer: str) -> str:
+    line = _table_line([title.format(peer=peer) for title, _, _ in _COLUMNS])
+    return line + "\n" + "-" * len(line)
+
+
+def _agreement(fast: Any, peer: Any, dtype: str, convert: Callable | None) -> str:
+    expected = np.asarray(convert(peer) if convert else peer, dtype=np.float64)
+    actual = np.asarray(fast, dtype=np.float64)
+    if actual.shape != expected.shape:
+        return f"SHAPE {actual.shape}"
+    scale = float(np.max(np.abs(expected))) if expected.size else 0.0
+    error = float(np.max(np.abs(actual - expected))) if expected.size else 0.0
+    relative = error / scale if scale > 0 else error
+    tolerance = 1e-4 if dtype == "float32" else 1e-10
+    return "ok" if relative <= tolerance else f"DIFF {relative:.1e}"
+
+
+def run_cases(
+    cases: Sequence[Case],
+    peer: str,
+    budget_seconds: float,
+    peak: dict[str, float] | None = None,
+    threads: int = 1,
+) -> bool:
+    """Time and print every row; return whether gcnn agreed with the peer everywhere.
+
+    `peak` (GFLOP/s per core by dtype) times `threads` is the machine's share
+    that the "% peak" column compares gcnn's GFLOP/s with.
+    """
+    all_agree = True
+    print(_header(peer), flush=True)
+    for case in cases:
+        try:
+            fast = time_call(case.run_gcnn, budget_seconds=budget_seconds)
+        except Exception as error:  # noqa: BLE001 - report the row, go on with the others
+            print(_table_line([case.label, case.dtype, f"error: {error!r}"]), flush=True)
+            all_agree = False
+            continue
+        gflops = case.flops / fast.seconds / 1e9
+        share = "-"
+        if peak and peak.get(case.dtype):
+            share = f"{100 * gflops / (peak[case.dtype] * threads):.0f}%"
+        peer_ms, ratio, check = "-", "-", "-"
+        runs = f"{fast.samples}"
+        if case.run_peer is not None:
+            try:
+                slow = time_call(case.run_peer, budget_seconds=budget_seconds)
+            except Exception as error:  # noqa: BLE001 - same for the peer
+                check = f"{peer} error: {error!r}"
+            else:
+                peer_ms = f"{slow.seconds * 1e3:.3f}"
+                ratio = f"{slow.seconds / fast.seconds:.1f}x"
+                runs = f"{fast.samples}/{slow.samples}"
+                check = _agreement(fast.result, slow.result, case.dtype, case.to_comparable)
+                all_agree = all_agree and check == "ok"
+        values = [
+            case.label,
+            case.dtype,
+            f"{fast.seconds * 1e3:.3f}",
+            peer_ms,
+            ratio,
+            f"{gflops:.2f}",
+            share,
+            runs,
+            check,
+        ]
+        print(_table_line(values), flush=True)
+    return all_agree
+
+
+def run_bench(
+    sizes: Sequence[int] = DEFAULT_SIZES,
+    kernels: Sequence[int] = DEFAULT_KERNELS,
+    dtypes: Sequence[str] = DEFAULT_DTYPES,
+    threads: int | None = None,
+    budget_seconds: float = 1.0,
+    layers: bool = True,
+) -> int:
+    """Run ``python -m gcnn bench``; return the exit code (0 ok, 1 a result disagreed).
+
+    Parameters
+    ----------
+    sizes, kernels : sequence of int
+        Image sides ``s`` and kernel sides ``k``.
+    dtypes : sequence of str
+        ``"float64"`` and/or ``"float32"``.
+    threads : int or None
+        ``gcnn.set_num_threads(threads)`` first; None keeps gcnn's default.
+    budget_seconds : float
+        Time to spend measuring each side of each row (at least 3 runs each).
+    layers : bool
+        Also run :func:`layer_cases` (when it has rows).
+    """
+    import gcnn
+
+    if threads is not None:
+        gcnn.set_num_threads(threads)
+    print(machine_line())
+    peak = fma_peak_per_core()
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    tutorial_threads = min(gcnn.get_num_threads(), usable)
+    print(
+        f"FMA peak per core (measured): float32 {peak['float32']:.1f} GFLOP/s, "
+        f"float64 {peak['float64']:.1f} GFLOP/s; % peak = GFLOP/s / (peak x threads)"
+    )
+    busy_note = _busy_machine_note()
+    if busy_note:
+        print(busy_note)
+    print(
+        "ratio = peer time / gcnn time (median per call); GFLOP/s = work of the published "
+        "algorithm / gcnn time; runs = samples gcnn/peer; check = gcnn agrees with the peer."
+    )
+    print()
+    have_scipy = scipy_available()
+    print(
+        "Tutorial functions (group-cnns-blog.md sections 4.2 and 4.4): gcnn vs the "
+        "tutorial's SciPy code"
+    )
+    print(
+        "  work of the published algorithm: lift = 4 * 2*s*s*k*k flops, "
+        "p4 = 16 * 2*s*s*k*k flops; p4 input is (4, s, s)"
+    )
+    if not have_scipy:
+        print("  SciPy is not installed: timing gcnn alone (python -m pip install scipy).")
+    cases = kernel_cases(sizes, kernels, dtypes)
+    all_agree = run_cases(cases, "scipy", budget_seconds, peak, tutorial_threads)
+
+    if layers:
+        previous_threads = gcnn.get_num_threads() if hasattr(gcnn, "get_num_threads") else None
+        rows = layer_cases()
+        print()
+        if rows:
+            print(
+                "Layers, float32, padding='same', 2 threads each: gcnn vs "
+                "torch.nn.functional.conv2d on gcnn.expand_filter's weight (expansion untimed)"
+            )
+            print("  flops = 2*N*C_out*|G|*C_in*(|G| or 1)*k*k*H'*W'")
+            all_agree = (
+                run_cases(rows, "torch", budget_seconds, peak, min(2, usable)) and all_agree
+            )
+        else:
+            print(
+                "Layers vs PyTorch: skipped (needs gcnn.lift, gcnn.group_conv, "
+                "gcnn.expand_filter and an importable torch)."
+            )
+        if previous_threads is not None:
+            gcnn.set_num_threads(previous_threads)
+
+    if not all_agree:
+        print("\nsome results disagree with the peer (see the check column)", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,197 @@
+"""The command line (``python -m gcnn``) and the shipped demo picture."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gcnn._demo import load_demo_image, make_demo_image
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHIPPED_IMAGE = REPO_ROOT / "gcnn" / "data" / "demo_image.npy"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+HAVE_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
+HAVE_SCIPY = importlib.util.find_spec("scipy") is not None
+
+
+def run_gcnn(
+    *arguments: str, cwd: Path | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess:
+    """Run ``python -m gcnn ARGUMENTS`` with this interpreter and the package under test."""
+    environment = dict(os.environ)
+    # The package under test must win over any installed copy, whatever the cwd.
+    environment["PYTHONPATH"] = os.pathsep.join(
+        [str(REPO_ROOT)] + [p for p in environment.get("PYTHONPATH", "").split(os.pathsep) if p]
+    )
+    environment["MPLBACKEND"] = "Agg"
+    return subprocess.run(
+        [sys.executable, "-m", "gcnn", *arguments],
+        cwd=str(cwd or REPO_ROOT),
+        env=environment,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def assert_success(result: subprocess.CompletedProcess) -> None:
+    assert result.returncode == 0, (
+        f"exit {result.returncode}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
+    )
+
+
+def assert_rotation_table(output: str) -> None:
+    for quarter_turns in range(4):
+        assert re.search(rf"r={quarter_turns} \(\s*{90 * quarter_turns} deg\).*\byes\b", output), (
+            f"no passing row for rotation r={quarter_turns} in:\n{output}"
+        )
+    assert "NO" not in output.split("Timing")[0]
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def test_help() -> None:
+    result = run_gcnn("--help")
+    assert_success(result)
+    assert "demo" in result.stdout and "bench" in result.stdout
+    for command in ("demo", "bench"):
+        sub = run_gcnn(command, "--help")
+        assert_success(sub)
+        assert "usage: python -m gcnn " + command in sub.stdout
+    assert "--kernel-size" in run_gcnn("demo", "--help").stdout
+    assert "--quick" in run_gcnn("bench", "--help").stdout
+
+
+def test_demo_no_plot(tmp_path: Path) -> None:
+    result = run_gcnn("demo", "--no-plot", cwd=tmp_path)
+    assert_success(result)
+    assert_rotation_table(result.stdout)
+    assert "+r" in result.stdout
+    assert "holds?" in result.stdout
+    assert not (tmp_path / "gcnn_demo.png").exists()
+
+
+def test_demo_writes_png(tmp_path: Path) -> None:
+    if not HAVE_MATPLOTLIB:
+        pytest.skip("matplotlib is not installed")
+    output = tmp_path / "tmp.png"
+    result = run_gcnn("demo", "--output", str(output), cwd=tmp_path)
+    assert_success(result)
+    assert_rotation_table(result.stdout)
+    assert output.read_bytes()[:8] == PNG_SIGNATURE
+
+
+def test_demo_without_matplotlib_says_how_to_get_the_figure(tmp_path: Path) -> None:
+    # A package named matplotlib that fails to import stands in for a missing one.
+    blocker = tmp_path / "block"
+    (blocker / "matplotlib").mkdir(parents=True)
+    (blocker / "matplotlib" / "__init__.py").write_text("raise ImportError('blocked')\n")
+    environment_path = os.pathsep.join([str(blocker), str(REPO_ROOT)])
+    result = subprocess.run(
+        [sys.executable, "-m", "gcnn", "demo"],
+        cwd=str(tmp_path),
+        env={**os.environ, "PYTHONPATH": environment_path},
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert_success(result)
+    assert "python -m pip install matplotlib" in result.stdout
+
+
+def test_demo_image_option_crops_and_even_kernel_fails(tmp_path: Path) -> None:
+    wide = np.hstack([make_demo_image(48), np.zeros((48, 10))])
+    np.save(tmp_path / "wide.npy", wide)
+    result = run_gcnn("demo", "--no-plot", "--image", str(tmp_path / "wide.npy"), cwd=tmp_path)
+    assert_success(result)
+    assert "cropped" in result.stdout
+    even = run_gcnn("demo", "--no-plot", "--kernel-size", "4", cwd=tmp_path)
+    assert even.returncode == 1
+    assert "even" in even.stdout
+
+
+def test_demo_rejects_unreadable_image(tmp_path: Path) -> None:
+    np.save(tmp_path / "cube.npy", np.zeros((3, 4, 5)))
+    result = run_gcnn("demo", "--no-plot", "--image", str(tmp_path / "cube.npy"), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "shape (3, 4, 5)" in result.stderr
+
+
+def test_bench_quick() -> None:
+    result = run_gcnn("bench", "--quick", "--sizes", "64", "--kernels", "3")
+    assert_success(result)
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("machine: ")
+    rows = [
+        line
+        for line in lines
+        if re.match(r"(lift_correlation|p4_group_convolution) s=64 k=3", line)
+    ]
+    assert len(rows) == 4, result.stdout  # two functions x two dtypes
+    if HAVE_SCIPY:
+        assert all(re.search(r"\d+\.\d+x", row) and row.rstrip().endswith("ok") for row in rows), (
+            result.stdout
+        )
+
+
+def test_bench_rejects_bad_arguments() -> None:
+    result = run_gcnn("bench", "--sizes", "0")
+    assert result.returncode == 2
+    assert "--sizes" in result.stderr
+    result = run_gcnn("bench", "--dtypes", "float16")
+    assert result.returncode == 2
+
+
+# --------------------------------------------------------------------------- demo image
+
+
+def test_make_demo_image_is_deterministic() -> None:
+    first, second = make_demo_image(), make_demo_image()
+    assert first.shape == (96, 96) and first.dtype == np.float64
+    np.testing.assert_array_equal(first, second)
+    assert 0.0 <= first.min() and first.max() <= 1.0
+    assert make_demo_image(40).shape == (40, 40)
+
+
+@pytest.mark.parametrize(
+    "transform",
+    [
+        lambda a: np.rot90(a, 1),
+        lambda a: np.rot90(a, 2),
+        lambda a: np.rot90(a, 3),
+        lambda a: np.flip(a, -1),
+        lambda a: np.flip(a, -2),
+        lambda a: a.T,
+        lambda a: np.rot90(a, 1).T,
+    ],
+    ids=["rot90", "rot180", "rot270", "flip_lr", "flip_ud", "transpose", "anti_transpose"],
+)
+def test_make_demo_image_has_no_p4m_symmetry(transform) -> None:
+    image = make_demo_image()
+    difference = np.abs(image - transform(image))
+    assert difference.mean() > 0.05
+    assert difference.max() > 0.5
+
+
+def test_make_demo_image_rejects_tiny_sizes() -> None:
+    with pytest.raises(ValueError, match="size must be at least 8"):
+        make_demo_image(4)
+
+
+def test_load_demo_image_returns_the_shipped_array() -> None:
+    image = load_demo_image()
+    np.testing.assert_array_equal(image, np.load(SHIPPED_IMAGE))
+    assert image.dtype == np.float64 and image.shape == (96, 96)
+    assert SHIPPED_IMAGE.stat().st_size < 100_000
+    # The file was made by make_demo_image(); exp() may round differently elsewhere.
+    np.testing.assert_allclose(image, make_demo_image(), rtol=0, atol=1e-12)
