@@ -32,6 +32,10 @@
 #define GCNN_X86_PATHS 0
 #endif
 
+/* col_src values that are not image columns */
+#define GCNN_COL_FILL (-1)  /* outside the image with boundary fill */
+#define GCNN_COL_SLACK (-2) /* past the padded row: never written, reads 0 */
+
 #define GCNN_MAX_OB 8
 #define GCNN_MAX_NV 4
 /* Bytes of input panel a band aims at: comfortably inside a 1-2 MiB L2. */
@@ -47,14 +51,15 @@ struct gcnn_plan {
     gcnn_corr2d_params p;
     ptrdiff_t out_h, out_w, padded_w;
     ptrdiff_t ob, nv, ob_blocks; /* register tile: ob channels x nv vectors */
+    ptrdiff_t phases;            /* stride_w phases kept: min(stride_w, kernel_w) */
     ptrdiff_t phase_stride;      /* elements per stride_w phase of a row */
-    ptrdiff_t row_stride;        /* elements per panel row (all phases) */
+    ptrdiff_t row_stride;        /* elements per panel row (all kept phases) */
     ptrdiff_t chan_stride;       /* elements per channel of the panel */
     ptrdiff_t band_rows;         /* output rows per work item */
     ptrdiff_t chan_block;        /* input channels per pass over a tile */
     size_t panel_elems;          /* elements of one thread's panel */
     size_t packed_w_bytes;
-    ptrdiff_t *col_src;    /* [padded_w] source column, -1 for fillvalue */
+    ptrdiff_t *col_src;    /* [row_stride] image column of each panel position */
     ptrdiff_t taps;        /* in_channels * kernel_h * kernel_w */
     ptrdiff_t *tap_offset; /* [taps] offset of tap (c, ky, kx) in the panel */
     int threads;
@@ -90,7 +95,7 @@ static ptrdiff_t gcnn_map_index(ptrdiff_t i, ptrdiff_t n, int boundary)
         const ptrdiff_t k = (i >= 0 ? i : -(i + 1)) % (2 * n);
         return k >= n ? 2 * n - k - 1 : k;
     }
-    return -1;
+    return GCNN_COL_FILL;
 }
 
 int gcnn_corr2d_out_shape(const gcnn_corr2d_params *p, ptrdiff_t *out_h,
@@ -175,7 +180,10 @@ static int gcnn_plan_make(const gcnn_corr2d_params *params, size_t elem_size,
     ptrdiff_t need = tiles * tile_w + (p->kernel_w - 1) / p->stride_w;
     const ptrdiff_t data = (plan->padded_w + p->stride_w - 1) / p->stride_w;
     plan->phase_stride = need > data ? need : data;
-    if (!mul_ok(plan->phase_stride, p->stride_w, &plan->row_stride))
+    /* Tap kx reads phase kx % stride_w: with a stride wider than the kernel
+     * the remaining phases are never read, so they are not stored. */
+    plan->phases = p->stride_w < p->kernel_w ? p->stride_w : p->kernel_w;
+    if (!mul_ok(plan->phase_stride, plan->phases, &plan->row_stride))
         return GCNN_EOVERFLOW;
 
     ptrdiff_t row_bytes, chan_row_bytes, macs;
@@ -202,7 +210,10 @@ static int gcnn_plan_make(const gcnn_corr2d_params *params, size_t elem_size,
 
     /* Band height: fill about GCNN_PANEL_TARGET_BYTES of panel, but cut the
      * image into enough items for every thread to get several. */
-    ptrdiff_t band = GCNN_PANEL_TARGET_BYTES / (chan_row_bytes * p->stride_h);
+    ptrdiff_t band_bytes;
+    ptrdiff_t band = mul_ok(chan_row_bytes, p->stride_h, &band_bytes) && band_bytes > 0
+                         ? GCNN_PANEL_TARGET_BYTES / band_bytes
+                         : 1;
     if (band < 1)
         band = 1;
     if (band > plan->out_h)
@@ -230,17 +241,27 @@ static int gcnn_plan_make(const gcnn_corr2d_params *params, size_t elem_size,
 
     if (!mul_ok(p->in_channels, p->kernel_h, &plan->taps) ||
         !mul_ok(plan->taps, p->kernel_w, &plan->taps) ||
-        (size_t)plan->padded_w > SIZE_MAX / sizeof(ptrdiff_t) ||
+        (size_t)plan->row_stride > SIZE_MAX / sizeof(ptrdiff_t) ||
         (size_t)plan->taps > SIZE_MAX / sizeof(ptrdiff_t))
         return GCNN_EOVERFLOW;
-    plan->col_src = malloc((size_t)plan->padded_w * sizeof(ptrdiff_t));
+    plan->col_src = malloc((size_t)plan->row_stride * sizeof(ptrdiff_t));
     plan->tap_offset = malloc((size_t)plan->taps * sizeof(ptrdiff_t));
     if (plan->col_src == NULL || plan->tap_offset == NULL) {
         gcnn_plan_free(plan);
         return GCNN_ENOMEM;
     }
-    for (ptrdiff_t j = 0; j < plan->padded_w; ++j)
-        plan->col_src[j] = gcnn_map_index(j - p->pad_left, p->width, p->boundary);
+    /* Panel position i of phase ph holds padded column i * stride_w + ph,
+     * if that is inside the padded row (compared without multiplying, which
+     * could overflow for huge strides). */
+    for (ptrdiff_t ph = 0; ph < plan->phases; ++ph)
+        for (ptrdiff_t i = 0; i < plan->phase_stride; ++i) {
+            ptrdiff_t *dst = &plan->col_src[ph * plan->phase_stride + i];
+            if (ph >= plan->padded_w || i > (plan->padded_w - 1 - ph) / p->stride_w)
+                *dst = GCNN_COL_SLACK;
+            else
+                *dst = gcnn_map_index(i * p->stride_w + ph - p->pad_left, p->width,
+                                      p->boundary);
+        }
     /* Padded column x*stride_w + kx lives in phase kx % stride_w at index
      * x + kx / stride_w. */
     ptrdiff_t t = 0;

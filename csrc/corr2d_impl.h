@@ -115,39 +115,43 @@ static GCNN_INLINE void GCNN_NAME(band)(const struct gcnn_plan *plan,
 }
 
 /* Copy the padded input rows [first_row, first_row + rows) of every channel
- * of image x_n into the panel, splitting columns into stride_w phases. */
+ * of image x_n into the panel, splitting columns into stride_w phases.
+ * plan->col_src says, for each position of a panel row, which image column
+ * it holds (GCNN_COL_FILL: the fill value; GCNN_COL_SLACK: none, stays 0). */
 static void GCNN_NAME(fill_panel)(const struct gcnn_plan *plan,
                                   const GCNN_T *restrict x_n, ptrdiff_t first_row,
                                   ptrdiff_t rows, GCNN_T fillvalue,
                                   GCNN_T *restrict panel)
 {
     const ptrdiff_t H = plan->p.height, W = plan->p.width;
-    const ptrdiff_t sw = plan->p.stride_w, padded_w = plan->padded_w;
+    const ptrdiff_t row_len = plan->row_stride;
     const ptrdiff_t *restrict col_src = plan->col_src;
     for (ptrdiff_t c = 0; c < plan->p.in_channels; ++c) {
         for (ptrdiff_t r = 0; r < rows; ++r) {
-            GCNN_T *restrict dst = panel + c * plan->chan_stride + r * plan->row_stride;
+            GCNN_T *restrict dst = panel + c * plan->chan_stride + r * row_len;
             const ptrdiff_t src_row =
                 gcnn_map_index(first_row + r - plan->p.pad_top, H, plan->p.boundary);
             if (src_row < 0) {
-                for (ptrdiff_t j = 0; j < padded_w; ++j)
-                    dst[(j % sw) * plan->phase_stride + j / sw] = fillvalue;
+                for (ptrdiff_t j = 0; j < row_len; ++j)
+                    if (col_src[j] != GCNN_COL_SLACK)
+                        dst[j] = fillvalue;
                 continue;
             }
             const GCNN_T *restrict src = x_n + (c * H + src_row) * W;
-            if (sw == 1) {
-                /* Unit stride: the image row is one block copy; only the
-                 * pads need the index map. */
+            ptrdiff_t j = 0;
+            if (plan->p.stride_w == 1) {
+                /* Unit stride: the image row is one block copy in the middle;
+                 * only the pads need the index map. */
                 const ptrdiff_t left = plan->p.pad_left;
-                for (ptrdiff_t j = 0; j < left; ++j)
+                for (; j < left; ++j)
                     dst[j] = col_src[j] < 0 ? fillvalue : src[col_src[j]];
                 memcpy(dst + left, src, (size_t)W * sizeof(GCNN_T));
-                for (ptrdiff_t j = left + W; j < padded_w; ++j)
-                    dst[j] = col_src[j] < 0 ? fillvalue : src[col_src[j]];
-            } else {
-                for (ptrdiff_t j = 0; j < padded_w; ++j)
-                    dst[(j % sw) * plan->phase_stride + j / sw] =
-                        col_src[j] < 0 ? fillvalue : src[col_src[j]];
+                j = left + W;
+            }
+            for (; j < row_len; ++j) {
+                const ptrdiff_t col = col_src[j];
+                if (col != GCNN_COL_SLACK)
+                    dst[j] = col < 0 ? fillvalue : src[col];
             }
         }
     }

@@ -1,8 +1,12 @@
 """gcnn: group-equivariant convolutional networks with a fast C core.
 
-The tutorial's functions (:func:`lift_correlation`, :func:`p4_group_convolution`),
-scipy-compatible building blocks (:func:`convolve2d`, :func:`correlate2d`),
-and thread control.  See ``README.md`` and DESIGN conventions in the docstrings.
+- the tutorial's functions: :func:`lift_correlation`, :func:`p4_group_convolution`;
+- scipy-compatible building blocks: :func:`convolve2d`, :func:`correlate2d`;
+- G-CNN layers for p4 and p4m: :func:`lift`, :func:`group_conv`, :func:`group_pool`,
+  :func:`spatial_pool`, :func:`expand_filter`, layer objects in :mod:`gcnn.nn`;
+- exact equivariance: :func:`check_equivariance`, :func:`equivariance_conditions`;
+- the groups (:mod:`gcnn.groups`) and the Fourier view (:mod:`gcnn.fourier`);
+- thread control: :func:`set_num_threads`, :func:`get_num_threads`.
 """
 
 try:
@@ -14,19 +18,29 @@ except ImportError as exc:  # a source checkout that was never built
         "from outside the source tree)."
     ) from exc
 
-from . import fourier, groups
+from . import fourier, groups, nn
 from ._config import get_num_threads, set_num_threads
+from ._equivariance import check_equivariance, equivariance_conditions
+from ._layers import expand_filter, group_conv, group_pool, lift, spatial_pool
 from ._signal import convolve2d, correlate2d, lift_correlation, p4_group_convolution
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "check_equivariance",
     "convolve2d",
-    "fourier",
-    "groups",
     "correlate2d",
+    "equivariance_conditions",
+    "expand_filter",
+    "fourier",
     "get_num_threads",
+    "group_conv",
+    "group_pool",
+    "groups",
+    "lift",
     "lift_correlation",
+    "nn",
     "p4_group_convolution",
     "set_num_threads",
+    "spatial_pool",
 ]
