@@ -1,0 +1,521 @@
+"""Measure equivariance numerically, and predict it from a network's geometry.
+
+:func:`check_equivariance` transforms an input by every group element and reports how far a
+function is from commuting with the transformation.  :func:`equivariance_conditions` walks a
+stack of :mod:`gcnn.nn` layers and says, before anything runs, whether the laws of DESIGN.md
+section 3 hold exactly for a given input size and, if not, which layer breaks them and why.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from typing import Any, Callable
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from . import _layers, nn
+from ._validate import as_real_array
+from .groups import GroupLike, PointGroup
+
+__all__ = [
+    "EquivarianceErrors",
+    "EquivarianceReport",
+    "check_equivariance",
+    "equivariance_conditions",
+]
+
+_INPUT_KINDS = ("image", "group")
+_OUTPUT_KINDS = ("image", "group", "invariant")
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+class EquivarianceErrors(dict):
+    """Largest absolute error per group element, keyed by element name (``"r0"``, ``"m r1"``...).
+
+    A ``dict`` with a few extra attributes and a table as its repr.
+
+    Attributes
+    ----------
+    group : PointGroup
+        The group whose elements were tried.
+    input_kind, output_kind : str
+        How the input and the output were transformed (see :func:`check_equivariance`).
+    scale : float
+        ``max |fn(x)|``, to judge the errors against (rounding errors are about
+        ``scale * eps`` times the depth of the computation).
+    """
+
+    def __init__(
+        self,
+        errors: dict,
+        *,
+        group: PointGroup,
+        input_kind: str,
+        output_kind: str,
+        scale: float,
+    ) -> None:
+        super().__init__(errors)
+        self.group = group
+        self.input_kind = input_kind
+        self.output_kind = output_kind
+        self.scale = scale
+
+    @property
+    def max_error(self) -> float:
+        """The largest error over all group elements."""
+        return max(self.values(), default=0.0)
+
+    @property
+    def relative_error(self) -> float:
+        """``max_error / scale`` (``max_error`` itself when the output is all zeros)."""
+        return self.max_error / self.scale if self.scale > 0 else self.max_error
+
+    def __repr__(self) -> str:
+        lines = [
+            (
+                f"check_equivariance on {self.group.name} ({self.input_kind} -> {self.output_kind}), "
+                f"max |fn(x)| = {self.scale:.3g}:"
+            ),
+            "  element  max |fn(T_g x) - T'_g fn(x)|",
+        ]
+        lines += [f"  {name:<7}  {error:.3g}" for name, error in self.items()]
+        return "\n".join(lines)
+
+
+def _infer_output_kind(x: np.ndarray, out: np.ndarray, input_kind: str) -> str:
+    """Compare fn(x)'s rank with that of an image batched like x (see check_equivariance)."""
+    image_ndim = x.ndim if input_kind == "image" else x.ndim - 1
+    extra_axes = out.ndim - image_ndim
+    if extra_axes == 1:
+        return "group"
+    if extra_axes == 0:
+        return "image"
+    if extra_axes < 0:
+        return "invariant"
+    raise ValueError(
+        f"cannot infer output_kind from fn(x) of shape {out.shape} for x of shape {x.shape}; "
+        "pass output_kind='image', 'group' or 'invariant'"
+    )
+
+
+def check_equivariance(
+    fn: Callable[[np.ndarray], Any],
+    x: ArrayLike,
+    group: GroupLike = "p4",
+    *,
+    input_kind: str | None = None,
+    output_kind: str | None = None,
+) -> EquivarianceErrors:
+    """Measure ``max |fn(T_g x) - T'_g fn(x)|`` for every element ``g`` of the group.
+
+    Parameters
+    ----------
+    fn : callable
+        A function of one array, e.g. a :mod:`gcnn.nn` layer, a ``Sequential``, or a lambda
+        around :func:`gcnn.lift`.
+    x : array_like
+        The test input: images (..., H, W) or group feature maps (..., |G|, H, W).  Random
+        values are best (a symmetric input hides errors).
+    group : {"p4", "p4m"} or PointGroup, optional
+        The group whose elements are tried.
+    input_kind : {"image", "group"}, optional
+        How the group acts on `x`: ``"image"`` is ``T_g`` on the last two axes, ``"group"`` is
+        ``L_g`` (turn every plane and permute axis -3).  Default: ``"group"`` for a 5-D `x`
+        (N, C, |G|, H, W), ``"image"`` otherwise, so pass ``"group"`` for unbatched maps.
+    output_kind : {"image", "group", "invariant"}, optional
+        How the group acts on ``fn(x)``; ``"invariant"`` compares ``fn(T_g x)`` with ``fn(x)``
+        itself.  Default: from ranks, taking an image batched like `x` (``x.ndim`` axes for
+        image input, ``x.ndim - 1`` for group input) as the yardstick: one axis more is
+        ``"group"``, the same is ``"image"``, fewer (e.g. flattened features) is
+        ``"invariant"``.  Pass it explicitly for a spatially pooled (..., 1, 1) output only if
+        you want the comparison labelled ``"invariant"``; the numbers are the same.
+
+    Returns
+    -------
+    EquivarianceErrors
+        A dict ``{element name: largest absolute error}`` (float64 arithmetic; ``inf`` when
+        the two sides have different shapes), with ``.max_error``, ``.scale`` (``max |fn(x)|``)
+        and ``.relative_error``; its repr is a table.
+
+    Raises
+    ------
+    TypeError
+        If `fn` is not callable, or `x` or ``fn(x)`` is not a real array.
+    ValueError
+        For an unknown `group` or kind, an `x` or ``fn(x)`` whose shape does not fit its kind,
+        or an output kind that cannot be inferred.
+
+    Notes
+    -----
+    ``T_g`` mirrors left-right first (``g >= 4``) and then turns ``g % 4`` quarter turns with
+    ``np.rot90(a, g % 4, axes=(-2, -1))``; ``L_g F[h] = T_g(F[g^-1 h])``.  gcnn's layers are
+    exactly equivariant (errors at rounding level, about ``1e-15 * scale`` in float64 and
+    ``1e-6 * scale`` in float32) when :func:`equivariance_conditions` says so; otherwise the
+    errors are of the order of the outputs.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import gcnn
+    >>> rng = np.random.default_rng(0)
+    >>> w = rng.standard_normal((2, 1, 3, 3))
+    >>> x = rng.standard_normal((1, 1, 9, 9))
+    >>> errors = gcnn.check_equivariance(lambda a: gcnn.lift(a, w, padding=1), x)
+    >>> sorted(errors)
+    ['r0', 'r1', 'r2', 'r3']
+    >>> errors.max_error < 1e-12
+    True
+    >>> broken = gcnn.check_equivariance(lambda a: gcnn.lift(a, w, stride=2), x[..., :8, :8])
+    >>> broken.max_error > 0.1  # (8 - 3) % 2 != 0: the stride-2 grid is not symmetric
+    True
+    """
+    if not callable(fn):
+        raise TypeError(f"fn must be callable, got {type(fn).__name__}")
+    grp = _layers.resolve_group(group)
+    xa = as_real_array(x, "x")
+    if input_kind is None:
+        input_kind = "group" if xa.ndim == 5 else "image"
+    if input_kind not in _INPUT_KINDS:
+        raise ValueError(f"input_kind must be 'image', 'group' or None, got {input_kind!r}")
+    if output_kind is not None and output_kind not in _OUTPUT_KINDS:
+        raise ValueError(
+            f"output_kind must be 'image', 'group', 'invariant' or None, got {output_kind!r}"
+        )
+    if input_kind == "image" and xa.ndim < 2:
+        raise ValueError(f"x must have shape (..., H, W) for input_kind='image', got {xa.shape}")
+    if input_kind == "group" and (xa.ndim < 3 or xa.shape[-3] != grp.order):
+        raise ValueError(
+            f"x must have shape (..., {grp.order}, H, W) for input_kind='group' and group "
+            f"{grp.name}, got {xa.shape}"
+        )
+
+    def transform_input(g: int) -> np.ndarray:
+        if input_kind == "image":
+            return grp.transform_image(xa, g)
+        return grp.transform_features(xa, g)
+
+    # fn gets copies, so that a function writing into its input cannot spoil the comparison.
+    reference = as_real_array(fn(xa.copy()), "fn(x)")
+    if output_kind is None:
+        output_kind = _infer_output_kind(xa, reference, input_kind)
+    if output_kind == "image" and reference.ndim < 2:
+        raise ValueError(
+            f"fn(x) must have shape (..., H, W) for output_kind='image', got {reference.shape}"
+        )
+    if output_kind == "group" and (reference.ndim < 3 or reference.shape[-3] != grp.order):
+        raise ValueError(
+            f"fn(x) must have shape (..., {grp.order}, H, W) for output_kind='group' and group "
+            f"{grp.name}, got {reference.shape}"
+        )
+    expected_dtype = np.float64
+    errors = {}
+    for g in grp.elements:
+        actual = as_real_array(fn(transform_input(g)), "fn(x)")
+        if output_kind == "image":
+            expected = grp.transform_image(reference, g)
+        elif output_kind == "group":
+            expected = grp.transform_features(reference, g)
+        else:
+            expected = reference
+        if actual.shape != expected.shape:
+            errors[grp.element_name(g)] = float("inf")
+        elif actual.size == 0:
+            errors[grp.element_name(g)] = 0.0
+        else:
+            difference = actual.astype(expected_dtype) - expected.astype(expected_dtype)
+            errors[grp.element_name(g)] = float(np.max(np.abs(difference)))
+    scale = float(np.max(np.abs(reference))) if reference.size else 0.0
+    return EquivarianceErrors(
+        errors, group=grp, input_kind=input_kind, output_kind=output_kind, scale=scale
+    )
+
+
+# --------------------------------------------------------------------------- predicting
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerStep:
+    """One row of an :class:`EquivarianceReport`.
+
+    Attributes
+    ----------
+    label : str
+        The layer's index (``"2.1"`` for layer 1 of a Sequential nested at index 2).
+    layer : str
+        The layer's repr.
+    size_in, size_out : (int, int) or None
+        Spatial size entering and leaving the layer (None once unknown).
+    problems : tuple of str
+        Why this layer breaks exact equivariance (empty when it does not).
+    """
+
+    label: str
+    layer: str
+    size_in: tuple[int, int] | None
+    size_out: tuple[int, int] | None
+    problems: tuple
+
+
+@dataclasses.dataclass(frozen=True)
+class EquivarianceReport:
+    """What :func:`equivariance_conditions` found.
+
+    Attributes
+    ----------
+    exact : bool
+        True when every law of DESIGN.md section 3 holds exactly (up to rounding) for this
+        input size: every layer is a gcnn layer and every condition is met.
+    problems : list of str
+        One entry per broken condition, naming the layer (index and repr) and why.
+    notes : list of str
+        Facts that do not break equivariance (e.g. a non-square input that still fits).
+    group : PointGroup or None
+        The group of the convolutions (None when the stack has none; pooling and ReLU then
+        commute with every element of p4m).
+    input_size : (int, int)
+    steps : list of LayerStep
+        Per layer: the spatial sizes entering and leaving it and its own problems.
+    """
+
+    exact: bool
+    problems: list
+    notes: list
+    group: PointGroup | None
+    input_size: tuple
+    steps: list
+
+    def __str__(self) -> str:
+        height, width = self.input_size
+        group = self.group.name if self.group is not None else "any group (no convolutions)"
+        verdict = "exact (up to rounding)" if self.exact else "NOT exact"
+        lines = [f"equivariance for a {height} x {width} input under {group}: {verdict}"]
+
+        def size_text(size):
+            return "?" if size is None else f"{size[0]} x {size[1]}"
+
+        for step in self.steps:
+            sizes = f"{size_text(step.size_in)} -> {size_text(step.size_out)}"
+            mark = "  <- broken" if step.problems else ""
+            lines.append(f"  [{step.label}] {sizes:<16} {step.layer}{mark}")
+        if self.problems:
+            lines.append("problems:")
+            lines += [f"  - {problem}" for problem in self.problems]
+        if self.notes:
+            lines.append("notes:")
+            lines += [f"  - {note}" for note in self.notes]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def _flatten(layers, prefix: str = "") -> list:
+    """(label, layer) pairs, nested Sequentials opened up with labels like '2.1'."""
+    items = []
+    for index, layer in enumerate(layers):
+        label = f"{prefix}{index}"
+        if isinstance(layer, nn.Sequential):
+            items += _flatten(layer, label + ".")
+        else:
+            items.append((label, layer))
+    return items
+
+
+def _window_problems(
+    size: tuple[int, int],
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+) -> tuple[tuple[int, int] | None, list]:
+    """Output size of a sliding window and the reasons it breaks the symmetry, if any."""
+    reasons = []
+    padded = (size[0] + 2 * padding[0], size[1] + 2 * padding[1])
+    if padded[0] < kernel[0] or padded[1] < kernel[1]:
+        reasons.append(
+            f"its input {size[0]} x {size[1]} padded by {padding} is {padded[0]} x {padded[1]}, "
+            f"smaller than the {kernel[0]} x {kernel[1]} window: the layer cannot run"
+        )
+        return None, reasons
+    if kernel[0] != kernel[1]:
+        reasons.append(
+            f"the window {kernel[0]} x {kernel[1]} is not square: a quarter turn swaps its sides"
+        )
+    if stride[0] != stride[1]:
+        reasons.append(
+            f"stride {stride} differs between rows and columns: a quarter turn swaps them"
+        )
+    if padding[0] != padding[1]:
+        reasons.append(
+            f"padding {padding} differs between rows and columns: a quarter turn swaps them"
+        )
+    for axis, (symbol, name) in enumerate((("H", "rows"), ("W", "columns"))):
+        remainder = (padded[axis] - kernel[axis]) % stride[axis]
+        if remainder:
+            reasons.append(
+                f"({symbol} + 2*padding - k) % stride = ({size[axis]} + 2*{padding[axis]} - "
+                f"{kernel[axis]}) % {stride[axis]} = {remainder} != 0: the last window stops "
+                f"{remainder} pixel(s) short of the far padded edge of the {name}, so the "
+                "sampling grid is not symmetric and a turn or flip moves it"
+            )
+    out = tuple((padded[axis] - kernel[axis]) // stride[axis] + 1 for axis in (0, 1))
+    return out, reasons
+
+
+def equivariance_conditions(
+    layers: nn.Sequential | Iterable[Any] | nn.Layer,
+    input_size: int | tuple[int, int],
+) -> EquivarianceReport:
+    """Say whether a stack of layers is exactly equivariant for one input size, and if not why.
+
+    Parameters
+    ----------
+    layers : gcnn.nn.Sequential, list of gcnn.nn layers, or one layer
+        The network, applied in order (nested Sequentials are opened up).
+    input_size : int or (int, int)
+        Spatial size (H, W) of the input; an int means a square input.
+
+    Returns
+    -------
+    EquivarianceReport
+        ``.exact``, ``.problems`` (naming each layer by index and repr, and the reason),
+        ``.notes``, ``.group``, ``.steps``; ``str(report)`` is a readable table.
+
+    Raises
+    ------
+    TypeError
+        If `layers` is neither a layer nor an iterable of layers, or `input_size` is not an int
+        or a pair of ints.
+    ValueError
+        If `input_size` is not positive.
+
+    Notes
+    -----
+    Walking the stack, each sliding window (convolution or spatial pooling) with kernel ``k``,
+    stride ``s`` and padding ``p`` on a ``H x W`` input must have
+
+    * ``(H + 2p - k) % s == 0`` and ``(W + 2p - k) % s == 0``: the windows then cover the padded
+      input exactly, so its sampling grid is symmetric under every turn and flip;
+    * the same stride and padding on both axes, and a square window (a turn swaps the axes).
+
+    Padding in gcnn is always symmetric (top = bottom, left = right): the lopsided padding an
+    even kernel would need for ``"same"`` is refused when a layer is built.  ``GroupPool`` and
+    ``ReLU`` always commute with the group, and so does global pooling (``SpatialPool(None)``).
+    Consecutive layers must also fit together (images into ``LiftingConv``, group feature maps
+    into ``GroupConv`` and ``GroupPool``, one group, matching channels).
+
+    DESIGN.md states the laws for square inputs; a non-square input is exactly equivariant too
+    when the conditions hold on both axes (its turned copy, W x H, then meets them as well), so
+    it is reported as a note, and as a problem only through an axis whose condition fails.
+
+    A layer that is not a gcnn layer is reported as a problem: nothing is known about it (use
+    :func:`check_equivariance` on it).  The conditions are sufficient, not necessary: ``exact``
+    is a guarantee for every input of this size.  A problem means that the output of the layer
+    it names is generically off by the order of its values, but some cases show no error: a
+    particular input (a constant image, a max that falls in both grids), windows that only ever
+    see padding, a single element that keeps the grid (in p4m the transpose ``m r1`` keeps a
+    grid that fails equally on both axes), or later layers that wash the error out (a global
+    average of maps whose misplaced windows together still cover the input evenly).
+
+    Examples
+    --------
+    >>> import gcnn
+    >>> from gcnn import nn
+    >>> net = nn.Sequential(nn.LiftingConv(1, 4, 3, stride=2, rng=0), nn.GroupPool())
+    >>> gcnn.equivariance_conditions(net, 9).exact
+    True
+    >>> report = gcnn.equivariance_conditions(net, 8)
+    >>> report.exact
+    False
+    >>> print(report.problems[0][:60])
+    layer 0 LiftingConv(1 -> 4, p4, kernel 3x3, stride 2, paddin
+    """
+    if isinstance(layers, nn.Layer) and not isinstance(layers, nn.Sequential):
+        layers = [layers]
+    try:
+        items = _flatten(layers)
+    except TypeError:
+        raise TypeError(
+            "layers must be a gcnn.nn.Sequential, an iterable of layers or one layer, "
+            f"got {type(layers).__name__}"
+        ) from None
+    size: tuple[int, int] | None = _layers.positive_pair(input_size, "input_size")
+    start = size
+
+    problems: list = []
+    notes: list = []
+    steps: list = []
+    group: PointGroup | None = None
+    kind: str | None = None  # "image" or "group" once a layer has fixed it
+    channels: int | None = None
+
+    if size[0] != size[1]:
+        notes.append(
+            f"the input is non-square ({size[0]} x {size[1]}): a quarter turn makes it "
+            f"{size[1]} x {size[0]}; every condition is checked on both axes (a non-square input is "
+            "exactly equivariant when they all hold)"
+        )
+
+    wording = {"image": "images (N, C, H, W)", "group": "group feature maps (N, C, |G|, H, W)"}
+    for label, layer in items:
+        size_in = size
+        reasons: list = []
+        wanted = None  # the kind of input the layer needs, if any
+        if isinstance(layer, (nn.LiftingConv, nn.GroupConv)):
+            wanted = "image" if isinstance(layer, nn.LiftingConv) else "group"
+            if group is not None and layer.group != group:
+                reasons.append(
+                    f"works on {layer.group.name} but the layers before it on {group.name}"
+                )
+            group = layer.group
+            if channels is not None and layer.in_channels != channels:
+                reasons.append(f"takes {layer.in_channels} channels but receives {channels}")
+            channels = layer.out_channels
+            try:
+                padding = layer.padding_pair()
+            except (TypeError, ValueError) as exc:
+                reasons.append(f"has an invalid padding: {exc}")
+                size = None
+            else:
+                if size is not None:
+                    size, window_reasons = _window_problems(
+                        size, layer.kernel_size, layer.stride, padding
+                    )
+                    reasons += window_reasons
+        elif isinstance(layer, nn.SpatialPool):
+            if layer.kernel_size is None:
+                size = None if size is None else (1, 1)
+            elif size is not None:
+                size, window_reasons = _window_problems(
+                    size, layer.kernel_size, layer.stride, layer.padding
+                )
+                reasons += window_reasons
+        elif isinstance(layer, nn.GroupPool):
+            wanted = "group"
+        elif not isinstance(layer, nn.ReLU):
+            reasons.append(
+                "is not a gcnn layer: nothing is known about its equivariance (measure it with "
+                "check_equivariance)"
+            )
+            size = None
+        if wanted is not None:
+            if kind is not None and kind != wanted:
+                reasons.insert(0, f"expects {wording[wanted]} but receives {wording[kind]}")
+            kind = "image" if isinstance(layer, nn.GroupPool) else "group"
+
+        problems += [f"layer {label} {layer!r}: {reason}" for reason in reasons]
+        steps.append(LayerStep(label, repr(layer), size_in, size, tuple(reasons)))
+        if size is None and size_in is not None:
+            notes.append(f"spatial sizes after layer {label} are unknown and no longer checked")
+
+    return EquivarianceReport(
+        exact=not problems,
+        problems=problems,
+        notes=notes,
+        group=group,
+        input_size=start,
+        steps=steps,
+    )

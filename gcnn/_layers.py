@@ -1,0 +1,690 @@
+"""Functional group-CNN layers: lifting, group convolution and pooling (DESIGN.md section 3).
+
+Layout is NCHW with the group axis right after the channels, ``(N, C, |G|, H, W)``, and the
+convolutions are cross-correlations like PyTorch's ``conv2d``.  Both convolutions reduce to ONE
+call of the C correlation kernel (``gcnn._core.correlate``): the filter bank is expanded once
+per call into a plain ``conv2d`` weight holding every transformed copy of every filter
+(:func:`expand_filter`), so each loaded input patch is shared by all |G| transformed kernels.
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+from collections.abc import Sequence
+from typing import Literal, Union
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from . import _config, _core
+from ._validate import as_real_array, compute_dtype, contiguous, positive_int
+from .groups import GroupLike, PointGroup, get_group
+
+__all__ = ["expand_filter", "group_conv", "group_pool", "lift", "spatial_pool"]
+
+IntPair = Union[int, tuple[int, int]]
+Padding = Union[int, tuple[int, int], str]
+
+GROUP_POOL_REDUCTIONS = ("max", "mean", "sum")
+SPATIAL_POOL_REDUCTIONS = ("max", "mean")
+
+
+# --------------------------------------------------------------------------- argument helpers
+
+
+def resolve_group(group: GroupLike) -> PointGroup:
+    """The PointGroup named by `group`; ValueError naming ``group`` otherwise."""
+    try:
+        return get_group(group)
+    except (TypeError, ValueError):
+        raise ValueError(f"group must be 'p4', 'p4m' or a group instance, got {group!r}") from None
+
+
+def _pair_of_ints(value, name: str) -> tuple[int, int]:
+    """An int or a length-2 sequence of ints as a pair (no range check); bool is refused."""
+    message = f"{name} must be an integer or a pair of integers, got {value!r}"
+    if isinstance(value, (str, bytes, bool, np.bool_)):
+        raise TypeError(message)
+    try:
+        number = operator.index(value)
+    except TypeError:
+        pass
+    else:
+        return number, number
+    try:
+        items = tuple(value)
+    except TypeError:
+        raise TypeError(message) from None
+    if len(items) != 2:
+        raise ValueError(message)
+    if any(isinstance(item, (bool, np.bool_)) for item in items):
+        raise TypeError(message)
+    try:
+        return operator.index(items[0]), operator.index(items[1])
+    except TypeError:
+        raise TypeError(message) from None
+
+
+def positive_pair(value, name: str) -> tuple[int, int]:
+    """`value` (int or pair) as a pair of positive ints."""
+    pair = _pair_of_ints(value, name)
+    for number in pair:
+        positive_int(number, name)
+    return pair
+
+
+def nonnegative_pair(value, name: str) -> tuple[int, int]:
+    """`value` (int or pair) as a pair of nonnegative ints."""
+    pair = _pair_of_ints(value, name)
+    if min(pair) < 0:
+        raise ValueError(f"{name} must be nonnegative, got {value!r}")
+    return pair
+
+
+def resolve_padding(padding: Padding, kernel_size: int, stride: tuple[int, int]) -> tuple[int, int]:
+    """Symmetric (rows, columns) padding for a square ``kernel_size`` kernel.
+
+    ``"valid"`` is 0; ``"same"`` is ``(k - 1) // 2`` and needs an odd kernel (an even one would
+    need more padding on one side than the other) and stride 1 (as PyTorch requires).
+    """
+    if isinstance(padding, str):
+        if padding == "valid":
+            return 0, 0
+        if padding == "same":
+            if kernel_size % 2 == 0:
+                raise ValueError(
+                    f"padding='same' needs an odd kernel size, got {kernel_size}: an even kernel "
+                    "would need lopsided padding (one more row and column on one side), which "
+                    "breaks equivariance; pad explicitly with an int instead"
+                )
+            if stride != (1, 1):
+                raise ValueError(
+                    f"padding='same' is not supported with stride {stride} (as in PyTorch): the "
+                    "output cannot have the input's size; pad explicitly with an int instead"
+                )
+            return (kernel_size - 1) // 2, (kernel_size - 1) // 2
+        raise ValueError(
+            f"padding must be an int, a pair of ints, 'same' or 'valid', got {padding!r}"
+        )
+    return nonnegative_pair(padding, "padding")
+
+
+def _square_kernel_size(weight: np.ndarray) -> int:
+    kh, kw = weight.shape[-2:]
+    if kh != kw:
+        raise ValueError(
+            "weight must have a square kernel (kh == kw): a quarter turn of a non-square "
+            f"kernel changes its shape, got weight of shape {weight.shape}"
+        )
+    if kh < 1:
+        raise ValueError(f"weight must have a kernel size of at least 1, got shape {weight.shape}")
+    return kh
+
+
+def check_reduce(reduce, allowed: Sequence[str]) -> str:
+    if not isinstance(reduce, str) or reduce not in allowed:
+        names = ", ".join(repr(name) for name in allowed[:-1]) + f" or {allowed[-1]!r}"
+        raise ValueError(f"reduce must be {names}, got {reduce!r}")
+    return reduce
+
+
+# --------------------------------------------------------------------------- filter expansion
+
+
+@functools.lru_cache(maxsize=64)
+def _pixel_gather(group: PointGroup, kernel_size: int) -> np.ndarray:
+    """Index array (|G|, k*k): ``T_g(a).ravel() == a.ravel()[index[g]]`` for a k x k kernel."""
+    positions = np.arange(kernel_size * kernel_size).reshape(kernel_size, kernel_size)
+    index = np.stack([group.transform_image(positions, g).ravel() for g in group.elements])
+    index.flags.writeable = False
+    return index
+
+
+@functools.lru_cache(maxsize=8)
+def _orientation_gather(group: PointGroup) -> np.ndarray:
+    """Index array (|G|, |G|): ``index[g, h] = g^-1 h``, the input slot feeding slot h of L_g."""
+    index = np.stack([group.permutation(g) for g in group.elements])
+    index.flags.writeable = False
+    return index
+
+
+def _expand(weight: np.ndarray, group: PointGroup, kind: str) -> np.ndarray:
+    """expand_filter on an already validated float weight (one gather, no Python pixel loops)."""
+    order = group.order
+    out_channels, in_channels = weight.shape[:2]
+    k = weight.shape[-1]
+    pixels = _pixel_gather(group, k)
+    channels = np.arange(in_channels)
+    if kind == "lift":
+        flat = weight.reshape(out_channels, in_channels, k * k)
+        # expanded[o, g, c, p] = weight[o, c].ravel()[pixels[g, p]] = T_g(weight[o, c]).ravel()[p]
+        expanded = flat[:, channels[None, :, None], pixels[:, None, :]]
+        return expanded.reshape(out_channels * order, in_channels, k, k)
+    flat = weight.reshape(out_channels, in_channels, order, k * k)
+    orientations = _orientation_gather(group)
+    # expanded[o, g, c, h, p] = T_g(weight[o, c, g^-1 h]).ravel()[p]
+    expanded = flat[
+        :,
+        channels[None, :, None, None],
+        orientations[:, None, :, None],
+        pixels[:, None, None, :],
+    ]
+    return expanded.reshape(out_channels * order, in_channels * order, k, k)
+
+
+def expand_filter(
+    weight: ArrayLike, group: GroupLike = "p4", kind: Literal["lift", "group"] = "lift"
+) -> np.ndarray:
+    """Expand group-CNN filters into an ordinary ``conv2d`` weight with every transformed copy.
+
+    Parameters
+    ----------
+    weight : array_like
+        ``kind="lift"``: shape (C_out, C_in, k, k).
+        ``kind="group"``: shape (C_out, C_in, |G|, k, k).
+    group : {"p4", "p4m"} or PointGroup, optional
+        The group; ``|G|`` is 4 for p4 and 8 for p4m.
+    kind : {"lift", "group"}, optional
+        Which layer the filters belong to: :func:`lift` or :func:`group_conv`.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``kind="lift"``: shape (C_out*|G|, C_in, k, k) with ``out[o*|G| + g] = T_g(weight[o])``.
+        ``kind="group"``: shape (C_out*|G|, C_in*|G|, k, k) with
+        ``out[o*|G| + g, c*|G| + h] = T_g(weight[o, c, g^-1 h])``.
+        A new C-contiguous array in the float dtype of DESIGN.md section 4 (float32 for
+        float16/float32 weights, float64 otherwise).
+
+    Raises
+    ------
+    TypeError
+        If `weight` is complex, object or string.
+    ValueError
+        If `weight` has the wrong shape or a non-square kernel, or `group` or `kind` is unknown.
+
+    Notes
+    -----
+    ``T_g`` mirrors left-right first (``np.flip(a, -1)`` when ``g >= 4``) and then turns ``g % 4``
+    quarter turns with ``np.rot90(a, g % 4, axes=(-2, -1))`` (counter-clockwise as displayed with
+    row 0 at the top).  For p4 the group weight index ``g^-1 h`` is ``(h - g) % 4``.
+
+    Correlating with the expanded weight is the layer: ``lift(x, w)`` equals a plain 2-D
+    cross-correlation (e.g. ``torch.nn.functional.conv2d``) of ``x`` with
+    ``expand_filter(w, group, "lift")``, reshaped from (N, C_out*|G|, H', W') to
+    (N, C_out, |G|, H', W'); ``group_conv(F, w)`` equals the correlation of ``F`` reshaped to
+    (N, C_in*|G|, H, W) with ``expand_filter(w, group, "group")``.  Rows ``o*|G|`` (the identity
+    slot) hold the filters unchanged, as e2cnn's ``expand_parameters()`` does.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import gcnn
+    >>> w = np.arange(4.0).reshape(1, 1, 2, 2)
+    >>> bank = gcnn.expand_filter(w, "p4", kind="lift")
+    >>> bank.shape
+    (4, 1, 2, 2)
+    >>> bool(np.array_equal(bank[1, 0], np.rot90(w[0, 0])))
+    True
+    >>> gcnn.expand_filter(np.zeros((2, 3, 8, 3, 3)), "p4m", kind="group").shape
+    (16, 24, 3, 3)
+    """
+    grp = resolve_group(group)
+    if kind not in ("lift", "group"):
+        raise ValueError(f"kind must be 'lift' or 'group', got {kind!r}")
+    w = as_real_array(weight, "weight")
+    order = grp.order
+    if kind == "lift":
+        if w.ndim != 4:
+            raise ValueError(
+                f"weight must have shape (C_out, C_in, k, k) for kind='lift', got {w.shape}"
+            )
+    elif w.ndim != 5 or w.shape[2] != order:
+        raise ValueError(
+            f"weight must have shape (C_out, C_in, {order}, k, k) for kind='group' and group "
+            f"{grp.name}, got {w.shape}"
+        )
+    _square_kernel_size(w)
+    return _expand(w.astype(compute_dtype(w), copy=False), grp, kind)
+
+
+# --------------------------------------------------------------------------- convolutions
+
+
+def _group_correlate(
+    batched: np.ndarray,
+    w: np.ndarray,
+    bias,
+    group: PointGroup,
+    stride,
+    padding,
+    kind: str,
+) -> np.ndarray:
+    """Shared body of lift and group_conv once x is batched and the shapes are checked.
+
+    `batched` is (N, C_in, H, W) for lift and (N, C_in, |G|, H, W) for group_conv.
+    Returns (N, C_out, |G|, H', W').
+    """
+    order = group.order
+    k = w.shape[-1]
+    strides = positive_pair(stride, "stride")
+    pads = resolve_padding(padding, k, strides)
+    dtype = compute_dtype(batched, w)
+    out_channels = w.shape[0]
+
+    bias_array = None
+    if bias is not None:
+        bias_array = as_real_array(bias, "bias")
+        if bias_array.shape != (out_channels,):
+            raise ValueError(
+                f"bias must have shape ({out_channels},) for weight with {out_channels} output "
+                f"channels, got {bias_array.shape}"
+            )
+
+    height, width = batched.shape[-2:]
+    padded = (height + 2 * pads[0], width + 2 * pads[1])
+    if padded[0] < k or padded[1] < k:
+        raise ValueError(
+            f"x is too small for a {k}x{k} kernel: its spatial size {height}x{width} padded by "
+            f"{pads} is {padded[0]}x{padded[1]} (x has shape {batched.shape})"
+        )
+    out_h = (padded[0] - k) // strides[0] + 1
+    out_w = (padded[1] - k) // strides[1] + 1
+    out_shape = (batched.shape[0], out_channels, order, out_h, out_w)
+
+    in_channels = batched.shape[1]
+    if batched.shape[0] == 0 or out_channels == 0 or in_channels == 0:
+        # Nothing for the kernel to do (it needs nonempty sizes): empty sums are the bias.
+        out = np.zeros(out_shape, dtype=dtype)
+        if bias_array is not None:
+            out += bias_array.astype(dtype)[:, None, None, None]
+        return out
+
+    x_rows = contiguous(batched, dtype)
+    if kind == "group":
+        x_rows = x_rows.reshape(batched.shape[0], in_channels * order, height, width)
+    bank = _expand(w.astype(dtype, copy=False), group, kind)
+    repeated_bias = None
+    if bias_array is not None:
+        # Every output slot o*|G| + g of the expanded bank shares bias[o].
+        repeated_bias = np.repeat(contiguous(bias_array, dtype), order)
+    out = _core.correlate(
+        x_rows,
+        bank,
+        repeated_bias,
+        strides,
+        (pads[0], pads[0], pads[1], pads[1]),
+        0,
+        0.0,
+        _config.get_num_threads(),
+    )
+    return out.reshape(out_shape)
+
+
+def lift(
+    x: ArrayLike,
+    weight: ArrayLike,
+    bias: ArrayLike | None = None,
+    *,
+    group: GroupLike = "p4",
+    stride: IntPair = 1,
+    padding: Padding = 0,
+) -> np.ndarray:
+    """Lifting correlation: images to feature maps on the group (the first layer of a G-CNN).
+
+    Parameters
+    ----------
+    x : array_like, shape (N, C_in, H, W) or (C_in, H, W)
+        Input images; an unbatched input gives an unbatched output, as in PyTorch.
+    weight : array_like, shape (C_out, C_in, k, k)
+        Filters; the kernel must be square (its quarter turns must keep its shape).
+    bias : array_like, shape (C_out,), optional
+        Added to every orientation and pixel of output channel ``o``.
+    group : {"p4", "p4m"} or PointGroup, optional
+        Quarter turns (p4, ``|G| = 4``) or quarter turns and mirrors (p4m, ``|G| = 8``).
+    stride : int or (int, int), optional
+        Step between output pixels, rows then columns.
+    padding : int, (int, int), "same" or "valid", optional
+        Zeros added on every side (rows, columns).  ``"valid"`` is 0; ``"same"`` is
+        ``(k - 1) // 2`` and needs an odd kernel and stride 1.
+
+    Returns
+    -------
+    numpy.ndarray, shape (N, C_out, |G|, H', W') or (C_out, |G|, H', W')
+        ``H' = (H + 2*padding - k) // stride + 1`` (and likewise ``W'``), in the float dtype of
+        DESIGN.md section 4: float32 if `x` and `weight` are float16/float32, float64 otherwise.
+
+    Raises
+    ------
+    TypeError
+        For complex, object or string arrays, or non-integer `stride`/`padding`.
+    ValueError
+        For wrong shapes (the message names the argument and the shape received), a non-square
+        kernel, an unknown `group`, negative padding, non-positive stride, ``"same"`` padding with
+        an even kernel or stride > 1, or a padded input smaller than the kernel.
+
+    See Also
+    --------
+    group_conv, group_pool, expand_filter
+
+    Notes
+    -----
+    ``out[n, o, g] = sum_c corr(x[n, c], T_g(weight[o, c])) + bias[o]``, where ``corr`` is
+    cross-correlation (no kernel flip, like PyTorch) over the zero-padded input sampled every
+    `stride` pixels, and ``T_g`` mirrors left-right first (``g >= 4``, p4m only) and then turns
+    ``g % 4`` quarter turns with ``np.rot90(a, g % 4, axes=(-2, -1))``.
+
+    Equivariance, ``lift(T_g x) == L_g lift(x)`` for every ``g`` (``L_g`` as in
+    :meth:`gcnn.groups.PointGroup.transform_features`), holds exactly up to rounding when
+    ``(H + 2*padding - k) % stride == 0`` on both axes with equal strides and paddings on the two
+    axes; it holds for square inputs and, with these conditions met on both axes, for non-square
+    ones too.  Otherwise the sampling grid is not symmetric and equivariance breaks.  Use
+    :func:`gcnn.equivariance_conditions` to check a whole network.
+
+    Computed as one call of the C correlation kernel with the filters expanded by
+    :func:`expand_filter` (every loaded input patch is shared by all |G| transformed kernels).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import gcnn
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.standard_normal((2, 3, 9, 9))
+    >>> w = rng.standard_normal((5, 3, 3, 3))
+    >>> out = gcnn.lift(x, w, padding=1)
+    >>> out.shape
+    (2, 5, 4, 9, 9)
+    >>> rotated = gcnn.lift(np.rot90(x, 1, axes=(-2, -1)), w, padding=1)
+    >>> bool(np.allclose(rotated, gcnn.groups.p4.transform_features(out, 1)))
+    True
+    """
+    grp = resolve_group(group)
+    xa = as_real_array(x, "x")
+    wa = as_real_array(weight, "weight")
+    if xa.ndim not in (3, 4):
+        raise ValueError(f"x must have shape (N, C_in, H, W) or (C_in, H, W), got {xa.shape}")
+    batched = xa[None] if xa.ndim == 3 else xa
+    in_channels = batched.shape[1]
+    if wa.ndim != 4 or wa.shape[1] != in_channels:
+        raise ValueError(
+            f"weight must have shape (C_out, {in_channels}, k, k) for x with {in_channels} "
+            f"channels, got {wa.shape}"
+        )
+    _square_kernel_size(wa)
+    out = _group_correlate(batched, wa, bias, grp, stride, padding, "lift")
+    return out[0] if xa.ndim == 3 else out
+
+
+def group_conv(
+    x: ArrayLike,
+    weight: ArrayLike,
+    bias: ArrayLike | None = None,
+    *,
+    group: GroupLike = "p4",
+    stride: IntPair = 1,
+    padding: Padding = 0,
+) -> np.ndarray:
+    """Group convolution: feature maps on the group to feature maps on the group.
+
+    Parameters
+    ----------
+    x : array_like, shape (N, C_in, |G|, H, W) or (C_in, |G|, H, W)
+        Input feature maps, one plane per group element on axis -3; an unbatched input gives an
+        unbatched output.
+    weight : array_like, shape (C_out, C_in, |G|, k, k)
+        Filters on the group; the kernel must be square.
+    bias : array_like, shape (C_out,), optional
+        Added to every orientation and pixel of output channel ``o``.
+    group : {"p4", "p4m"} or PointGroup, optional
+        The group; ``|G|`` is 4 for p4 and 8 for p4m.
+    stride : int or (int, int), optional
+        Step between output pixels, rows then columns.
+    padding : int, (int, int), "same" or "valid", optional
+        As in :func:`lift`.
+
+    Returns
+    -------
+    numpy.ndarray, shape (N, C_out, |G|, H', W') or (C_out, |G|, H', W')
+        ``H' = (H + 2*padding - k) // stride + 1``, in the float dtype of DESIGN.md section 4.
+
+    Raises
+    ------
+    TypeError
+        For complex, object or string arrays, or non-integer `stride`/`padding`.
+    ValueError
+        As for :func:`lift`; also when axis -3 of `x` or axis 2 of `weight` is not ``|G|``.
+
+    See Also
+    --------
+    lift, group_pool, expand_filter
+
+    Notes
+    -----
+    ``out[n, o, g] = sum_{c, h} corr(x[n, c, h], T_g(weight[o, c, g^-1 h])) + bias[o]``, with
+    ``corr`` and ``T_g`` as in :func:`lift` and ``g^-1 h`` from
+    :meth:`gcnn.groups.PointGroup.compose`; for p4 the kernel index is ``(h - g) % 4``.
+
+    Equivariance, ``group_conv(L_g F) == L_g group_conv(F)``, holds exactly up to rounding
+    under the conditions stated in :func:`lift`: ``(H + 2*padding - k) % stride == 0`` on both
+    axes, equal strides and paddings on the two axes.
+
+    Computed as one call of the C correlation kernel on `x` reshaped to (N, C_in*|G|, H, W)
+    with the filters expanded by :func:`expand_filter`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import gcnn
+    >>> rng = np.random.default_rng(0)
+    >>> features = rng.standard_normal((1, 2, 4, 8, 8))
+    >>> w = rng.standard_normal((3, 2, 4, 3, 3))
+    >>> out = gcnn.group_conv(features, w, padding="same")
+    >>> out.shape
+    (1, 3, 4, 8, 8)
+    >>> p4 = gcnn.groups.p4
+    >>> turned = gcnn.group_conv(p4.transform_features(features, 3), w, padding="same")
+    >>> bool(np.allclose(turned, p4.transform_features(out, 3)))
+    True
+    """
+    grp = resolve_group(group)
+    order = grp.order
+    xa = as_real_array(x, "x")
+    wa = as_real_array(weight, "weight")
+    if xa.ndim not in (4, 5) or xa.shape[-3] != order:
+        raise ValueError(
+            f"x must have shape (N, C_in, {order}, H, W) or (C_in, {order}, H, W) for group "
+            f"{grp.name}, got {xa.shape}"
+        )
+    batched = xa[None] if xa.ndim == 4 else xa
+    in_channels = batched.shape[1]
+    if wa.ndim != 5 or wa.shape[1] != in_channels or wa.shape[2] != order:
+        raise ValueError(
+            f"weight must have shape (C_out, {in_channels}, {order}, k, k) for x with "
+            f"{in_channels} channels and group {grp.name}, got {wa.shape}"
+        )
+    _square_kernel_size(wa)
+    out = _group_correlate(batched, wa, bias, grp, stride, padding, "group")
+    return out[0] if xa.ndim == 4 else out
+
+
+# --------------------------------------------------------------------------- pooling
+
+
+def group_pool(x: ArrayLike, reduce: Literal["max", "mean", "sum"] = "max") -> np.ndarray:
+    """Pool over the group axis: feature maps on the group back to planar feature maps.
+
+    Parameters
+    ----------
+    x : array_like, shape (N, C, |G|, H, W) or (C, |G|, H, W)
+        Feature maps on the group; axis -3 is pooled, whatever its length (the group is not
+        needed).
+    reduce : {"max", "mean", "sum"}, optional
+        The reduction over axis -3.
+
+    Returns
+    -------
+    numpy.ndarray, shape (N, C, H, W) or (C, H, W)
+        A new array in the float dtype of DESIGN.md section 4.
+
+    Raises
+    ------
+    TypeError
+        For complex, object or string arrays.
+    ValueError
+        If `x` is not 4-D or 5-D, its axis -3 is empty, or `reduce` is unknown.
+
+    Notes
+    -----
+    ``out[n, c] = reduce_g x[n, c, g]``.  Because ``L_g`` only permutes the planes and turns each
+    one by ``T_g``, any symmetric reduction gives ``group_pool(L_g F) == T_g group_pool(F)``
+    exactly, for any input size.  NaN propagates through ``"max"`` as in ``numpy.max``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import gcnn
+    >>> F = np.arange(2 * 4 * 2 * 2, dtype=float).reshape(2, 4, 2, 2)
+    >>> gcnn.group_pool(F)[0]
+    array([[12., 13.],
+           [14., 15.]])
+    >>> gcnn.group_pool(F, reduce="mean").shape
+    (2, 2, 2)
+    """
+    xa = as_real_array(x, "x")
+    if xa.ndim not in (4, 5):
+        raise ValueError(f"x must have shape (N, C, |G|, H, W) or (C, |G|, H, W), got {xa.shape}")
+    reduce = check_reduce(reduce, GROUP_POOL_REDUCTIONS)
+    if xa.shape[-3] == 0:
+        raise ValueError(f"x must have a nonempty group axis (axis -3), got shape {xa.shape}")
+    values = xa.astype(compute_dtype(xa), copy=False)
+    if reduce == "max":
+        out = values.max(axis=-3)
+    elif reduce == "mean":
+        out = values.mean(axis=-3)
+    else:
+        out = values.sum(axis=-3)
+    return np.ascontiguousarray(out)
+
+
+def pool_geometry(kernel_size, stride, padding) -> tuple:
+    """Validated (kernel, stride, padding) pairs of a spatial pool; kernel None means global."""
+    if kernel_size is None:
+        if stride is not None or nonnegative_pair(padding, "padding") != (0, 0):
+            raise ValueError("global pooling (kernel_size=None) takes no stride and no padding")
+        return None, None, (0, 0)
+    kernel = positive_pair(kernel_size, "kernel_size")
+    strides = kernel if stride is None else positive_pair(stride, "stride")
+    pads = nonnegative_pair(padding, "padding")
+    if 2 * pads[0] > kernel[0] or 2 * pads[1] > kernel[1]:
+        raise ValueError(
+            f"padding must be at most half the kernel size (as in PyTorch), got padding {pads} "
+            f"for kernel_size {kernel}"
+        )
+    return kernel, strides, pads
+
+
+def spatial_pool(
+    x: ArrayLike,
+    kernel_size: IntPair | None,
+    stride: IntPair | None = None,
+    padding: IntPair = 0,
+    reduce: Literal["max", "mean"] = "max",
+) -> np.ndarray:
+    """Max or average pooling over the last two axes, with PyTorch's ``max_pool2d`` semantics.
+
+    Parameters
+    ----------
+    x : array_like, shape (..., H, W)
+        E.g. (N, C, H, W) planar or (N, C, |G|, H, W) group feature maps; every leading axis is
+        carried along.
+    kernel_size : int, (int, int) or None
+        Window size (rows, columns); None pools each whole map (global pooling, output 1 x 1).
+    stride : int or (int, int), optional
+        Step between windows; defaults to `kernel_size`.
+    padding : int or (int, int), optional
+        Added on every side, at most half the window: ``-inf`` for ``"max"`` and zeros that are
+        counted in the average for ``"mean"`` (PyTorch's ``count_include_pad=True``).
+    reduce : {"max", "mean"}, optional
+        The reduction over each window.
+
+    Returns
+    -------
+    numpy.ndarray, shape (..., H', W')
+        ``H' = (H + 2*padding - kernel) // stride + 1`` (floor, PyTorch's ``ceil_mode=False``),
+        a new array in the float dtype of DESIGN.md section 4.
+
+    Raises
+    ------
+    TypeError
+        For complex, object or string arrays, or non-integer sizes.
+    ValueError
+        If `x` has fewer than 2 dimensions or an empty spatial axis, the padded map is smaller
+        than the window, the padding exceeds half the window, or `reduce` is unknown.
+
+    Notes
+    -----
+    ``out[..., i, j] = reduce x_pad[..., i*sh : i*sh + kh, j*sw : j*sw + kw]``.  Pooling commutes
+    with the group action (``T_g`` on the last two axes, and ``L_g`` on group feature maps) when
+    the window is square, stride and padding are the same on both axes, and
+    ``(H + 2*padding - kernel) % stride == 0`` on both axes; global pooling always does.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import gcnn
+    >>> x = np.arange(16.0).reshape(1, 1, 4, 4)
+    >>> gcnn.spatial_pool(x, 2)
+    array([[[[ 5.,  7.],
+             [13., 15.]]]])
+    >>> float(gcnn.spatial_pool(x, 3, stride=1, padding=1, reduce="mean")[0, 0, 0, 0])  # 10 / 9
+    1.1111111111111112
+    >>> gcnn.spatial_pool(x, None).shape
+    (1, 1, 1, 1)
+    """
+    xa = as_real_array(x, "x")
+    if xa.ndim < 2:
+        raise ValueError(f"x must have shape (..., H, W), got {xa.shape}")
+    reduce = check_reduce(reduce, SPATIAL_POOL_REDUCTIONS)
+    kernel, strides, pads = pool_geometry(kernel_size, stride, padding)
+    height, width = xa.shape[-2:]
+    if height == 0 or width == 0:
+        raise ValueError(f"x must have a nonempty spatial size (H, W), got shape {xa.shape}")
+    values = xa.astype(compute_dtype(xa), copy=False)
+    if kernel is None:
+        if reduce == "max":
+            return values.max(axis=(-2, -1), keepdims=True)
+        return values.mean(axis=(-2, -1), keepdims=True)
+    padded_size = (height + 2 * pads[0], width + 2 * pads[1])
+    if padded_size[0] < kernel[0] or padded_size[1] < kernel[1]:
+        raise ValueError(
+            f"x is too small for a {kernel[0]}x{kernel[1]} window: its spatial size "
+            f"{height}x{width} padded by {pads} is {padded_size[0]}x{padded_size[1]} "
+            f"(x has shape {xa.shape})"
+        )
+    if pads != (0, 0):
+        fill = -np.inf if reduce == "max" else 0.0
+        widths = [(0, 0)] * (values.ndim - 2) + [(pads[0], pads[0]), (pads[1], pads[1])]
+        values = np.pad(values, widths, constant_values=fill)
+    out_h = (padded_size[0] - kernel[0]) // strides[0] + 1
+    out_w = (padded_size[1] - kernel[1]) // strides[1] + 1
+    # One strided slice per window offset (ky, kx), holding that tap of every window: kh*kw
+    # vectorised operations on output-sized arrays.  About 25x faster than reducing the two
+    # trailing axes of a sliding_window_view, which NumPy walks element by element.
+    out = None
+    for ky in range(kernel[0]):
+        for kx in range(kernel[1]):
+            tap = values[
+                ...,
+                ky : ky + strides[0] * (out_h - 1) + 1 : strides[0],
+                kx : kx + strides[1] * (out_w - 1) + 1 : strides[1],
+            ]
+            if out is None:
+                out = np.array(tap, order="C", copy=True)
+            elif reduce == "max":
+                np.maximum(out, tap, out=out)
+            else:
+                out += tap
+    if reduce == "mean":
+        out /= kernel[0] * kernel[1]
+    return out
