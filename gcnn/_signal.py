@@ -303,8 +303,11 @@ def lift_correlation(image, kernel, *, mode="same", boundary="symm", fillvalue=0
     * Equivariance: ``lift(rot90(x)) == roll(rot90(lift(x), axes=(1, 2)), 1, axis=0)``,
       i.e. rotating the image by 90 degrees counter-clockwise rotates each map
       and moves map ``i`` to position ``i + 1``.  With ``mode='same'`` it is
-      exact only for odd kernel sizes and square images: an even kernel is
-      centred half a pixel off, and the offset does not rotate with the image.
+      exact for odd kernel sizes only: an even kernel is centred half a pixel
+      off, and the offset does not rotate with the image (``full`` and
+      ``valid`` pad symmetrically and stay exact).  Square images are the
+      safe rule of thumb; at this stride of 1 a non-square image is exact
+      too, its maps simply rotate into the transposed shape.
 
     All four rotated kernels are applied in one pass over the image, sharing
     every load of an image patch.
@@ -382,7 +385,8 @@ def p4_group_convolution(
       kernels live on the group, is :func:`gcnn.group_conv`.
     * It commutes with the p4 action on its input,
       ``F -> roll(rot90(F, axes=(1, 2)), 1, axis=0)``, exactly for odd
-      kernels on square maps in ``same`` mode.
+      kernels in ``same`` mode (even kernels break it, as for
+      :func:`lift_correlation`).
 
     Examples
     --------
