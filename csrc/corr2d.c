@@ -36,6 +36,8 @@
 #define GCNN_COL_FILL (-1)  /* outside the image with boundary fill */
 #define GCNN_COL_SLACK (-2) /* past the padded row: never written, reads 0 */
 
+#define GCNN_ALIGN 64 /* bytes: a cache line and an AVX-512 vector */
+
 #define GCNN_MAX_OB 8
 #define GCNN_MAX_NV 4
 /* Bytes of input panel a band aims at: comfortably inside a 1-2 MiB L2. */
@@ -180,6 +182,8 @@ static int gcnn_plan_make(const gcnn_corr2d_params *params, size_t elem_size,
     ptrdiff_t need = tiles * tile_w + (p->kernel_w - 1) / p->stride_w;
     const ptrdiff_t data = (plan->padded_w + p->stride_w - 1) / p->stride_w;
     plan->phase_stride = need > data ? need : data;
+    /* whole vectors, so that rows stay aligned like the panel's start */
+    plan->phase_stride = (plan->phase_stride + lanes - 1) / lanes * lanes;
     /* Tap kx reads phase kx % stride_w: with a stride wider than the kernel
      * the remaining phases are never read, so they are not stored. */
     plan->phases = p->stride_w < p->kernel_w ? p->stride_w : p->kernel_w;

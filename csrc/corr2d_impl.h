@@ -236,7 +236,13 @@ static int GCNN_NAME(corr2d)(const gcnn_corr2d_params *params,
         /* calloc: tiles at the right edge read past the data of a phase row
          * into its slack; those lanes are discarded, but they must hold
          * initialised, finite values (zeros) so nothing undefined is read. */
-        GCNN_T *panel = calloc(plan.panel_elems, sizeof(GCNN_T));
+        char *panel_block = calloc(plan.panel_elems * sizeof(GCNN_T) + GCNN_ALIGN, 1);
+        /* Rows start on a cache line (row_stride is a whole number of
+         * vectors), so the kx = 0 tap of every tile loads without a split. */
+        GCNN_T *panel = panel_block
+                            ? (GCNN_T *)(panel_block + (GCNN_ALIGN - (uintptr_t)panel_block %
+                                                                         GCNN_ALIGN))
+                            : NULL;
         if (panel == NULL)
             failed = 1;
 #ifdef _OPENMP
@@ -260,7 +266,7 @@ static int GCNN_NAME(corr2d)(const gcnn_corr2d_params *params,
                                     bias, block * plan.ob, oy0, rows,
                                     out + n * out_image_size);
         }
-        free(panel);
+        free(panel_block);
     }
     free(wpk);
     gcnn_plan_free(&plan);
