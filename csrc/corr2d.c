@@ -39,7 +39,8 @@
 #define GCNN_ALIGN 64 /* bytes: a cache line and an AVX-512 vector */
 
 #define GCNN_MAX_OB 8
-#define GCNN_MAX_NV 4
+#define GCNN_MAX_NV 8
+#define GCNN_MAX_ROWS 4 /* output rows of a row-blocked tile (one channel) */
 /* Bytes of input panel a band aims at: comfortably inside a 1-2 MiB L2. */
 #define GCNN_PANEL_TARGET_BYTES (256 * 1024)
 /* Bytes of weights plus tile input one channel block should keep in L1. */
@@ -53,6 +54,7 @@ struct gcnn_plan {
     gcnn_corr2d_params p;
     ptrdiff_t out_h, out_w, padded_w;
     ptrdiff_t ob, nv, ob_blocks; /* register tile: ob channels x nv vectors */
+    ptrdiff_t row_block;         /* output rows per tile (GCNN_MAX_ROWS or 1) */
     ptrdiff_t phases;            /* stride_w phases kept: min(stride_w, kernel_w) */
     ptrdiff_t phase_stride;      /* elements per stride_w phase of a row */
     ptrdiff_t row_stride;        /* elements per panel row (all kept phases) */
@@ -154,8 +156,13 @@ static int gcnn_plan_make(const gcnn_corr2d_params *params, size_t elem_size,
     plan->ob = 1;
     while (plan->ob < GCNN_MAX_OB && plan->ob < p->out_channels)
         plan->ob *= 2;
-    plan->nv = GCNN_MAX_NV;
-    while (plan->nv > 1 && plan->ob * plan->nv > acc_regs)
+    /* A single output channel at unit vertical stride takes several output
+     * rows per tile instead (band_rows), so loads are shared between rows. */
+    plan->row_block = plan->ob == 1 && p->stride_h == 1 && plan->out_h >= GCNN_MAX_ROWS
+                          ? GCNN_MAX_ROWS
+                          : 1;
+    plan->nv = plan->row_block > 1 ? 4 : GCNN_MAX_NV;
+    while (plan->nv > 1 && plan->row_block * plan->ob * plan->nv > acc_regs)
         plan->nv /= 2;
     while (plan->nv > 1 && (plan->nv / 2) * lanes >= plan->out_w)
         plan->nv /= 2;

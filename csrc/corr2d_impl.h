@@ -17,14 +17,19 @@
  */
 
 #if defined(__GNUC__) || defined(__clang__)
+/* Element-aligned and may_alias: a dereference is an unaligned vector load
+ * or store on a buffer of GCNN_T.  (memcpy into vectors made GCC route
+ * every load through the stack on the AVX2 path.) */
 typedef GCNN_T GCNN_NAME(vec)
-    __attribute__((vector_size(GCNN_VBYTES), aligned(sizeof(GCNN_T))));
+    __attribute__((vector_size(GCNN_VBYTES), aligned(sizeof(GCNN_T)), may_alias));
 #define GCNN_LANES ((ptrdiff_t)(GCNN_VBYTES / sizeof(GCNN_T)))
 #else
 typedef GCNN_T GCNN_NAME(vec);
 #define GCNN_LANES ((ptrdiff_t)1)
 #endif
 #define VEC GCNN_NAME(vec)
+#define VLOAD(p) (*(const VEC *)(p))
+#define VSTORE(p, v) (*(VEC *)(p) = (v))
 
 /* Accumulate one OB x NV register tile over all channels and taps.
  * `in` points at the tile's first pixel in channel 0, tap row 0, phase 0;
@@ -42,7 +47,7 @@ static GCNN_INLINE void GCNN_NAME(tile)(const GCNN_T *restrict in,
         VEC xv[GCNN_MAX_NV];
         GCNN_UNROLL
         for (int i = 0; i < NV; ++i)
-            memcpy(&xv[i], src + i * GCNN_LANES, sizeof(VEC));
+            xv[i] = VLOAD(src + i * GCNN_LANES);
         GCNN_UNROLL
         for (int j = 0; j < OB; ++j) {
             const GCNN_T weight = weights[j];
@@ -90,10 +95,16 @@ static GCNN_INLINE void GCNN_NAME(band)(const struct gcnn_plan *plan,
                     if (c0 > 0 && j < ob_count) {
                         /* resume the partial sums of earlier channel blocks */
                         const GCNN_T *src = out_n + ((o0 + j) * out_h + oy) * out_w + x0;
-                        memcpy(spill, src, (size_t)valid * sizeof(GCNN_T));
-                        GCNN_UNROLL
-                        for (int i = 0; i < NV; ++i)
-                            memcpy(&acc[j][i], spill + i * GCNN_LANES, sizeof(VEC));
+                        if (valid == tile_w) {
+                            GCNN_UNROLL
+                            for (int i = 0; i < NV; ++i)
+                                acc[j][i] = VLOAD(src + i * GCNN_LANES);
+                        } else {
+                            memcpy(spill, src, (size_t)valid * sizeof(GCNN_T));
+                            GCNN_UNROLL
+                            for (int i = 0; i < NV; ++i)
+                                acc[j][i] = VLOAD(spill + i * GCNN_LANES);
+                        }
                     } else {
                         const GCNN_T b = (bias && j < ob_count) ? bias[o0 + j] : 0;
                         GCNN_UNROLL
@@ -103,15 +114,102 @@ static GCNN_INLINE void GCNN_NAME(band)(const struct gcnn_plan *plan,
                 }
                 GCNN_NAME(tile)(in_row + x0, plan->tap_offset + t0, wpk + t0 * OB,
                                 block_taps, OB, NV, acc);
-                for (ptrdiff_t j = 0; j < ob_count; ++j) {
+                GCNN_UNROLL
+                for (int j = 0; j < OB; ++j) {
+                    if (j >= ob_count)
+                        break;
                     GCNN_T *restrict dst = out_n + ((o0 + j) * out_h + oy) * out_w + x0;
+                    if (valid == tile_w) { /* whole tile: plain vector stores */
+                        GCNN_UNROLL
+                        for (int i = 0; i < NV; ++i)
+                            VSTORE(dst + i * GCNN_LANES, acc[j][i]);
+                    } else {
+                        GCNN_UNROLL
+                        for (int i = 0; i < NV; ++i)
+                            VSTORE(spill + i * GCNN_LANES, acc[j][i]);
+                        memcpy(dst, spill, (size_t)valid * sizeof(GCNN_T));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* One output channel (OB = 1) and unit vertical stride: R output rows share
+ * each input vector they load.  Input row d of a tile feeds output row r
+ * with kernel row d - r, so a vector loaded once serves up to min(R, kh)
+ * multiply-adds instead of one.  The order of summation per output (c, ky,
+ * kx ascending) is the one band() uses, so the numbers are the same. */
+static GCNN_INLINE void GCNN_NAME(band_rows)(const struct gcnn_plan *plan,
+                                             const GCNN_T *restrict panel,
+                                             const GCNN_T *restrict wpk,
+                                             const GCNN_T *restrict bias, ptrdiff_t o0,
+                                             ptrdiff_t oy0, ptrdiff_t rows,
+                                             GCNN_T *restrict out_n, const int R,
+                                             const int NV)
+{
+    const ptrdiff_t out_h = plan->out_h, out_w = plan->out_w;
+    const ptrdiff_t tile_w = NV * GCNN_LANES;
+    const ptrdiff_t KH = plan->p.kernel_h, KW = plan->p.kernel_w;
+    const ptrdiff_t row_stride = plan->row_stride, chan_stride = plan->chan_stride;
+    /* the first kernel_w taps are channel 0, kernel row 0: the column
+     * offsets of kx within a panel row */
+    const ptrdiff_t *restrict kx_offset = plan->tap_offset;
+    const GCNN_T b = bias ? bias[o0] : 0;
+    GCNN_T spill[GCNN_MAX_NV * 64 / sizeof(GCNN_T)];
+    ptrdiff_t r0 = 0;
+    for (; r0 + R <= rows; r0 += R) {
+        for (ptrdiff_t x0 = 0; x0 < out_w; x0 += tile_w) {
+            VEC acc[GCNN_MAX_ROWS][GCNN_MAX_NV];
+            GCNN_UNROLL
+            for (int r = 0; r < R; ++r) {
+                GCNN_UNROLL
+                for (int i = 0; i < NV; ++i)
+                    acc[r][i] = (VEC){0} + b; /* splat */
+            }
+            for (ptrdiff_t c = 0; c < plan->p.in_channels; ++c) {
+                const GCNN_T *restrict base = panel + c * chan_stride + r0 * row_stride + x0;
+                const GCNN_T *restrict weights = wpk + c * KH * KW;
+                for (ptrdiff_t d = 0; d < KH + R - 1; ++d) {
+                    const GCNN_T *restrict row = base + d * row_stride;
+                    for (ptrdiff_t kx = 0; kx < KW; ++kx) {
+                        VEC xv[GCNN_MAX_NV];
+                        GCNN_UNROLL
+                        for (int i = 0; i < NV; ++i)
+                            xv[i] = VLOAD(row + kx_offset[kx] + i * GCNN_LANES);
+                        GCNN_UNROLL
+                        for (int r = 0; r < R; ++r) {
+                            const ptrdiff_t ky = d - r;
+                            if (ky < 0 || ky >= KH)
+                                continue;
+                            const GCNN_T weight = weights[ky * KW + kx];
+                            GCNN_UNROLL
+                            for (int i = 0; i < NV; ++i)
+                                acc[r][i] += xv[i] * weight;
+                        }
+                    }
+                }
+            }
+            const ptrdiff_t valid = out_w - x0 < tile_w ? out_w - x0 : tile_w;
+            GCNN_UNROLL
+            for (int r = 0; r < R; ++r) {
+                GCNN_T *restrict dst = out_n + (o0 * out_h + oy0 + r0 + r) * out_w + x0;
+                if (valid == tile_w) {
+                    GCNN_UNROLL
                     for (int i = 0; i < NV; ++i)
-                        memcpy(spill + i * GCNN_LANES, &acc[j][i], sizeof(VEC));
+                        VSTORE(dst + i * GCNN_LANES, acc[r][i]);
+                } else {
+                    GCNN_UNROLL
+                    for (int i = 0; i < NV; ++i)
+                        VSTORE(spill + i * GCNN_LANES, acc[r][i]);
                     memcpy(dst, spill, (size_t)valid * sizeof(GCNN_T));
                 }
             }
         }
     }
+    if (r0 < rows) /* the last rows of the band, one at a time */
+        GCNN_NAME(band)(plan, panel + r0 * row_stride, wpk, bias, o0, oy0 + r0, rows - r0,
+                        out_n, 1, NV);
 }
 
 /* Copy the padded input rows [first_row, first_row + rows) of every channel
@@ -187,8 +285,26 @@ static void GCNN_NAME(run_band)(const struct gcnn_plan *plan,
                                 const GCNN_T *bias, ptrdiff_t o0, ptrdiff_t oy0,
                                 ptrdiff_t rows, GCNN_T *out_n)
 {
+    if (plan->row_block > 1) {
+        switch (plan->nv) {
+        case 4:
+            GCNN_NAME(band_rows)(plan, panel, wpk_block, bias, o0, oy0, rows, out_n,
+                                 GCNN_MAX_ROWS, 4);
+            return;
+        case 2:
+            GCNN_NAME(band_rows)(plan, panel, wpk_block, bias, o0, oy0, rows, out_n,
+                                 GCNN_MAX_ROWS, 2);
+            return;
+        default:
+            GCNN_NAME(band_rows)(plan, panel, wpk_block, bias, o0, oy0, rows, out_n,
+                                 GCNN_MAX_ROWS, 1);
+            return;
+        }
+    }
     switch (plan->ob * 16 + plan->nv) {
         GCNN_BAND_CASE(8, 2)
+        GCNN_BAND_CASE(2, 8)
+        GCNN_BAND_CASE(1, 8)
         GCNN_BAND_CASE(8, 1)
         GCNN_BAND_CASE(4, 4)
         GCNN_BAND_CASE(4, 2)
@@ -273,5 +389,7 @@ static int GCNN_NAME(corr2d)(const gcnn_corr2d_params *params,
     return failed ? GCNN_ENOMEM : GCNN_OK;
 }
 
+#undef VLOAD
+#undef VSTORE
 #undef VEC
 #undef GCNN_LANES
