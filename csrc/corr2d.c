@@ -47,7 +47,7 @@
 #define GCNN_L1_TARGET_BYTES (32 * 1024)
 /* Below this many multiply-adds a call runs on one thread: waking a team
  * costs more than it saves. */
-#define GCNN_PARALLEL_MIN_MACS (1 << 22)
+#define GCNN_PARALLEL_MIN_MACS (1 << 20)
 
 /* Everything a call derives from its parameters before touching data. */
 struct gcnn_plan {
@@ -55,6 +55,7 @@ struct gcnn_plan {
     ptrdiff_t out_h, out_w, padded_w;
     ptrdiff_t ob, nv, ob_blocks; /* register tile: ob channels x nv vectors */
     ptrdiff_t row_block;         /* output rows per tile (GCNN_MAX_ROWS or 1) */
+    int unrolled_kw;             /* 3 or 5: tiles unroll kernel rows; 0: flat */
     ptrdiff_t phases;            /* stride_w phases kept: min(stride_w, kernel_w) */
     ptrdiff_t phase_stride;      /* elements per stride_w phase of a row */
     ptrdiff_t row_stride;        /* elements per panel row (all kept phases) */
@@ -167,6 +168,8 @@ static int gcnn_plan_make(const gcnn_corr2d_params *params, size_t elem_size,
     while (plan->nv > 1 && (plan->nv / 2) * lanes >= plan->out_w)
         plan->nv /= 2;
     plan->ob_blocks = (p->out_channels + plan->ob - 1) / plan->ob;
+    plan->unrolled_kw =
+        p->stride_w == 1 && (p->kernel_w == 3 || p->kernel_w == 5) ? (int)p->kernel_w : 0;
 
     /* Channel block: a block's packed weights (kh*kw*ob per channel) and
      * the input a tile reads (kh rows of tile_w + kw per channel) fit L1. */

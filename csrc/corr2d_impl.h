@@ -34,26 +34,34 @@ typedef GCNN_T GCNN_NAME(vec);
 /* Accumulate one OB x NV register tile over all channels and taps.
  * `in` points at the tile's first pixel in channel 0, tap row 0, phase 0;
  * tap t = (c * kernel_h + ky) * kernel_w + kx reads in[tap_offset[t]].
- * One flat loop over all taps keeps the loop long even for 3x3 kernels. */
+ * One flat loop over all taps keeps the loop long even for 3x3 kernels.
+ * KW > 0 (unit horizontal stride only) unrolls each kernel row of KW taps:
+ * the kx shifts become constant displacements and one offset load serves
+ * the whole row. */
 static GCNN_INLINE void GCNN_NAME(tile)(const GCNN_T *restrict in,
                                         const ptrdiff_t *restrict tap_offset,
                                         const GCNN_T *restrict wpk, ptrdiff_t taps,
-                                        const int OB, const int NV,
+                                        const int OB, const int NV, const int KW,
                                         VEC acc[GCNN_MAX_OB][GCNN_MAX_NV])
 {
-    for (ptrdiff_t t = 0; t < taps; ++t) {
-        const GCNN_T *restrict src = in + tap_offset[t];
-        const GCNN_T *restrict weights = wpk + t * OB;
-        VEC xv[GCNN_MAX_NV];
+    const int step = KW > 0 ? KW : 1;
+    for (ptrdiff_t t = 0; t < taps; t += step) {
+        const GCNN_T *restrict row = in + tap_offset[t];
         GCNN_UNROLL
-        for (int i = 0; i < NV; ++i)
-            xv[i] = VLOAD(src + i * GCNN_LANES);
-        GCNN_UNROLL
-        for (int j = 0; j < OB; ++j) {
-            const GCNN_T weight = weights[j];
+        for (int kx = 0; kx < step; ++kx) {
+            const GCNN_T *restrict src = row + kx;
+            const GCNN_T *restrict weights = wpk + (t + kx) * OB;
+            VEC xv[GCNN_MAX_NV];
             GCNN_UNROLL
             for (int i = 0; i < NV; ++i)
-                acc[j][i] += xv[i] * weight;
+                xv[i] = VLOAD(src + i * GCNN_LANES);
+            GCNN_UNROLL
+            for (int j = 0; j < OB; ++j) {
+                const GCNN_T weight = weights[j];
+                GCNN_UNROLL
+                for (int i = 0; i < NV; ++i)
+                    acc[j][i] += xv[i] * weight;
+            }
         }
     }
 }
@@ -112,8 +120,22 @@ static GCNN_INLINE void GCNN_NAME(band)(const struct gcnn_plan *plan,
                             acc[j][i] = (VEC){0} + b; /* splat */
                     }
                 }
-                GCNN_NAME(tile)(in_row + x0, plan->tap_offset + t0, wpk + t0 * OB,
-                                block_taps, OB, NV, acc);
+                /* kernel widths worth a specialised tile; the rest take
+                 * the flat tap loop */
+                switch (plan->unrolled_kw) {
+                case 3:
+                    GCNN_NAME(tile)(in_row + x0, plan->tap_offset + t0, wpk + t0 * OB,
+                                    block_taps, OB, NV, 3, acc);
+                    break;
+                case 5:
+                    GCNN_NAME(tile)(in_row + x0, plan->tap_offset + t0, wpk + t0 * OB,
+                                    block_taps, OB, NV, 5, acc);
+                    break;
+                default:
+                    GCNN_NAME(tile)(in_row + x0, plan->tap_offset + t0, wpk + t0 * OB,
+                                    block_taps, OB, NV, 0, acc);
+                    break;
+                }
                 GCNN_UNROLL
                 for (int j = 0; j < OB; ++j) {
                     if (j >= ob_count)
