@@ -125,6 +125,7 @@ class Timing:
     samples: int
     calls_per_sample: int
     result: Any
+    sample_seconds: tuple[float, ...] = ()
 
 
 def time_call(
@@ -172,7 +173,35 @@ def time_call(
         for _ in range(calls_per_sample):
             func()
         samples.append((time.perf_counter() - start) / calls_per_sample)
-    return Timing(statistics.median(samples), len(samples), calls_per_sample, result)
+    return Timing(
+        statistics.median(samples), len(samples), calls_per_sample, result, tuple(samples)
+    )
+
+
+def time_side_by_side(
+    fast: Callable[[], Any], slow: Callable[[], Any], budget_seconds: float, rounds: int = 3
+) -> tuple[Timing, Timing]:
+    """Time two callables in alternating rounds; medians over all rounds' samples.
+
+    A shared machine drifts: timing one side fully and then the other lets the
+    drift land on one side only. Alternating `rounds` times spreads it over both.
+    """
+    fast_rounds, slow_rounds = [], []
+    for _ in range(rounds):
+        fast_rounds.append(time_call(fast, budget_seconds / rounds, min_repeats=1))
+        slow_rounds.append(time_call(slow, budget_seconds / rounds, min_repeats=1))
+
+    def merged(parts: list[Timing]) -> Timing:
+        samples = [t for part in parts for t in part.sample_seconds]
+        return Timing(
+            statistics.median(samples),
+            len(samples),
+            parts[0].calls_per_sample,
+            parts[0].result,
+            tuple(samples),
+        )
+
+    return merged(fast_rounds), merged(slow_rounds)
 
 
 def median_seconds(func: Callable[[], Any], budget_seconds: float = 1.0) -> float:
@@ -500,8 +529,20 @@ def run_cases(
     all_agree = True
     print(_header(peer), flush=True)
     for case in cases:
+        slow = peer_error = None
         try:
-            fast = time_call(case.run_gcnn, budget_seconds=budget_seconds)
+            if case.run_peer is None:
+                fast = time_call(case.run_gcnn, budget_seconds=budget_seconds)
+            else:
+                try:
+                    case.run_peer()  # fails early, alone, if the peer cannot run the row
+                except Exception as error:  # noqa: BLE001 - report it in the row
+                    peer_error = error
+                    fast = time_call(case.run_gcnn, budget_seconds=budget_seconds)
+                else:
+                    fast, slow = time_side_by_side(
+                        case.run_gcnn, case.run_peer, 2 * budget_seconds
+                    )
         except Exception as error:  # noqa: BLE001 - report the row, go on with the others
             print(_table_line([case.label, case.dtype, f"error: {error!r}"]), flush=True)
             all_agree = False
@@ -512,17 +553,14 @@ def run_cases(
             share = f"{100 * gflops / (peak[case.dtype] * threads):.0f}%"
         peer_ms, ratio, check = "-", "-", "-"
         runs = f"{fast.samples}"
-        if case.run_peer is not None:
-            try:
-                slow = time_call(case.run_peer, budget_seconds=budget_seconds)
-            except Exception as error:  # noqa: BLE001 - same for the peer
-                check = f"{peer} error: {error!r}"
-            else:
-                peer_ms = f"{slow.seconds * 1e3:.3f}"
-                ratio = f"{slow.seconds / fast.seconds:.1f}x"
-                runs = f"{fast.samples}/{slow.samples}"
-                check = _agreement(fast.result, slow.result, case.dtype, case.to_comparable)
-                all_agree = all_agree and check == "ok"
+        if peer_error is not None:
+            check = f"{peer} error: {peer_error!r}"
+        elif slow is not None:
+            peer_ms = f"{slow.seconds * 1e3:.3f}"
+            ratio = f"{slow.seconds / fast.seconds:.1f}x"
+            runs = f"{fast.samples}/{slow.samples}"
+            check = _agreement(fast.result, slow.result, case.dtype, case.to_comparable)
+            all_agree = all_agree and check == "ok"
         values = [
             case.label,
             case.dtype,
