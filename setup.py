@@ -13,6 +13,7 @@ import tempfile
 import numpy
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
+from setuptools.errors import CompileError, LinkError
 
 SOURCES = ["csrc/gcnn_module.c", "csrc/corr2d.c", "csrc/peak.c"]
 
@@ -29,7 +30,7 @@ def _compiler_accepts(compiler, flags, libs=()):
             compiler.link_executable(
                 objects, "probe", output_dir=tmp, extra_postargs=list(flags) + list(libs)
             )
-        except Exception:
+        except (CompileError, LinkError, OSError):
             return False
     return True
 

@@ -21,7 +21,7 @@ def as_real_array(obj, name: str) -> np.ndarray:
     """`obj` as an ndarray of a real numeric dtype (no copy when possible)."""
     try:
         arr = np.asarray(obj)
-    except Exception as exc:  # e.g. ragged nested lists
+    except (TypeError, ValueError) as exc:  # e.g. ragged nested lists
         raise TypeError(f"{name} must be array-like: {exc}") from None
     kind = arr.dtype.kind
     if kind == "c":
@@ -70,7 +70,7 @@ def check_fillvalue(fillvalue) -> float:
     """A real scalar (or one-element array) fill value, as a float."""
     try:
         arr = np.asarray(fillvalue)
-    except Exception:
+    except (TypeError, ValueError):
         raise TypeError(f"fillvalue must be a real number, got {fillvalue!r}") from None
     if arr.size != 1:
         raise ValueError(f"fillvalue must be a scalar or a one-element array, got shape {arr.shape}")
