@@ -157,6 +157,30 @@ static GCNN_INLINE void GCNN_NAME(band)(const struct gcnn_plan *plan,
     }
 }
 
+/* Tap kx of input row d of a row-blocked tile: the vectors at `src` feed
+ * every output row r whose kernel row d - r exists. */
+static GCNN_INLINE void GCNN_NAME(rows_tap)(const GCNN_T *restrict src,
+                                            const GCNN_T *restrict weights, ptrdiff_t d,
+                                            ptrdiff_t kx, ptrdiff_t KH, ptrdiff_t KW,
+                                            const int R, const int NV,
+                                            VEC acc[GCNN_MAX_ROWS][GCNN_MAX_NV])
+{
+    VEC xv[GCNN_MAX_NV];
+    GCNN_UNROLL
+    for (int i = 0; i < NV; ++i)
+        xv[i] = VLOAD(src + i * GCNN_LANES);
+    GCNN_UNROLL
+    for (int r = 0; r < R; ++r) {
+        const ptrdiff_t ky = d - r;
+        if (ky < 0 || ky >= KH)
+            continue;
+        const GCNN_T weight = weights[ky * KW + kx];
+        GCNN_UNROLL
+        for (int i = 0; i < NV; ++i)
+            acc[r][i] += xv[i] * weight;
+    }
+}
+
 /* One output channel (OB = 1) and unit vertical stride: R output rows share
  * each input vector they load.  Input row d of a tile feeds output row r
  * with kernel row d - r, so a vector loaded once serves up to min(R, kh)
@@ -168,7 +192,7 @@ static GCNN_INLINE void GCNN_NAME(band_rows)(const struct gcnn_plan *plan,
                                              const GCNN_T *restrict bias, ptrdiff_t o0,
                                              ptrdiff_t oy0, ptrdiff_t rows,
                                              GCNN_T *restrict out_n, const int R,
-                                             const int NV)
+                                             const int NV, const int KWC)
 {
     const ptrdiff_t out_h = plan->out_h, out_w = plan->out_w;
     const ptrdiff_t tile_w = NV * GCNN_LANES;
@@ -194,21 +218,16 @@ static GCNN_INLINE void GCNN_NAME(band_rows)(const struct gcnn_plan *plan,
                 const GCNN_T *restrict weights = wpk + c * KH * KW;
                 for (ptrdiff_t d = 0; d < KH + R - 1; ++d) {
                     const GCNN_T *restrict row = base + d * row_stride;
-                    for (ptrdiff_t kx = 0; kx < KW; ++kx) {
-                        VEC xv[GCNN_MAX_NV];
+                    /* KWC > 0: a unit-stride kernel row of known width,
+                     * unrolled with constant shifts */
+                    if (KWC > 0) {
                         GCNN_UNROLL
-                        for (int i = 0; i < NV; ++i)
-                            xv[i] = VLOAD(row + kx_offset[kx] + i * GCNN_LANES);
-                        GCNN_UNROLL
-                        for (int r = 0; r < R; ++r) {
-                            const ptrdiff_t ky = d - r;
-                            if (ky < 0 || ky >= KH)
-                                continue;
-                            const GCNN_T weight = weights[ky * KW + kx];
-                            GCNN_UNROLL
-                            for (int i = 0; i < NV; ++i)
-                                acc[r][i] += xv[i] * weight;
-                        }
+                        for (int kx = 0; kx < KWC; ++kx)
+                            GCNN_NAME(rows_tap)(row + kx, weights, d, kx, KH, KW, R, NV, acc);
+                    } else {
+                        for (ptrdiff_t kx = 0; kx < KW; ++kx)
+                            GCNN_NAME(rows_tap)(row + kx_offset[kx], weights, d, kx, KH, KW, R,
+                                                NV, acc);
                     }
                 }
             }
@@ -307,22 +326,27 @@ static void GCNN_NAME(run_band)(const struct gcnn_plan *plan,
                                 const GCNN_T *bias, ptrdiff_t o0, ptrdiff_t oy0,
                                 ptrdiff_t rows, GCNN_T *out_n)
 {
+#define GCNN_ROWS_CASE(NVV, KWV)                                              \
+    case (NVV) * 16 + (KWV):                                                  \
+        GCNN_NAME(band_rows)(plan, panel, wpk_block, bias, o0, oy0, rows, out_n, \
+                             GCNN_MAX_ROWS, NVV, KWV);                        \
+        return;
     if (plan->row_block > 1) {
-        switch (plan->nv) {
-        case 4:
-            GCNN_NAME(band_rows)(plan, panel, wpk_block, bias, o0, oy0, rows, out_n,
-                                 GCNN_MAX_ROWS, 4);
-            return;
-        case 2:
-            GCNN_NAME(band_rows)(plan, panel, wpk_block, bias, o0, oy0, rows, out_n,
-                                 GCNN_MAX_ROWS, 2);
-            return;
-        default:
-            GCNN_NAME(band_rows)(plan, panel, wpk_block, bias, o0, oy0, rows, out_n,
-                                 GCNN_MAX_ROWS, 1);
+        switch (plan->nv * 16 + plan->unrolled_kw) {
+            GCNN_ROWS_CASE(4, 3)
+            GCNN_ROWS_CASE(4, 5)
+            GCNN_ROWS_CASE(4, 0)
+            GCNN_ROWS_CASE(2, 3)
+            GCNN_ROWS_CASE(2, 5)
+            GCNN_ROWS_CASE(2, 0)
+            GCNN_ROWS_CASE(1, 3)
+            GCNN_ROWS_CASE(1, 5)
+            GCNN_ROWS_CASE(1, 0)
+        default: /* gcnn_plan_make only produces the shapes above */
             return;
         }
     }
+#undef GCNN_ROWS_CASE
     switch (plan->ob * 16 + plan->nv) {
         GCNN_BAND_CASE(8, 2)
         GCNN_BAND_CASE(2, 8)
