@@ -50,7 +50,7 @@ NOTEBOOK_01 = [
     _md(r"""
 # Group CNNs with gcnn, step by step
 
-This notebook walks the path of the tutorial **"Group CNNs"** (Wenhan Gao, *Group Convolution
+This notebook walks the path of the tutorial **"Group CNNs"** (*Group Convolution
 Neural Networks*, blog post) and turns each of its claims into code that runs, using gcnn
 instead of hand-written loops. Every numeric claim is followed by an `assert`, so running the
 notebook top to bottom is also a test (the project's CI does exactly that).
@@ -856,7 +856,7 @@ NOTEBOOK_02 = [
     _md(r"""
 # The steerable view: Fourier series along the rotation axis
 
-Section 5 of the tutorial **"Group CNNs"** (Wenhan Gao, *Group Convolution Neural Networks*,
+Section 5 of the tutorial **"Group CNNs"** (*Group Convolution Neural Networks*,
 blog post) sketches how steerable CNNs go beyond the four angles of p4: read the four values of
 a lifted feature map at one pixel as samples of a periodic function of the angle, describe that
 function by its Fourier coefficients, and interpolate. This notebook does each step with
