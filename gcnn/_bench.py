@@ -559,7 +559,9 @@ def run_cases(
             check = f"{peer} error: {peer_error!r}"
         elif slow is not None:
             peer_ms = f"{slow.seconds * 1e3:.3f}"
-            ratio = f"{slow.seconds / fast.seconds:.1f}x"
+            speedup = slow.seconds / fast.seconds
+            # two decimals near parity, where 0.96 and 1.04 must not both read 1.0
+            ratio = f"{speedup:.2f}x" if speedup < 10 else f"{speedup:.1f}x"
             runs = f"{fast.samples}/{slow.samples}"
             check = _agreement(fast.result, slow.result, case.dtype, case.to_comparable)
             all_agree = all_agree and check == "ok"
