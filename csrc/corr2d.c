@@ -38,7 +38,7 @@
 
 #define GCNN_ALIGN 64 /* bytes: a cache line and an AVX-512 vector */
 
-#define GCNN_MAX_OB 8
+#define GCNN_MAX_OB 12
 #define GCNN_MAX_NV 8
 #define GCNN_MAX_ROWS 4 /* output rows of a row-blocked tile (one channel) */
 /* Bytes of input panel a band aims at: comfortably inside a 1-2 MiB L2. */
@@ -155,7 +155,7 @@ static int gcnn_plan_make(const gcnn_corr2d_params *params, size_t elem_size,
      * as many pixel vectors as the register file allows, but no wider than
      * the output row needs. */
     plan->ob = 1;
-    while (plan->ob < GCNN_MAX_OB && plan->ob < p->out_channels)
+    while (plan->ob < 8 && plan->ob < p->out_channels)
         plan->ob *= 2;
     /* A single output channel at unit vertical stride takes several output
      * rows per tile instead (band_rows), so loads are shared between rows. */
@@ -167,6 +167,15 @@ static int gcnn_plan_make(const gcnn_corr2d_params *params, size_t elem_size,
         plan->nv /= 2;
     while (plan->nv > 1 && (plan->nv / 2) * lanes >= plan->out_w)
         plan->nv /= 2;
+    /* With 32 registers, 12 channels x 2 vectors (24 accumulators) load
+     * 14 values per 24 multiply-adds instead of 10 per 16; take it when the
+     * channels divide well enough that padding to 12s costs less. */
+    if (acc_regs >= 24 && plan->ob == 8 && plan->nv == 2 && p->out_channels >= 24) {
+        const ptrdiff_t padded8 = (p->out_channels + 7) / 8 * 8;
+        const ptrdiff_t padded12 = (p->out_channels + 11) / 12 * 12;
+        if (padded12 * 14 * 16 < padded8 * 10 * 24)
+            plan->ob = 12;
+    }
     plan->ob_blocks = (p->out_channels + plan->ob - 1) / plan->ob;
     plan->unrolled_kw =
         p->stride_w == 1 && (p->kernel_w == 3 || p->kernel_w == 5) ? (int)p->kernel_w : 0;
@@ -340,7 +349,7 @@ static int gcnn_plan_make(const gcnn_corr2d_params *params, size_t elem_size,
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")
 #endif
-#define GCNN_ACC 16 /* 32 registers */
+#define GCNN_ACC 24 /* 32 registers: 24 accumulators, loads and a weight */
 #define GCNN_VBYTES 64
 #define GCNN_T float
 #define GCNN_NAME(s) s##_f32_avx512

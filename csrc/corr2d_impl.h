@@ -348,6 +348,7 @@ static void GCNN_NAME(run_band)(const struct gcnn_plan *plan,
     }
 #undef GCNN_ROWS_CASE
     switch (plan->ob * 16 + plan->nv) {
+        GCNN_BAND_CASE(12, 2)
         GCNN_BAND_CASE(8, 2)
         GCNN_BAND_CASE(2, 8)
         GCNN_BAND_CASE(1, 8)

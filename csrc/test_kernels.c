@@ -126,11 +126,12 @@ static void random_params(gcnn_corr2d_params *p, int many_channels, int one_outp
 {
     memset(p, 0, sizeof *p);
     p->batch = randint(1, 3);
-    /* Many channels make the kernel split them into L1-sized blocks. */
+    /* Many channels make the kernel split them into L1-sized blocks (and,
+     * with 24 or more outputs, take the 12-channel AVX-512 tile). */
     p->in_channels = many_channels ? randint(30, 50) : randint(1, 4);
     /* One output channel at unit vertical stride takes the row-blocked
      * tiles; make sure a third of the trials do. */
-    p->out_channels = one_output ? 1 : randint(1, 19);
+    p->out_channels = one_output ? 1 : many_channels ? randint(20, 40) : randint(1, 19);
     p->boundary = (int)randint(0, 2);
     p->height = randint(p->boundary == GCNN_BOUNDARY_FILL ? 0 : 1, 23);
     p->width = randint(p->boundary == GCNN_BOUNDARY_FILL ? 0 : 1, 70);
