@@ -38,7 +38,8 @@
 
 #define GCNN_ALIGN 64 /* bytes: a cache line and an AVX-512 vector */
 
-#define GCNN_MAX_OB 12
+#define GCNN_MAX_OB 12     /* widest register tile (AVX-512 only) */
+#define GCNN_POW2_MAX_OB 8 /* widest tile every path has; tiles below are 1, 2, 4 */
 #define GCNN_MAX_NV 8
 #define GCNN_MAX_ROWS 4 /* output rows of a row-blocked tile (one channel) */
 /* Bytes of input panel a band aims at: comfortably inside a 1-2 MiB L2. */
@@ -151,11 +152,11 @@ static int gcnn_plan_make(const gcnn_corr2d_params *params, size_t elem_size,
     plan->p = *params;
     plan->padded_w = p->width + p->pad_left + p->pad_right;
 
-    /* Register tile: as many output channels as there are (up to 8), then
-     * as many pixel vectors as the register file allows, but no wider than
-     * the output row needs. */
+    /* Register tile: as many output channels as there are (a power of two up
+     * to GCNN_POW2_MAX_OB; 12 is chosen below), then as many pixel vectors as
+     * the register file allows, but no wider than the output row needs. */
     plan->ob = 1;
-    while (plan->ob < 8 && plan->ob < p->out_channels)
+    while (plan->ob < GCNN_POW2_MAX_OB && plan->ob < p->out_channels)
         plan->ob *= 2;
     /* A single output channel at unit vertical stride takes several output
      * rows per tile instead (band_rows), so loads are shared between rows. */
