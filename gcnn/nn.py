@@ -1,8 +1,15 @@
-"""Layer objects for notebooks: group-CNN layers holding their parameters as NumPy arrays.
+"""Layer objects: group-CNN layers holding their parameters as NumPy arrays, trainable by hand.
 
-Each layer is a callable wrapping one function of gcnn (``layer(x)``), with a readable repr and
-the geometry (``kernel_size``, ``stride``, ``padding``) that
-:func:`gcnn.equivariance_conditions` reads.  Inference only: there is no autograd.
+Each layer is a callable (``layer(x)`` runs ``layer.forward(x)``) with a readable repr and,
+for the windowed layers, the geometry (``kernel_size``, ``stride``, ``padding``) that
+:func:`gcnn.equivariance_conditions` reads.
+
+The layers follow PyTorch's training contract without an autograd engine: a forward in
+training mode (the default, as in PyTorch; see :meth:`Layer.train` and :meth:`Layer.eval`)
+keeps what the layer's :meth:`Layer.backward` needs, and ``backward(grad_out)`` returns the
+gradient with respect to the input and adds the parameter gradients to ``Parameter.grad``
+(they accumulate until :meth:`Layer.zero_grad`).  :class:`Sequential` runs the chain backwards.
+An optimizer updates ``Parameter.data`` (the layer's own array) in place.
 
 Examples
 --------
@@ -20,13 +27,29 @@ Examples
 (1, 4, 1, 1)
 >>> bool(np.allclose(net(np.rot90(x, 1, axes=(-2, -1))), net(x), atol=1e-5))
 True
+
+A training step on a small classifier (the update is plain SGD):
+
+>>> model = nn.Sequential(nn.Flatten(), nn.Linear(4, 3, rng=0))
+>>> loss_fn = nn.CrossEntropyLoss()
+>>> images, labels = np.ones((2, 1, 2, 2), np.float32), np.array([0, 2])
+>>> loss = loss_fn(model(images), labels)
+>>> grad_images = model.backward(loss_fn.backward())
+>>> for parameter in model.parameters():
+...     parameter.data -= 0.1 * parameter.grad
+>>> loss_fn(model(images), labels) < loss
+True
+>>> [name for name, _ in model.named_parameters()]
+['1.weight', '1.bias']
 """
 
 from __future__ import annotations
 
+import collections
 import math
-from collections.abc import Iterator
-from typing import Union, overload
+import numbers
+from collections.abc import Iterator, Mapping
+from typing import Any, Union, overload
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
@@ -36,16 +59,29 @@ from ._validate import as_real_array, compute_dtype, positive_int
 from .groups import GroupLike, PointGroup
 
 __all__ = [
+    "BatchNorm2d",
+    "Conv2d",
+    "CrossEntropyLoss",
+    "Flatten",
+    "GroupBatchNorm",
     "GroupConv",
     "GroupPool",
     "Layer",
     "LiftingConv",
+    "Linear",
+    "Parameter",
     "ReLU",
     "Sequential",
     "SpatialPool",
 ]
 
 RngLike = Union[None, int, np.random.Generator]
+
+# What a layer's cache holds once backward has used it (None: no training-mode forward yet).
+_CONSUMED = object()
+
+LoadResult = collections.namedtuple("LoadResult", ["missing_keys", "unexpected_keys"])
+LoadResult.__doc__ = """What :meth:`Layer.load_state_dict` did not load, as in PyTorch."""
 
 
 def _generator(rng: RngLike) -> np.random.Generator:
@@ -68,22 +104,462 @@ def _float_dtype(dtype: DTypeLike) -> np.dtype:
     return resolved
 
 
+def _check_bool(value, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
 def _pair_text(pair: tuple[int, int]) -> str:
     return str(pair[0]) if pair[0] == pair[1] else f"({pair[0]}, {pair[1]})"
 
 
+def _uniform(generator: np.random.Generator, bound: float, shape, dtype: np.dtype) -> np.ndarray:
+    return generator.uniform(-bound, bound, size=shape).astype(dtype)
+
+
+# --------------------------------------------------------------------------- parameters
+
+
+class Parameter:
+    """A trainable array and its gradient: what optimizers read (``grad``) and update (``data``).
+
+    Parameters
+    ----------
+    data : numpy.ndarray of float32 or float64
+        The layer's own array; it is kept, not copied (``parameter.data is layer.weight``).
+
+    Attributes
+    ----------
+    data : numpy.ndarray
+        The values.  Update them in place (``p.data -= lr * p.grad``) so the layer sees the
+        change; assigning a new array is allowed if it has the same shape and dtype.
+    grad : numpy.ndarray
+        Same shape and dtype as `data`, zeros at creation.  Backward passes ADD to it, as in
+        PyTorch, until :meth:`zero_grad` zeroes it in place.
+
+    Raises
+    ------
+    TypeError
+        If `data` is not a float32 or float64 ndarray.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gcnn import nn
+    >>> layer = nn.Linear(3, 2, rng=0)
+    >>> weight = next(layer.parameters())
+    >>> weight
+    Parameter(shape=(2, 3), dtype=float32)
+    >>> weight.data is layer.weight, float(weight.grad.sum())
+    (True, 0.0)
+    """
+
+    __slots__ = ("_data", "grad")
+
+    def __init__(self, data: np.ndarray) -> None:
+        self._data = self._checked(data, None)
+        self.grad: np.ndarray = np.zeros_like(self._data)
+
+    @staticmethod
+    def _checked(data, previous: np.ndarray | None) -> np.ndarray:
+        if not isinstance(data, np.ndarray) or data.dtype not in (np.float32, np.float64):
+            described = f"dtype {data.dtype}" if isinstance(data, np.ndarray) else type(data)
+            raise TypeError(
+                f"Parameter data must be a float32 or float64 numpy.ndarray, got {described}"
+            )
+        if previous is not None and (data.shape, data.dtype) != (previous.shape, previous.dtype):
+            raise ValueError(
+                f"Parameter data must keep its shape {previous.shape} and dtype {previous.dtype}, "
+                f"got shape {data.shape} and dtype {data.dtype}"
+            )
+        return data
+
+    @property
+    def data(self) -> np.ndarray:
+        return self._data
+
+    @data.setter
+    def data(self, value: np.ndarray) -> None:
+        self._data = self._checked(value, self._data)
+
+    @property
+    def shape(self) -> tuple:
+        """The shape of `data`."""
+        return self._data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The dtype of `data` (and `grad`)."""
+        return self._data.dtype
+
+    def zero_grad(self) -> None:
+        """Set `grad` to zero in place (an optimizer holding ``grad`` keeps the same array)."""
+        self.grad[...] = 0
+
+    def __repr__(self) -> str:
+        return f"Parameter(shape={self._data.shape}, dtype={self._data.dtype})"
+
+
+class _ParameterField:
+    """``layer.weight``: the data of a registered Parameter (None when the layer has none)."""
+
+    def __set_name__(self, owner, name: str) -> None:
+        self.name = name
+
+    def __get__(self, layer, owner=None):
+        if layer is None:
+            return self
+        parameter = vars(layer).get("_parameters", {}).get(self.name)
+        return None if parameter is None else parameter.data
+
+    def __set__(self, layer, value) -> None:
+        parameter = vars(layer).get("_parameters", {}).get(self.name)
+        if parameter is None:
+            raise AttributeError(
+                f"{type(layer).__name__} was built without a {self.name}; it cannot be set"
+            )
+        parameter.data = value
+
+
+class _BufferField:
+    """``layer.running_mean`` and the like: a registered buffer (None when not tracked)."""
+
+    def __set_name__(self, owner, name: str) -> None:
+        self.name = name
+
+    def __get__(self, layer, owner=None):
+        if layer is None:
+            return self
+        return vars(layer).get("_buffers", {}).get(self.name)
+
+    def __set__(self, layer, value) -> None:
+        buffers = vars(layer).get("_buffers", {})
+        if self.name not in buffers:
+            raise AttributeError(f"{type(layer).__name__} does not track {self.name}")
+        previous = buffers[self.name]
+        if (
+            not isinstance(value, np.ndarray)
+            or value.shape != previous.shape
+            or value.dtype != previous.dtype
+        ):
+            described = (
+                f"shape {value.shape} and dtype {value.dtype}"
+                if isinstance(value, np.ndarray)
+                else type(value).__name__
+            )
+            raise ValueError(
+                f"{self.name} must be a numpy.ndarray of shape {previous.shape} and dtype "
+                f"{previous.dtype}, got {described}"
+            )
+        buffers[self.name] = value
+
+
+# --------------------------------------------------------------------------- base class
+
+
 class Layer:
-    """Base class of the gcnn layers: a callable ``layer(x)`` with a readable repr."""
+    """Base class of the gcnn layers: PyTorch's training contract on NumPy arrays.
+
+    ``layer(x)`` runs :meth:`forward`.  In training mode (``training`` is True from
+    construction, as in PyTorch) the forward keeps what :meth:`backward` needs; in eval mode it
+    keeps nothing.  Parameters are :class:`Parameter` objects whose ``data`` is the layer's own
+    array (``layer.weight``, ``layer.bias``).
+
+    Subclasses implement ``forward`` and, to be trainable, ``_backward(cache, grad_out)``; they
+    register parameters with ``_register_parameter`` and buffers with ``_register_buffer``.
+
+    Attributes
+    ----------
+    training : bool
+        True in training mode.
+    """
+
+    training: bool = True  # also the default of subclasses that skip Layer.__init__
+
+    def __init__(self) -> None:
+        self.training = True
+        self._parameters: dict[str, Parameter] = {}
+        self._buffers: dict[str, np.ndarray] = {}
+        self._cache: Any = None
+
+    # ------------------------------------------------------------------ calling
 
     def __call__(self, x: ArrayLike) -> np.ndarray:
-        raise NotImplementedError
+        return self.forward(x)
+
+    def forward(self, x: ArrayLike) -> np.ndarray:
+        """The layer's output for `x` (what ``layer(x)`` returns)."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement forward")
+
+    def backward(self, grad_out: ArrayLike) -> np.ndarray:
+        """Gradient of a scalar loss with respect to the input of the last forward.
+
+        Parameters
+        ----------
+        grad_out : array_like
+            d loss / d output, with the shape of the last forward's output.
+
+        Returns
+        -------
+        numpy.ndarray
+            d loss / d input, with the shape of the last forward's input (unbatched when the
+            input was), in the dtype the forward computed in.
+
+        Raises
+        ------
+        RuntimeError
+            If no training-mode forward preceded this call (an eval-mode forward keeps
+            nothing), or backward already ran for that forward (it frees what the forward
+            kept).
+        ValueError
+            If `grad_out` does not have the shape of the forward's output.
+        TypeError
+            If `grad_out` is not a real array.
+
+        Notes
+        -----
+        Parameter gradients are ADDED to ``Parameter.grad`` (as in PyTorch), so several
+        backward passes accumulate until :meth:`zero_grad`.  The forward's input is kept by
+        reference: do not modify it in place between forward and backward.
+        """
+        cache = vars(self).get("_cache")
+        name = type(self).__name__
+        if cache is None:
+            raise RuntimeError(
+                f"{name}.backward called before a training-mode forward (an eval-mode forward "
+                "keeps nothing for backward; call train() and run the forward again)"
+            )
+        if cache is _CONSUMED:
+            raise RuntimeError(
+                f"{name}.backward called twice for one forward: backward frees what the forward "
+                "kept; run a training-mode forward again"
+            )
+        grad = as_real_array(grad_out, "grad_out")
+        if grad.shape != cache["out_shape"]:
+            raise ValueError(
+                f"grad_out must have the shape of {name}'s forward output {cache['out_shape']}, "
+                f"got {grad.shape}"
+            )
+        self._cache = _CONSUMED
+        return self._backward(cache, grad.astype(cache["dtype"], copy=False))
+
+    def _backward(self, cache: dict, grad: np.ndarray) -> np.ndarray:
+        raise NotImplementedError(f"{type(self).__name__} does not implement backward")
+
+    def _keep(self, **cache) -> None:
+        """Store what backward needs after a training-mode forward (and nothing in eval mode)."""
+        self._cache = cache if self.training else None
+
+    # ------------------------------------------------------------------ modes
+
+    def train(self, mode: bool = True) -> Layer:
+        """Set training mode (or eval mode with ``mode=False``), here and in sublayers.
+
+        Returns
+        -------
+        Layer
+            The layer itself, so that ``model = Model(...).train()`` works.
+
+        Raises
+        ------
+        TypeError
+            If `mode` is not a bool.
+        """
+        mode = _check_bool(mode, "mode")
+        self.training = mode
+        for _, child in self._named_children():
+            child.train(mode)
+        return self
+
+    def eval(self) -> Layer:
+        """Set eval mode (``train(False)``); returns the layer itself."""
+        return self.train(False)
+
+    # ------------------------------------------------------------------ parameters and state
+
+    def _register_parameter(self, name: str, data: np.ndarray | None) -> None:
+        if data is not None:
+            self._parameters[name] = Parameter(data)
+
+    def _register_buffer(self, name: str, data: np.ndarray) -> None:
+        self._buffers[name] = data
+
+    def _named_children(self) -> Iterator[tuple[str, Layer]]:
+        return iter(())
+
+    def _named_parameters(self, prefix: str) -> Iterator[tuple[str, Parameter]]:
+        for name, parameter in vars(self).get("_parameters", {}).items():
+            yield prefix + name, parameter
+        for child_name, child in self._named_children():
+            yield from child._named_parameters(f"{prefix}{child_name}.")
+
+    def named_parameters(self) -> Iterator[tuple[str, Parameter]]:
+        """``(name, Parameter)`` pairs with PyTorch's names: ``"weight"``, ``"bias"``, and
+        ``"0.weight"``, ``"3.bias"``... in a Sequential (nested: ``"1.0.weight"``).
+
+        Per layer the weight comes before the bias; a Sequential lists its layers in order.  A
+        layer used twice appears once, under its first name (as in PyTorch).
+        """
+        seen = set()
+        for name, parameter in self._named_parameters(""):
+            if id(parameter) not in seen:
+                seen.add(id(parameter))
+                yield name, parameter
+
+    def parameters(self) -> Iterator[Parameter]:
+        """The :class:`Parameter` objects in the order of :meth:`named_parameters`."""
+        for _, parameter in self.named_parameters():
+            yield parameter
+
+    def zero_grad(self) -> None:
+        """Zero every parameter's ``grad`` in place."""
+        for parameter in self.parameters():
+            parameter.zero_grad()
+
+    def _state_arrays(self, prefix: str) -> Iterator[tuple[str, np.ndarray]]:
+        """(name, the layer's own array): parameters, then buffers, then sublayers."""
+        for name, parameter in vars(self).get("_parameters", {}).items():
+            yield prefix + name, parameter.data
+        for name, buffer in vars(self).get("_buffers", {}).items():
+            yield prefix + name, buffer
+        for child_name, child in self._named_children():
+            yield from child._state_arrays(f"{prefix}{child_name}.")
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of every parameter and buffer, by name, in PyTorch's order and names.
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            Per layer its parameters (``weight``, ``bias``) then its buffers (BatchNorm's
+            ``running_mean``, ``running_var`` and ``num_batches_tracked``, a 0-d int64 array),
+            prefixed by the layer index in a Sequential.  The arrays are copies: saving them
+            with ``np.savez(path, **state)`` and reloading with ``np.load(path)`` round-trips.
+        """
+        return {name: array.copy() for name, array in self._state_arrays("")}
+
+    def load_state_dict(self, state: Mapping[str, ArrayLike], strict: bool = True) -> LoadResult:
+        """Copy values from `state` INTO the layer's own arrays (their identity is kept).
+
+        Parameters
+        ----------
+        state : mapping of str to array_like
+            E.g. a :meth:`state_dict` or the ``NpzFile`` of ``np.load``.
+        strict : bool, optional
+            If True, every key of :meth:`state_dict` must be in `state` and nothing else.
+
+        Returns
+        -------
+        LoadResult
+            ``(missing_keys, unexpected_keys)``, both empty when `strict` is True.
+
+        Raises
+        ------
+        KeyError
+            If `strict` and keys are missing or unexpected (all of them are named).
+        ValueError
+            If a value's shape differs from the layer's array (the key and both shapes are named).
+        TypeError
+            If `state` is not a mapping, or a value is not real or cannot be cast to the
+            array's dtype (e.g. a float into ``num_batches_tracked``).
+
+        Notes
+        -----
+        Everything is checked before anything is copied: a failed load changes nothing.
+        """
+        if not isinstance(state, Mapping):
+            raise TypeError(
+                f"state must be a mapping of names to arrays (e.g. a state_dict), "
+                f"got {type(state).__name__}"
+            )
+        strict = _check_bool(strict, "strict")
+        targets = dict(self._state_arrays(""))
+        missing = [name for name in targets if name not in state]
+        unexpected = [name for name in state if name not in targets]
+        if strict and (missing or unexpected):
+            parts = []
+            if missing:
+                parts.append(f"missing keys {missing}")
+            if unexpected:
+                parts.append(f"unexpected keys {unexpected}")
+            raise KeyError(f"load_state_dict(strict=True): {' and '.join(parts)}")
+        values = {}
+        for name, target in targets.items():
+            if name not in state:
+                continue
+            value = as_real_array(state[name], f"state[{name!r}]")
+            if value.shape != target.shape:
+                raise ValueError(
+                    f"state[{name!r}] has shape {value.shape} but the layer's {name} has shape "
+                    f"{target.shape}"
+                )
+            if not np.can_cast(value.dtype, target.dtype, casting="same_kind"):
+                raise TypeError(
+                    f"state[{name!r}] has dtype {value.dtype}, which cannot be cast to the "
+                    f"layer's {name} dtype {target.dtype}"
+                )
+            values[name] = value
+        for name, value in values.items():
+            np.copyto(targets[name], value, casting="same_kind")
+        return LoadResult(missing, unexpected)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
 
 
-class _GroupConvolution(Layer):
+# --------------------------------------------------------------------------- convolutions
+
+
+class _Convolution(Layer):
+    """Forward and backward shared by Conv2d, LiftingConv and GroupConv.
+
+    Subclasses call ``_forward_function`` and ``_backward_function`` with the group keyword
+    when ``_group_keyword`` is True.
+    """
+
+    weight = _ParameterField()
+    bias = _ParameterField()
+    _group_keyword = True
+
+    def _function_keywords(self) -> dict:
+        keywords = {"stride": self.stride, "padding": self.padding}
+        if self._group_keyword:
+            keywords["group"] = self.group
+        return keywords
+
+    def padding_pair(self) -> tuple[int, int]:
+        """The (rows, columns) zero padding, with ``"same"``/``"valid"`` resolved."""
+        return _layers.resolve_padding(self.padding, self.kernel_size[0], self.stride)
+
+    def forward(self, x: ArrayLike) -> np.ndarray:
+        values = as_real_array(x, "x")
+        out = type(self)._forward_function(
+            values, self.weight, self.bias, **self._function_keywords()
+        )
+        if self.training:
+            self._keep(x=values, out_shape=out.shape, dtype=out.dtype)
+        else:
+            self._cache = None
+        return out
+
+    def _backward(self, cache: dict, grad: np.ndarray) -> np.ndarray:
+        x = cache["x"]
+        grad_x, grad_weight, grad_bias = type(self)._backward_function(
+            grad, x, self.weight, **self._function_keywords()
+        )
+        self._parameters["weight"].grad += grad_weight
+        if "bias" in self._parameters:
+            self._parameters["bias"].grad += grad_bias
+        return np.asarray(grad_x).reshape(x.shape)
+
+
+class _GroupConvolution(_Convolution):
     """Shared construction of LiftingConv and GroupConv.
 
-    Subclasses set ``_function`` (the functional layer) and ``_group_axis`` (True when the
-    weight has a group axis, (C_out, C_in, |G|, k, k)).
+    Subclasses set ``_forward_function``, ``_backward_function`` (the functional layer and its
+    gradient) and ``_group_axis`` (True when the weight has a group axis, (C_out, C_in, |G|,
+    k, k)).
     """
 
     def __init__(
@@ -98,6 +574,7 @@ class _GroupConvolution(Layer):
         dtype: DTypeLike = np.float32,
         rng: RngLike = None,
     ) -> None:
+        super().__init__()
         self.in_channels = positive_int(in_channels, "in_channels")
         self.out_channels = positive_int(out_channels, "out_channels")
         kernel = _layers.positive_pair(kernel_size, "kernel_size")
@@ -114,8 +591,7 @@ class _GroupConvolution(Layer):
         self.padding: tuple[int, int] | str = (
             padding if isinstance(padding, str) else _layers.nonnegative_pair(padding, "padding")
         )
-        if not isinstance(bias, (bool, np.bool_)):
-            raise TypeError(f"bias must be True or False, got {bias!r}")
+        bias = _check_bool(bias, "bias")
         dtype = _float_dtype(dtype)
         generator = _generator(rng)
 
@@ -126,23 +602,9 @@ class _GroupConvolution(Layer):
             shape = (self.out_channels, self.in_channels, k, k)
         fan_in = math.prod(shape[1:])
         bound = 1.0 / math.sqrt(fan_in)
-        self.weight: np.ndarray = generator.uniform(-bound, bound, size=shape).astype(dtype)
-        self.bias: np.ndarray | None = (
-            generator.uniform(-bound, bound, size=self.out_channels).astype(dtype) if bias else None
-        )
-
-    def padding_pair(self) -> tuple[int, int]:
-        """The (rows, columns) zero padding, with ``"same"``/``"valid"`` resolved."""
-        return _layers.resolve_padding(self.padding, self.kernel_size[0], self.stride)
-
-    def __call__(self, x: ArrayLike) -> np.ndarray:
-        return self._function(
-            x,
-            self.weight,
-            self.bias,
-            group=self.group,
-            stride=self.stride,
-            padding=self.padding,
+        self._register_parameter("weight", _uniform(generator, bound, shape, dtype))
+        self._register_parameter(
+            "bias", _uniform(generator, bound, self.out_channels, dtype) if bias else None
         )
 
     def __repr__(self) -> str:
@@ -153,6 +615,22 @@ class _GroupConvolution(Layer):
             f"kernel {k[0]}x{k[1]}, stride {_pair_text(self.stride)}, padding {padding}"
         )
         return text + (")" if self.bias is not None else ", bias=False)")
+
+
+def _lift_backward(*args, **kwargs):
+    return _layers.lift_backward(*args, **kwargs)
+
+
+def _group_conv_backward(*args, **kwargs):
+    return _layers.group_conv_backward(*args, **kwargs)
+
+
+def _conv2d(*args, **kwargs):
+    return _layers.conv2d(*args, **kwargs)
+
+
+def _conv2d_backward(*args, **kwargs):
+    return _layers.conv2d_backward(*args, **kwargs)
 
 
 class LiftingConv(_GroupConvolution):
@@ -171,7 +649,8 @@ class LiftingConv(_GroupConvolution):
     bias : bool, optional
         Whether the layer has a bias.
     dtype : {numpy.float32, numpy.float64}, optional
-        Dtype of the parameters (the output dtype follows DESIGN.md section 4).
+        Dtype of the parameters (the output dtype follows the promotion rules of
+        :func:`gcnn.lift`).
     rng : int, numpy.random.Generator or None, optional
         Source of the initial parameters; an int is a seed.
 
@@ -190,6 +669,11 @@ class LiftingConv(_GroupConvolution):
     TypeError, ValueError
         For invalid arguments, when the layer is built.
 
+    Notes
+    -----
+    Backward is :func:`gcnn.lift_backward`: the weight gradient is for the compact weight
+    (every transformed copy's gradient turned back and summed, docs/design.md section 5).
+
     Examples
     --------
     >>> from gcnn import nn
@@ -198,9 +682,12 @@ class LiftingConv(_GroupConvolution):
     LiftingConv(3 -> 8, p4, kernel 3x3, stride 1, padding 1)
     >>> layer.weight.shape, layer.weight.dtype
     ((8, 3, 3, 3), dtype('float32'))
+    >>> [name for name, _ in layer.named_parameters()]
+    ['weight', 'bias']
     """
 
-    _function = staticmethod(_layers.lift)
+    _forward_function = staticmethod(_layers.lift)
+    _backward_function = staticmethod(_lift_backward)
     _group_axis = False
 
 
@@ -227,6 +714,10 @@ class GroupConv(_GroupConvolution):
     TypeError, ValueError
         For invalid arguments, when the layer is built.
 
+    Notes
+    -----
+    Backward is :func:`gcnn.group_conv_backward` (gradient of the compact weight).
+
     Examples
     --------
     >>> from gcnn import nn
@@ -234,8 +725,125 @@ class GroupConv(_GroupConvolution):
     (16, 8, 8, 3, 3)
     """
 
-    _function = staticmethod(_layers.group_conv)
+    _forward_function = staticmethod(_layers.group_conv)
+    _backward_function = staticmethod(_group_conv_backward)
     _group_axis = True
+
+
+class Conv2d(_Convolution):
+    """Planar convolution (PyTorch's ``Conv2d``): (N, C_in, H, W) to (N, C_out, H', W').
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        Channels in and out.
+    kernel_size : int or (int, int)
+        Kernel size (rows, columns).
+    stride : int or (int, int), optional
+        Step between output pixels.
+    padding : int, (int, int), "same" or "valid", optional
+        Zeros added on every side; ``"same"`` needs an odd kernel and stride 1.
+    bias : bool, optional
+        Whether the layer has a bias.
+    dtype : {numpy.float32, numpy.float64}, optional
+        Dtype of the parameters.
+    rng : int, numpy.random.Generator or None, optional
+        Source of the initial parameters; an int is a seed.
+
+    Attributes
+    ----------
+    weight : numpy.ndarray, shape (out_channels, in_channels, kh, kw)
+        Drawn uniformly from ``[-b, b)`` with ``b = 1 / sqrt(in_channels * kh * kw)``, PyTorch's
+        default initialisation.
+    bias : numpy.ndarray, shape (out_channels,), or None
+        Drawn from the same range.
+    kernel_size, stride : (int, int)
+    padding : (int, int) or str
+
+    Raises
+    ------
+    TypeError, ValueError
+        For invalid arguments, when the layer is built.
+
+    Notes
+    -----
+    ``out[n, o] = sum_c corr(x[n, c], weight[o, c]) + bias[o]`` (cross-correlation, like
+    PyTorch).  A planar convolution is translation-equivariant but, with a generic kernel, NOT
+    equivariant to turns and flips: :func:`gcnn.equivariance_conditions` reports it unless its
+    kernels are invariant under the group (a 1 x 1 kernel always is).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gcnn import nn
+    >>> layer = nn.Conv2d(3, 8, 3, padding=1, rng=0)
+    >>> layer
+    Conv2d(3 -> 8, kernel 3x3, stride 1, padding 1)
+    >>> layer(np.zeros((2, 3, 5, 5), np.float32)).shape  # doctest: +SKIP
+    (2, 8, 5, 5)
+    """
+
+    _forward_function = staticmethod(_conv2d)
+    _backward_function = staticmethod(_conv2d_backward)
+    _group_keyword = False
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int, int],
+        stride: int | tuple[int, int] = 1,
+        padding: int | tuple[int, int] | str = 0,
+        bias: bool = True,
+        dtype: DTypeLike = np.float32,
+        rng: RngLike = None,
+    ) -> None:
+        super().__init__()
+        self.in_channels = positive_int(in_channels, "in_channels")
+        self.out_channels = positive_int(out_channels, "out_channels")
+        self.kernel_size: tuple[int, int] = _layers.positive_pair(kernel_size, "kernel_size")
+        self.stride: tuple[int, int] = _layers.positive_pair(stride, "stride")
+        self.padding: tuple[int, int] | str = (
+            padding if isinstance(padding, str) else _layers.nonnegative_pair(padding, "padding")
+        )
+        self.padding_pair()  # checked now so that a bad layer fails when built
+        bias = _check_bool(bias, "bias")
+        dtype = _float_dtype(dtype)
+        generator = _generator(rng)
+        shape = (self.out_channels, self.in_channels) + self.kernel_size
+        bound = 1.0 / math.sqrt(math.prod(shape[1:]))
+        self._register_parameter("weight", _uniform(generator, bound, shape, dtype))
+        self._register_parameter(
+            "bias", _uniform(generator, bound, self.out_channels, dtype) if bias else None
+        )
+
+    def padding_pair(self) -> tuple[int, int]:
+        """The (rows, columns) zero padding, with ``"same"``/``"valid"`` resolved."""
+        kh, kw = self.kernel_size
+        if self.padding == "same" and kh != kw:
+            if kh % 2 == 0 or kw % 2 == 0:
+                raise ValueError(
+                    f"padding='same' needs an odd kernel size, got {self.kernel_size}: an even "
+                    "kernel would need lopsided padding; pad explicitly with an int instead"
+                )
+            rows = _layers.resolve_padding("same", kh, self.stride)[0]
+            return rows, _layers.resolve_padding("same", kw, self.stride)[0]
+        return _layers.resolve_padding(self.padding, max(kh, kw), self.stride)
+
+    def _function_keywords(self) -> dict:
+        return {"stride": self.stride, "padding": self.padding_pair()}
+
+    def __repr__(self) -> str:
+        padding = self.padding if isinstance(self.padding, str) else _pair_text(self.padding)
+        k = self.kernel_size
+        text = (
+            f"Conv2d({self.in_channels} -> {self.out_channels}, kernel {k[0]}x{k[1]}, "
+            f"stride {_pair_text(self.stride)}, padding {padding}"
+        )
+        return text + (")" if self.bias is not None else ", bias=False)")
+
+
+# --------------------------------------------------------------------------- pooling
 
 
 class GroupPool(Layer):
@@ -245,18 +853,50 @@ class GroupPool(Layer):
     ----------
     reduce : {"max", "mean", "sum"}, optional
 
+    Notes
+    -----
+    Backward: ``"max"`` sends the gradient to the first maximal element along the group axis
+    (``np.argmax``; ties go to the lowest group index); ``"mean"`` spreads it evenly (divided
+    by |G|); ``"sum"`` copies it to every element.
+
     Examples
     --------
+    >>> import numpy as np
     >>> from gcnn import nn
-    >>> nn.GroupPool("mean")
+    >>> pool = nn.GroupPool("mean")
+    >>> pool
     GroupPool(mean)
+    >>> out = pool(np.zeros((1, 2, 4, 3, 3)))
+    >>> pool.backward(np.ones_like(out))[0, 0, :, 0, 0]
+    array([0.25, 0.25, 0.25, 0.25])
     """
 
     def __init__(self, reduce: str = "max") -> None:
+        super().__init__()
         self.reduce = _layers.check_reduce(reduce, _layers.GROUP_POOL_REDUCTIONS)
 
-    def __call__(self, x: ArrayLike) -> np.ndarray:
-        return _layers.group_pool(x, self.reduce)
+    def forward(self, x: ArrayLike) -> np.ndarray:
+        out = _layers.group_pool(x, self.reduce)
+        if not self.training:
+            self._cache = None
+            return out
+        values = as_real_array(x, "x")
+        winners = None
+        if self.reduce == "max":
+            winners = np.argmax(values, axis=-3)
+        self._keep(x_shape=values.shape, winners=winners, out_shape=out.shape, dtype=out.dtype)
+        return out
+
+    def _backward(self, cache: dict, grad: np.ndarray) -> np.ndarray:
+        shape = cache["x_shape"]
+        if self.reduce == "max":
+            grad_x = np.zeros(shape, dtype=grad.dtype)
+            np.put_along_axis(
+                grad_x, np.expand_dims(cache["winners"], -3), np.expand_dims(grad, -3), axis=-3
+            )
+            return grad_x
+        share = grad / shape[-3] if self.reduce == "mean" else grad
+        return np.ascontiguousarray(np.broadcast_to(np.expand_dims(share, -3), shape))
 
     def __repr__(self) -> str:
         return f"GroupPool({self.reduce})"
@@ -281,13 +921,27 @@ class SpatialPool(Layer):
         None for global pooling.
     padding : (int, int)
 
+    Notes
+    -----
+    Backward, as PyTorch's ``max_pool2d`` and ``avg_pool2d``: ``"max"`` sends each window's
+    gradient to its first maximal element (row-major order inside the window; never to
+    padding), and overlapping windows accumulate; ``"mean"`` spreads it evenly over the
+    window, the zero padding counted (``count_include_pad=True``), so the gradient is divided
+    by ``kh * kw`` everywhere.
+
     Examples
     --------
+    >>> import numpy as np
     >>> from gcnn import nn
     >>> nn.SpatialPool(2)
     SpatialPool(max, kernel 2x2, stride 2, padding 0)
     >>> nn.SpatialPool(None, reduce="mean")
     SpatialPool(mean, global)
+    >>> pool = nn.SpatialPool(2)
+    >>> out = pool(np.array([[1.0, 4.0], [3.0, 2.0]]))
+    >>> pool.backward(np.ones_like(out))
+    array([[0., 1.],
+           [0., 0.]])
     """
 
     def __init__(
@@ -297,13 +951,77 @@ class SpatialPool(Layer):
         padding: int | tuple[int, int] = 0,
         reduce: str = "max",
     ) -> None:
+        super().__init__()
         self.reduce = _layers.check_reduce(reduce, _layers.SPATIAL_POOL_REDUCTIONS)
         self.kernel_size, self.stride, self.padding = _layers.pool_geometry(
             kernel_size, stride, padding
         )
 
-    def __call__(self, x: ArrayLike) -> np.ndarray:
-        return _layers.spatial_pool(x, self.kernel_size, self.stride, self.padding, self.reduce)
+    def forward(self, x: ArrayLike) -> np.ndarray:
+        out = _layers.spatial_pool(x, self.kernel_size, self.stride, self.padding, self.reduce)
+        if not self.training:
+            self._cache = None
+            return out
+        values = as_real_array(x, "x")
+        cache = {"x_shape": values.shape, "out_shape": out.shape, "dtype": out.dtype}
+        if self.reduce == "max":
+            if self.kernel_size is None:
+                flat = values.reshape(values.shape[:-2] + (-1,))
+                cache["winners"] = np.argmax(flat, axis=-1)
+            else:
+                cache["x"] = values.astype(out.dtype, copy=False)
+                cache["out"] = out.copy()  # the caller may write into the returned array
+        self._keep(**cache)
+        return out
+
+    def _backward(self, cache: dict, grad: np.ndarray) -> np.ndarray:
+        shape = cache["x_shape"]
+        height, width = shape[-2:]
+        if self.kernel_size is None:
+            if self.reduce == "mean":
+                return np.ascontiguousarray(np.broadcast_to(grad / (height * width), shape))
+            grad_x = np.zeros(shape[:-2] + (height * width,), dtype=grad.dtype)
+            np.put_along_axis(
+                grad_x, cache["winners"][..., None], grad.reshape(shape[:-2] + (1,)), axis=-1
+            )
+            return grad_x.reshape(shape)
+
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        out_h, out_w = grad.shape[-2:]
+        grad_padded = np.zeros(shape[:-2] + (height + 2 * ph, width + 2 * pw), dtype=grad.dtype)
+
+        def window_tap(ky: int, kx: int) -> tuple:
+            """Slices of tap (ky, kx) of every window in the padded map (as in the forward)."""
+            return (
+                Ellipsis,
+                slice(ky, ky + sh * (out_h - 1) + 1, sh),
+                slice(kx, kx + sw * (out_w - 1) + 1, sw),
+            )
+
+        if self.reduce == "mean":
+            share = grad / (kh * kw)
+            for ky in range(kh):
+                for kx in range(kw):
+                    grad_padded[window_tap(ky, kx)] += share
+        else:
+            values, out = cache["x"], cache["out"]
+            widths = [(0, 0)] * (values.ndim - 2) + [(ph, ph), (pw, pw)]
+            padded = np.pad(values, widths, constant_values=-np.inf)
+            inside = np.zeros((height + 2 * ph, width + 2 * pw), dtype=bool)
+            inside[ph : ph + height, pw : pw + width] = True
+            out_is_nan = np.isnan(out)
+            unclaimed = np.ones(out.shape, dtype=bool)
+            # Visiting the taps in row-major order and letting the first match claim the
+            # window gives its gradient to the first maximal element, as PyTorch does.
+            for ky in range(kh):
+                for kx in range(kw):
+                    tap = window_tap(ky, kx)
+                    values_here = padded[tap]
+                    is_max = (values_here == out) | (out_is_nan & np.isnan(values_here))
+                    claims = unclaimed & inside[tap[1:]] & is_max
+                    grad_padded[tap] += np.where(claims, grad, 0)
+                    unclaimed &= ~claims
+        return grad_padded[..., ph : ph + height, pw : pw + width].copy()
 
     def __repr__(self) -> str:
         if self.kernel_size is None:
@@ -315,23 +1033,428 @@ class SpatialPool(Layer):
         )
 
 
+# --------------------------------------------------------------------------- pointwise and shape
+
+
 class ReLU(Layer):
     """``max(x, 0)`` elementwise (NaN propagates); pointwise, so it commutes with every ``T_g``.
+
+    Notes
+    -----
+    Backward passes the gradient where ``x > 0`` and gives 0 elsewhere (also at ``x == 0`` and
+    NaN, as PyTorch).
 
     Examples
     --------
     >>> import numpy as np
     >>> from gcnn import nn
-    >>> nn.ReLU()(np.array([-1.0, 2.0]))
+    >>> relu = nn.ReLU()
+    >>> relu(np.array([-1.0, 2.0]))
     array([0., 2.])
+    >>> relu.backward(np.array([5.0, 5.0]))
+    array([0., 5.])
     """
 
-    def __call__(self, x: ArrayLike) -> np.ndarray:
+    def forward(self, x: ArrayLike) -> np.ndarray:
         values = as_real_array(x, "x")
-        return np.maximum(values.astype(compute_dtype(values), copy=False), 0)
+        out = np.maximum(values.astype(compute_dtype(values), copy=False), 0)
+        if self.training:
+            self._keep(positive=values > 0, out_shape=out.shape, dtype=out.dtype)
+        else:
+            self._cache = None
+        return out
+
+    def _backward(self, cache: dict, grad: np.ndarray) -> np.ndarray:
+        return np.where(cache["positive"], grad, grad.dtype.type(0))
 
     def __repr__(self) -> str:
         return "ReLU()"
+
+
+class Flatten(Layer):
+    """Flatten all axes but the first: (N, ...) to (N, prod(...)), like PyTorch's ``Flatten()``.
+
+    The output is a new array (never a view of the input) in the float dtype the other layers
+    compute in (integers and bool promote to float64, float16 to float32).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gcnn import nn
+    >>> flatten = nn.Flatten()
+    >>> out = flatten(np.zeros((2, 3, 1, 1), np.float32))
+    >>> out.shape, out.dtype
+    ((2, 3), dtype('float32'))
+    >>> flatten.backward(np.ones((2, 3))).shape
+    (2, 3, 1, 1)
+    """
+
+    def forward(self, x: ArrayLike) -> np.ndarray:
+        values = as_real_array(x, "x")
+        if values.ndim < 2:
+            raise ValueError(f"x must have shape (N, ...) with at least 2 axes, got {values.shape}")
+        features = math.prod(values.shape[1:])
+        out = values.astype(compute_dtype(values)).reshape(values.shape[0], features)
+        if self.training:
+            self._keep(x_shape=values.shape, out_shape=out.shape, dtype=out.dtype)
+        else:
+            self._cache = None
+        return out
+
+    def _backward(self, cache: dict, grad: np.ndarray) -> np.ndarray:
+        return grad.reshape(cache["x_shape"]).copy()
+
+    def __repr__(self) -> str:
+        return "Flatten()"
+
+
+class Linear(Layer):
+    """Fully connected layer (PyTorch's ``Linear``): (..., in_features) to (..., out_features).
+
+    Parameters
+    ----------
+    in_features, out_features : int
+        Sizes of the last axis in and out.
+    bias : bool, optional
+        Whether the layer has a bias.
+    dtype : {numpy.float32, numpy.float64}, optional
+        Dtype of the parameters.
+    rng : int, numpy.random.Generator or None, optional
+        Source of the initial parameters; an int is a seed.
+
+    Attributes
+    ----------
+    weight : numpy.ndarray, shape (out_features, in_features)
+        Drawn uniformly from ``[-b, b)`` with ``b = 1 / sqrt(in_features)`` (PyTorch's
+        default initialisation).
+    bias : numpy.ndarray, shape (out_features,), or None
+        Drawn from the same range.
+
+    Notes
+    -----
+    ``out = x @ weight.T + bias``, usually on (N, in_features); any leading axes are carried
+    along, as in PyTorch.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gcnn import nn
+    >>> layer = nn.Linear(4, 2, rng=0)
+    >>> layer
+    Linear(4 -> 2)
+    >>> layer(np.ones((3, 4), np.float32)).shape
+    (3, 2)
+    """
+
+    weight = _ParameterField()
+    bias = _ParameterField()
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        dtype: DTypeLike = np.float32,
+        rng: RngLike = None,
+    ) -> None:
+        super().__init__()
+        self.in_features = positive_int(in_features, "in_features")
+        self.out_features = positive_int(out_features, "out_features")
+        bias = _check_bool(bias, "bias")
+        dtype = _float_dtype(dtype)
+        generator = _generator(rng)
+        bound = 1.0 / math.sqrt(self.in_features)
+        shape = (self.out_features, self.in_features)
+        self._register_parameter("weight", _uniform(generator, bound, shape, dtype))
+        self._register_parameter(
+            "bias", _uniform(generator, bound, self.out_features, dtype) if bias else None
+        )
+
+    def forward(self, x: ArrayLike) -> np.ndarray:
+        values = as_real_array(x, "x")
+        if values.ndim < 1 or values.shape[-1] != self.in_features:
+            raise ValueError(
+                f"x must have shape (..., {self.in_features}) for {self!r}, got {values.shape}"
+            )
+        dtype = compute_dtype(values, self.weight)
+        values = values.astype(dtype, copy=False)
+        out = values @ self.weight.T.astype(dtype, copy=False)
+        if self.bias is not None:
+            out += self.bias.astype(dtype, copy=False)
+        if self.training:
+            self._keep(x=values, out_shape=out.shape, dtype=out.dtype)
+        else:
+            self._cache = None
+        return out
+
+    def _backward(self, cache: dict, grad: np.ndarray) -> np.ndarray:
+        x = cache["x"]
+        rows = grad.reshape(-1, self.out_features)
+        self._parameters["weight"].grad += rows.T @ x.reshape(-1, self.in_features)
+        if "bias" in self._parameters:
+            self._parameters["bias"].grad += rows.sum(axis=0)
+        return grad @ self.weight.astype(grad.dtype, copy=False)
+
+    def __repr__(self) -> str:
+        text = f"Linear({self.in_features} -> {self.out_features}"
+        return text + (")" if self.bias is not None else ", bias=False)")
+
+
+# --------------------------------------------------------------------------- batch normalisation
+
+
+class _BatchNorm(Layer):
+    """PyTorch's batch normalisation over every axis but the channel axis 1.
+
+    Subclasses set ``_ndim`` (the input's rank) and ``_layout`` (its axes, for messages).
+    """
+
+    weight = _ParameterField()
+    bias = _ParameterField()
+    running_mean = _BufferField()
+    running_var = _BufferField()
+    num_batches_tracked = _BufferField()
+
+    _ndim: int
+    _layout: str
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        dtype: DTypeLike = np.float32,
+    ) -> None:
+        super().__init__()
+        self.num_features = positive_int(num_features, "num_features")
+        if not isinstance(eps, numbers.Real) or isinstance(eps, bool):
+            raise TypeError(f"eps must be a positive number, got {eps!r}")
+        if not eps > 0:
+            raise ValueError(f"eps must be positive, got {eps!r}")
+        self.eps = float(eps)
+        if momentum is not None:
+            if not isinstance(momentum, numbers.Real) or isinstance(momentum, bool):
+                raise TypeError(f"momentum must be a number in [0, 1] or None, got {momentum!r}")
+            if not 0 <= momentum <= 1:
+                raise ValueError(f"momentum must be in [0, 1] or None, got {momentum!r}")
+            momentum = float(momentum)
+        self.momentum = momentum
+        self.affine = _check_bool(affine, "affine")
+        self.track_running_stats = _check_bool(track_running_stats, "track_running_stats")
+        self.dtype = _float_dtype(dtype)
+        channels = self.num_features
+        if self.affine:
+            self._register_parameter("weight", np.ones(channels, dtype=self.dtype))
+            self._register_parameter("bias", np.zeros(channels, dtype=self.dtype))
+        if self.track_running_stats:
+            self._register_buffer("running_mean", np.zeros(channels, dtype=self.dtype))
+            self._register_buffer("running_var", np.ones(channels, dtype=self.dtype))
+            self._register_buffer("num_batches_tracked", np.array(0, dtype=np.int64))
+
+    def reset_running_stats(self) -> None:
+        """Running mean 0, running variance 1, no batches tracked (in place)."""
+        if self.track_running_stats:
+            self.running_mean[...] = 0
+            self.running_var[...] = 1
+            self.num_batches_tracked[...] = 0
+
+    def forward(self, x: ArrayLike) -> np.ndarray:
+        values = as_real_array(x, "x")
+        channels = self.num_features
+        if values.ndim != self._ndim or values.shape[1] != channels:
+            layout = self._layout.replace("C", str(channels), 1)
+            raise ValueError(f"x must have shape {layout} for {self!r}, got {values.shape}")
+        dtype = np.result_type(compute_dtype(values), self.dtype)
+        values = values.astype(dtype, copy=False)
+        axes = (0,) + tuple(range(2, self._ndim))
+        per_channel = (1, channels) + (1,) * (self._ndim - 2)
+        count = values.size // channels
+        use_batch_statistics = self.training or not self.track_running_stats
+        if use_batch_statistics:
+            if count < 2 and (self.training or count == 0):
+                raise ValueError(
+                    f"x must have more than 1 value per channel to compute batch statistics "
+                    f"(as in PyTorch), got shape {values.shape}"
+                )
+            mean = values.mean(axis=axes, dtype=np.float64)
+            centered = values - mean.astype(dtype).reshape(per_channel)
+            variance = np.square(centered).mean(axis=axes, dtype=np.float64)
+            if self.training and self.track_running_stats:
+                self._update_running_stats(mean, variance * count / (count - 1))
+        else:
+            centered = values - self.running_mean.astype(dtype).reshape(per_channel)
+            variance = self.running_var.astype(np.float64)
+        inverse_std = 1.0 / np.sqrt(variance + self.eps)
+        normalized = centered
+        normalized *= inverse_std.astype(dtype).reshape(per_channel)
+        if self.affine:
+            out = normalized * self.weight.astype(dtype).reshape(per_channel)
+            out += self.bias.astype(dtype).reshape(per_channel)
+        else:
+            out = normalized.copy() if self.training else normalized
+        if self.training:
+            self._keep(
+                normalized=normalized,
+                inverse_std=inverse_std,
+                count=count,
+                out_shape=out.shape,
+                dtype=out.dtype,
+            )
+        else:
+            self._cache = None
+        return out
+
+    def _update_running_stats(self, mean: np.ndarray, unbiased_variance: np.ndarray) -> None:
+        self.num_batches_tracked += 1
+        if self.momentum is None:  # PyTorch: a cumulative average over the batches seen
+            factor = 1.0 / float(self.num_batches_tracked)
+        else:
+            factor = self.momentum
+        # In place, so that arrays handed out (state_dict targets, user references) stay live.
+        self.running_mean[...] = (1 - factor) * self.running_mean + factor * mean
+        self.running_var[...] = (1 - factor) * self.running_var + factor * unbiased_variance
+
+    def _backward(self, cache: dict, grad: np.ndarray) -> np.ndarray:
+        normalized, count = cache["normalized"], cache["count"]
+        channels = self.num_features
+        axes = (0,) + tuple(range(2, self._ndim))
+        per_channel = (1, channels) + (1,) * (self._ndim - 2)
+        grad_sum = grad.sum(axis=axes, dtype=np.float64)
+        grad_dot_normalized = (grad * normalized).sum(axis=axes, dtype=np.float64)
+        scale = cache["inverse_std"]
+        if self.affine:
+            self._parameters["weight"].grad += grad_dot_normalized
+            self._parameters["bias"].grad += grad_sum
+            scale = scale * self.weight.astype(np.float64)
+        # d x = gamma / std * (g - mean(g) - x_hat * mean(g * x_hat)), means per channel.
+        dtype = grad.dtype
+        grad_x = grad - (grad_sum / count).astype(dtype).reshape(per_channel)
+        grad_x -= normalized * (grad_dot_normalized / count).astype(dtype).reshape(per_channel)
+        grad_x *= scale.astype(dtype).reshape(per_channel)
+        return grad_x
+
+    def __repr__(self) -> str:
+        text = f"{type(self).__name__}({self.num_features}, eps={self.eps:g}"
+        text += f", momentum={self.momentum:g}" if self.momentum is not None else ", momentum=None"
+        if not self.affine:
+            text += ", affine=False"
+        if not self.track_running_stats:
+            text += ", track_running_stats=False"
+        return text + ")"
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalisation of planar feature maps (N, C, H, W), as PyTorch's ``BatchNorm2d``.
+
+    Parameters
+    ----------
+    num_features : int
+        Channels ``C``.
+    eps : float, optional
+        Added to the variance before the square root.
+    momentum : float in [0, 1] or None, optional
+        ``running = (1 - momentum) * running + momentum * batch_statistic``; None makes it a
+        cumulative average over the batches seen (as in PyTorch).
+    affine : bool, optional
+        Whether the layer has a per-channel scale (``weight``, ones) and shift (``bias``,
+        zeros).
+    track_running_stats : bool, optional
+        Whether to keep running statistics for eval mode; without them eval mode normalises
+        with the batch statistics too.
+    dtype : {numpy.float32, numpy.float64}, optional
+        Dtype of the parameters and running statistics.
+
+    Attributes
+    ----------
+    weight, bias : numpy.ndarray, shape (num_features,), or None
+        None when ``affine=False``.
+    running_mean, running_var : numpy.ndarray, shape (num_features,), or None
+        Zeros and ones at first; None when ``track_running_stats=False``.
+    num_batches_tracked : numpy.ndarray, 0-d int64, or None
+        Training-mode forwards seen.
+
+    Notes
+    -----
+    Training mode: ``out = (x - mean) / sqrt(var + eps) * weight + bias`` with the mean and the
+    biased variance of each channel over the batch and space (axes 0, 2, 3); the running
+    variance is updated with the unbiased one (times ``M / (M - 1)``, ``M = N * H * W``).  Eval
+    mode uses the running statistics.  Per-channel statistics are invariant to turns and flips
+    of every map in the batch, so the layer commutes with ``T_g`` in both modes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gcnn import nn
+    >>> norm = nn.BatchNorm2d(3)
+    >>> norm
+    BatchNorm2d(3, eps=1e-05, momentum=0.1)
+    >>> x = np.random.default_rng(0).normal(5.0, 2.0, (4, 3, 6, 6))
+    >>> out = norm(x)
+    >>> bool(np.allclose(out.mean(axis=(0, 2, 3)), 0, atol=1e-6))
+    True
+    >>> int(norm.num_batches_tracked), list(norm.state_dict())
+    (1, ['weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked'])
+    """
+
+    _ndim = 4
+    _layout = "(N, C, H, W)"
+
+
+class GroupBatchNorm(_BatchNorm):
+    """Batch normalisation of group feature maps (N, C, |G|, H, W), one statistic per channel.
+
+    Parameters
+    ----------
+    num_features, eps, momentum, affine, track_running_stats, dtype
+        As in :class:`BatchNorm2d`.
+
+    Attributes
+    ----------
+    weight, bias, running_mean, running_var, num_batches_tracked
+        As in :class:`BatchNorm2d`, one value per channel (not per channel and orientation).
+
+    Notes
+    -----
+    ONE mean and variance per channel over the batch, the group axis and space together
+    (axes 0, 2, 3, 4), and one scale and shift per channel (docs/design.md section 5).  ``L_g``
+    permutes the group axis and turns every plane, which leaves these statistics unchanged, so
+    the layer commutes with ``L_g`` exactly (up to rounding) in training and eval mode;
+    statistics per orientation would break that.  Numerically this is PyTorch's
+    ``BatchNorm3d`` applied to (N, C, |G|, H, W).  The group axis may have any length (the layer
+    does not need the group).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gcnn import nn
+    >>> from gcnn.groups import p4
+    >>> norm = nn.GroupBatchNorm(2)
+    >>> F = np.random.default_rng(0).standard_normal((3, 2, 4, 5, 5))
+    >>> bool(np.allclose(norm(p4.transform_features(F, 1)), p4.transform_features(norm(F), 1)))
+    True
+    >>> norm.running_mean.shape
+    (2,)
+    """
+
+    _ndim = 5
+    _layout = "(N, C, |G|, H, W)"
+
+
+# --------------------------------------------------------------------------- containers
+
+
+def _in_layer(exc: Exception, index: int, layer: Any) -> Exception | None:
+    """`exc` again, its message prefixed by the layer index and type (None if impossible)."""
+    if len(exc.args) == 1 and isinstance(exc.args[0], str):
+        message = exc.args[0]
+    else:
+        message = str(exc)
+    try:
+        return type(exc)(f"layer {index} ({type(layer).__name__}): {message}")
+    except TypeError:  # an exception type whose constructor wants other arguments
+        return None
 
 
 class Sequential(Layer):
@@ -340,13 +1463,21 @@ class Sequential(Layer):
     Parameters
     ----------
     *layers : callable
-        Usually gcnn layers; any callable ``f(x) -> array`` runs, but
-        :func:`gcnn.equivariance_conditions` only vouches for gcnn layers.
+        Usually gcnn layers; any callable ``f(x) -> array`` runs forward, but only gcnn layers
+        have a backward, parameters and state, and :func:`gcnn.equivariance_conditions` only
+        vouches for gcnn layers.
 
     Raises
     ------
     TypeError
         If a layer is not callable.
+
+    Notes
+    -----
+    ``backward`` runs the layers' backward in reverse order.  An exception raised by a layer in
+    forward or backward is raised again with the same type, its message prefixed by the layer
+    index and type (``"layer 2 (GroupConv): ..."``), chained from the original.
+    ``train()``/``eval()`` reach every layer.
 
     Examples
     --------
@@ -359,18 +1490,61 @@ class Sequential(Layer):
       (0): LiftingConv(1 -> 2, p4, kernel 3x3, stride 1, padding 0)
       (1): GroupPool(max)
     )
+    >>> [name for name, _ in net.named_parameters()]
+    ['0.weight', '0.bias']
+    >>> net.eval().training, net[0].training
+    (False, False)
     """
 
     def __init__(self, *layers: Layer) -> None:
+        super().__init__()
         for index, layer in enumerate(layers):
             if not callable(layer):
                 raise TypeError(f"layer {index} must be callable, got {type(layer).__name__}")
         self._layers: tuple = tuple(layers)
 
-    def __call__(self, x: ArrayLike) -> np.ndarray:
-        for layer in self._layers:
-            x = layer(x)
+    def _named_children(self) -> Iterator[tuple[str, Layer]]:
+        for index, layer in enumerate(self._layers):
+            if isinstance(layer, Layer):
+                yield str(index), layer
+
+    def forward(self, x: ArrayLike) -> np.ndarray:
+        for index, layer in enumerate(self._layers):
+            try:
+                x = layer(x)
+            except Exception as exc:
+                wrapped = _in_layer(exc, index, layer)
+                if wrapped is None:
+                    raise
+                raise wrapped from exc
         return np.asarray(x)
+
+    def backward(self, grad_out: ArrayLike) -> np.ndarray:
+        """Run every layer's backward, last layer first; see :meth:`Layer.backward`.
+
+        Raises
+        ------
+        TypeError
+            If a layer is not a gcnn layer (it has no backward).
+        RuntimeError, ValueError
+            From a layer's backward, naming the layer.
+        """
+        grad = grad_out
+        for index in reversed(range(len(self._layers))):
+            layer = self._layers[index]
+            if not isinstance(layer, Layer):
+                raise TypeError(
+                    f"layer {index} ({type(layer).__name__}): is not a gcnn layer and has no "
+                    "backward"
+                )
+            try:
+                grad = layer.backward(grad)
+            except Exception as exc:
+                wrapped = _in_layer(exc, index, layer)
+                if wrapped is None:
+                    raise
+                raise wrapped from exc
+        return np.asarray(grad)
 
     def __len__(self) -> int:
         return len(self._layers)
@@ -386,7 +1560,9 @@ class Sequential(Layer):
 
     def __getitem__(self, index):
         if isinstance(index, slice):
-            return Sequential(*self._layers[index])
+            part = Sequential(*self._layers[index])
+            part.training = self.training
+            return part
         return self._layers[index]
 
     def __repr__(self) -> str:
@@ -394,3 +1570,135 @@ class Sequential(Layer):
             return "Sequential()"
         lines = [f"  ({i}): {layer!r}" for i, layer in enumerate(self._layers)]
         return "Sequential(\n" + "\n".join(lines) + "\n)"
+
+
+# --------------------------------------------------------------------------- loss
+
+
+class CrossEntropyLoss:
+    """Mean over the batch of ``-log softmax(logits)[label]``, as PyTorch's ``CrossEntropyLoss``.
+
+    ``loss = loss_fn(logits, labels)`` returns a Python float; ``loss_fn.backward()`` returns
+    d loss / d logits for that call.
+
+    Notes
+    -----
+    ``loss = mean_n (logsumexp(logits[n]) - logits[n, labels[n]])``, computed in float64 with
+    the log-sum-exp shift (each row minus its maximum), so large logits do not overflow.  The
+    gradient is ``(softmax(logits) - onehot(labels)) / N`` in the logits' float dtype.  No class
+    weights, ignored index or label smoothing.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gcnn import nn
+    >>> loss_fn = nn.CrossEntropyLoss()
+    >>> logits = np.array([[2.0, 0.0], [0.0, 0.0]])
+    >>> round(loss_fn(logits, np.array([0, 1])), 6)  # (log(1 + e^-2) + log 2) / 2
+    0.410038
+    >>> loss_fn.backward().round(4)
+    array([[-0.0596,  0.0596],
+           [ 0.25  , -0.25  ]])
+    """
+
+    def __init__(self) -> None:
+        self._cache: Any = None
+
+    def __call__(self, logits: ArrayLike, labels: ArrayLike) -> float:
+        return self.forward(logits, labels)
+
+    def forward(self, logits: ArrayLike, labels: ArrayLike) -> float:
+        """The mean cross-entropy of `logits` (N, C) against integer `labels` (N,).
+
+        Parameters
+        ----------
+        logits : array_like, shape (N, C)
+            Unnormalised class scores.
+        labels : array_like of an integer dtype, shape (N,)
+            Class indices in ``[0, C)``.
+
+        Returns
+        -------
+        float
+
+        Raises
+        ------
+        TypeError
+            If `logits` is not real, or `labels` does not have an integer dtype.
+        ValueError
+            For wrong shapes, an empty batch, labels outside ``[0, C)`` (the first offending
+            value and its index are named), or a loss that is not finite (NaN or infinite
+            logits; their counts are named).
+        """
+        self._cache = None
+        scores = as_real_array(logits, "logits")
+        if scores.ndim != 2 or scores.shape[0] == 0 or scores.shape[1] == 0:
+            raise ValueError(
+                f"logits must have shape (N, C) with N >= 1 and C >= 1, got {scores.shape}"
+            )
+        count, classes = scores.shape
+        targets = np.asarray(labels)
+        if targets.dtype.kind not in "iu":
+            raise TypeError(
+                f"labels must have an integer dtype (class indices), got dtype {targets.dtype}"
+            )
+        if targets.shape != (count,):
+            raise ValueError(
+                f"labels must have shape ({count},) for logits of shape {scores.shape}, "
+                f"got {targets.shape}"
+            )
+        outside = (targets < 0) | (targets >= classes)
+        if outside.any():
+            where = np.flatnonzero(outside)
+            raise ValueError(
+                f"labels must be in [0, {classes}) for logits with {classes} classes, got "
+                f"{targets[where[0]]} at index {where[0]} ({where.size} label(s) out of range)"
+            )
+        dtype = compute_dtype(scores)
+        values = scores.astype(np.float64)
+        with np.errstate(invalid="ignore", over="ignore"):
+            shifted = values - values.max(axis=1, keepdims=True)
+            log_sum = np.log(np.exp(shifted).sum(axis=1))
+            rows = np.arange(count)
+            loss = float(np.mean(log_sum - shifted[rows, targets]))
+        if not math.isfinite(loss):
+            nan_count = int(np.isnan(values).sum())
+            inf_count = int(np.isinf(values).sum())
+            if nan_count or inf_count:
+                why = f"the logits contain {nan_count} NaN and {inf_count} infinite value(s)"
+            else:
+                why = "the logits are finite but their spread overflows float64"
+            raise ValueError(f"the loss is not finite ({loss}): {why}")
+        self._cache = {
+            "softmax": np.exp(shifted - log_sum[:, None]),
+            "labels": targets,
+            "dtype": dtype,
+        }
+        return loss
+
+    def backward(self) -> np.ndarray:
+        """d loss / d logits of the last call, ``(softmax - onehot) / N``, shape (N, C).
+
+        Raises
+        ------
+        RuntimeError
+            If the loss was not computed yet, or backward already ran for that call.
+        """
+        if self._cache is None:
+            raise RuntimeError(
+                "CrossEntropyLoss.backward called before the loss was computed: call "
+                "loss_fn(logits, labels) first"
+            )
+        if self._cache is _CONSUMED:
+            raise RuntimeError(
+                "CrossEntropyLoss.backward called twice for one loss: compute the loss again"
+            )
+        cache, self._cache = self._cache, _CONSUMED
+        grad = cache["softmax"]
+        count = grad.shape[0]
+        grad[np.arange(count), cache["labels"]] -= 1.0
+        grad /= count
+        return grad.astype(cache["dtype"])
+
+    def __repr__(self) -> str:
+        return "CrossEntropyLoss()"
