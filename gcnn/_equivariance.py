@@ -2,7 +2,7 @@
 
 :func:`check_equivariance` transforms an input by every group element and reports how far a
 function is from commuting with the transformation.  :func:`equivariance_conditions` walks a
-stack of :mod:`gcnn.nn` layers and says, before anything runs, whether the laws of DESIGN.md
+stack of :mod:`gcnn.nn` layers and says, before anything runs, whether the laws of docs/design.md
 section 3 hold exactly for a given input size and, if not, which layer breaks them and why.
 """
 
@@ -267,7 +267,7 @@ class EquivarianceReport:
     Attributes
     ----------
     exact : bool
-        True when every law of DESIGN.md section 3 holds exactly (up to rounding) for this
+        True when every law of docs/design.md section 3 holds exactly (up to rounding) for this
         input size: every layer is a gcnn layer and every condition is met.
     problems : list of str
         One entry per broken condition, naming the layer (index and repr) and why.
@@ -365,6 +365,43 @@ def _window_problems(
     return out, reasons
 
 
+def _planar_kernel_problems(layer: nn.Conv2d, group: PointGroup) -> list:
+    """Why a planar convolution breaks the laws for `group` (empty if its kernels are invariant)."""
+    weight = layer.weight
+    moved = [
+        group.element_name(g)
+        for g in group.elements
+        if not np.array_equal(group.transform_image(weight, g), weight)
+    ]
+    if not moved:
+        return []
+    reason = (
+        "is a planar convolution: with a generic kernel it is not equivariant to turns and flips "
+        f"(only to translations); its kernels are not invariant under {group.name} "
+        f"(T_g(weight) != weight for g = {', '.join(moved)}); use LiftingConv or GroupConv"
+    )
+    return [reason]
+
+
+def _flatten_problems(kind: str | None, size: tuple[int, int] | None) -> list:
+    """Why flattening this input gives a vector that is not invariant (empty if it is)."""
+    if kind == "vector":
+        return []
+    if kind == "group":
+        reason = (
+            "flattens group feature maps: L_g permutes their group axis, so the flat vector is "
+            "not invariant (pool over the group first: GroupPool)"
+        )
+        return [reason]
+    if size is not None and size != (1, 1):
+        reason = (
+            f"flattens {size[0]} x {size[1]} maps, which turns and flips move: the flat vector is "
+            "not invariant (pool to 1 x 1 first, e.g. SpatialPool(None))"
+        )
+        return [reason]
+    return []
+
+
 def equivariance_conditions(
     layers: nn.Sequential | Iterable[Any] | nn.Layer,
     input_size: int | tuple[int, int],
@@ -404,10 +441,27 @@ def equivariance_conditions(
     Padding in gcnn is always symmetric (top = bottom, left = right): the lopsided padding an
     even kernel would need for ``"same"`` is refused when a layer is built.  ``GroupPool`` and
     ``ReLU`` always commute with the group, and so does global pooling (``SpatialPool(None)``).
-    Consecutive layers must also fit together (images into ``LiftingConv``, group feature maps
-    into ``GroupConv`` and ``GroupPool``, one group, matching channels).
+    ``BatchNorm2d`` and ``GroupBatchNorm`` do too, in eval and in training mode: their statistics
+    are per channel, over space (and the group axis), which turns, flips and ``L_g`` leave
+    unchanged.  In training mode the statistics are those of the batch, so the laws hold when
+    the whole batch is transformed by the same element (a note says so).
+    Consecutive layers must also fit together (images into ``LiftingConv``, ``Conv2d`` and
+    ``BatchNorm2d``, group feature maps into ``GroupConv``, ``GroupPool`` and ``GroupBatchNorm``,
+    flat vectors into ``Linear``, one group, matching channels).
 
-    DESIGN.md states the laws for square inputs; a non-square input is exactly equivariant too
+    A planar ``Conv2d`` has the window conditions above and one more: with a generic kernel it
+    is NOT equivariant to turns and flips (it is only translation-equivariant).  It commutes
+    with the group when every kernel is itself invariant, ``T_g(weight) == weight`` for every
+    element (exactly; a 1 x 1 kernel always is); that is checked on the current weights, under
+    the group of the stack's group convolutions, or p4m when it has none.
+
+    ``Flatten`` keeps invariance when its input is invariant: planar maps of size 1 x 1 (after
+    ``GroupPool`` and global pooling, say).  Flattening larger planar maps, or group feature maps
+    (``L_g`` permutes their group axis), gives a vector that the group still moves, so the
+    output is not invariant: a problem.  ``Linear`` needs flat vectors (after ``Flatten``) and
+    keeps their invariance.
+
+    docs/design.md states the laws for square inputs; a non-square input is exactly equivariant too
     when the conditions hold on both axes (its turned copy, W x H, then meets them as well), so
     it is reported as a note, and as a problem only through an axis whose condition fails.
 
@@ -449,8 +503,14 @@ def equivariance_conditions(
     notes: list = []
     steps: list = []
     group: PointGroup | None = None
-    kind: str | None = None  # "image" or "group" once a layer has fixed it
-    channels: int | None = None
+    # "image", "group" or "vector" once a layer has fixed it (None: the network's input).
+    kind: str | None = None
+    channels: int | None = None  # channels of maps, features of vectors
+    # Conv2d kernels must be invariant under the group of the stack (p4m when it has none).
+    stack_group = next(
+        (layer.group for _, layer in items if isinstance(layer, (nn.LiftingConv, nn.GroupConv))),
+        _layers.resolve_group("p4m"),
+    )
 
     if size[0] != size[1]:
         notes.append(
@@ -459,18 +519,37 @@ def equivariance_conditions(
             "exactly equivariant when they all hold)"
         )
 
-    wording = {"image": "images (N, C, H, W)", "group": "group feature maps (N, C, |G|, H, W)"}
+    wording = {
+        "image": "images (N, C, H, W)",
+        "group": "group feature maps (N, C, |G|, H, W)",
+        "vector": "flat feature vectors (N, F)",
+    }
+    # The kind of input each layer needs and the kind it produces.
+    kinds = [
+        (nn.LiftingConv, "image", "group"),
+        (nn.GroupConv, "group", "group"),
+        (nn.Conv2d, "image", "image"),
+        (nn.GroupPool, "group", "image"),
+        (nn.BatchNorm2d, "image", "image"),
+        (nn.GroupBatchNorm, "group", "group"),
+        (nn.Linear, "vector", "vector"),
+    ]
+    batch_statistics_noted = False
     for label, layer in items:
         size_in = size
         reasons: list = []
-        wanted = None  # the kind of input the layer needs, if any
-        if isinstance(layer, (nn.LiftingConv, nn.GroupConv)):
-            wanted = "image" if isinstance(layer, nn.LiftingConv) else "group"
-            if group is not None and layer.group != group:
-                reasons.append(
-                    f"works on {layer.group.name} but the layers before it on {group.name}"
-                )
-            group = layer.group
+        wanted, produced = next(
+            ((needs, gives) for cls, needs, gives in kinds if isinstance(layer, cls)), (None, None)
+        )
+        if isinstance(layer, (nn.LiftingConv, nn.GroupConv, nn.Conv2d)):
+            if isinstance(layer, nn.Conv2d):
+                reasons += _planar_kernel_problems(layer, stack_group)
+            else:
+                if group is not None and layer.group != group:
+                    reasons.append(
+                        f"works on {layer.group.name} but the layers before it on {group.name}"
+                    )
+                group = layer.group
             if channels is not None and layer.in_channels != channels:
                 reasons.append(f"takes {layer.in_channels} channels but receives {channels}")
             channels = layer.out_channels
@@ -486,29 +565,59 @@ def equivariance_conditions(
                     )
                     reasons += window_reasons
         elif isinstance(layer, nn.SpatialPool):
-            if layer.kernel_size is None:
+            if kind == "vector":
+                reasons.append(f"expects spatial maps but receives {wording[kind]}")
+            elif layer.kernel_size is None:
                 size = None if size is None else (1, 1)
             elif size is not None:
                 size, window_reasons = _window_problems(
                     size, layer.kernel_size, layer.stride, layer.padding
                 )
                 reasons += window_reasons
-        elif isinstance(layer, nn.GroupPool):
-            wanted = "group"
-        elif not isinstance(layer, nn.ReLU):
+        elif isinstance(layer, (nn.BatchNorm2d, nn.GroupBatchNorm)):
+            if channels is not None and layer.num_features != channels:
+                reasons.append(f"normalises {layer.num_features} channels but receives {channels}")
+            channels = layer.num_features
+            if layer.training and not batch_statistics_noted:
+                batch_statistics_noted = True
+                notes.append(
+                    f"layer {label} {layer!r} is in training mode: it normalises with the "
+                    "statistics of the batch, so the laws hold when the whole batch is "
+                    "transformed by the same element (in eval mode, for every input)"
+                )
+        elif isinstance(layer, nn.Flatten):
+            reasons += _flatten_problems(kind, size)
+            if kind != "vector":
+                features = None
+                if channels is not None and size is not None:
+                    features = channels * size[0] * size[1]
+                    if kind == "group":
+                        features = None if group is None else features * group.order
+                channels = features
+            produced, size = "vector", None
+        elif isinstance(layer, nn.Linear):
+            if kind is None:
+                reasons.append(
+                    f"expects {wording['vector']} but receives the network's input, spatial maps "
+                    "that turns and flips move"
+                )
+            elif channels is not None and layer.in_features != channels:
+                reasons.append(f"takes {layer.in_features} features but receives {channels}")
+            channels, size = layer.out_features, None
+        elif not isinstance(layer, (nn.GroupPool, nn.ReLU)):
             reasons.append(
                 "is not a gcnn layer: nothing is known about its equivariance (measure it with "
                 "check_equivariance)"
             )
             size = None
-        if wanted is not None:
-            if kind is not None and kind != wanted:
-                reasons.insert(0, f"expects {wording[wanted]} but receives {wording[kind]}")
-            kind = "image" if isinstance(layer, nn.GroupPool) else "group"
+        if wanted is not None and kind is not None and kind != wanted:
+            reasons.insert(0, f"expects {wording[wanted]} but receives {wording[kind]}")
+        if produced is not None:
+            kind = produced
 
         problems += [f"layer {label} {layer!r}: {reason}" for reason in reasons]
         steps.append(LayerStep(label, repr(layer), size_in, size, tuple(reasons)))
-        if size is None and size_in is not None:
+        if size is None and size_in is not None and kind != "vector":
             notes.append(f"spatial sizes after layer {label} are unknown and no longer checked")
 
     return EquivarianceReport(
