@@ -7,10 +7,11 @@ The scalar differentiated is a random projection ``sum(out * r)`` of the layer's
 
 from __future__ import annotations
 
+import layer_reference as ref
 import numpy as np
 import pytest
 
-from gcnn import nn
+from gcnn import _layers, nn
 
 EPS = 1e-6
 RTOL, ATOL = 1e-6, 1e-8
@@ -327,3 +328,150 @@ def test_mean_pool_counts_the_zero_padding():
     pool = nn.SpatialPool(3, 1, 1, reduce="mean")
     pool(np.zeros((1, 1)))  # one window, 8 of its 9 taps on padding
     np.testing.assert_allclose(pool.backward(np.array([[9.0]])), [[1.0]])
+
+
+# --------------------------------------------------------------------------- convolutions
+
+# Until the functional gradients of the convolutions are in gcnn._layers.
+needs_convolution_gradients = pytest.mark.skipif(
+    not all(hasattr(_layers, name) for name in ("lift_backward", "conv2d_backward")),
+    reason="gcnn._layers.lift_backward/group_conv_backward/conv2d_backward missing",
+)
+
+CONVOLUTION_CASES = [
+    # (group, kernel, stride, padding, bias, height, width)
+    ("p4", 3, 1, 1, True, 5, 5),
+    ("p4", 2, 2, 0, False, 6, 5),
+    ("p4m", 3, 2, 1, True, 6, 6),
+    ("p4m", 1, 1, "valid", False, 3, 4),
+    ("p4", 3, 1, "same", True, 4, 4),
+]
+
+
+@needs_convolution_gradients
+@pytest.mark.parametrize("group, k, stride, padding, bias, height, width", CONVOLUTION_CASES)
+def test_lifting_conv_gradient(group, k, stride, padding, bias, height, width):
+    layer = nn.LiftingConv(
+        2, 2, k, group=group, stride=stride, padding=padding, bias=bias, dtype=np.float64, rng=0
+    )
+    assert_gradients_match_finite_differences(layer, random((2, 2, height, width)))
+
+
+@needs_convolution_gradients
+@pytest.mark.parametrize("group, k, stride, padding, bias, height, width", CONVOLUTION_CASES)
+def test_group_conv_gradient(group, k, stride, padding, bias, height, width):
+    order = 4 if group == "p4" else 8
+    layer = nn.GroupConv(
+        2, 2, k, group=group, stride=stride, padding=padding, bias=bias, dtype=np.float64, rng=0
+    )
+    assert_gradients_match_finite_differences(layer, random((1, 2, order, height, width)))
+
+
+@needs_convolution_gradients
+@pytest.mark.parametrize(
+    "kernel, stride, padding, bias",
+    [(3, 1, 1, True), ((2, 3), (2, 1), (1, 0), False), (1, 2, 0, True), (3, 1, "same", False)],
+)
+def test_conv2d_gradient(kernel, stride, padding, bias):
+    layer = nn.Conv2d(3, 2, kernel, stride, padding, bias=bias, dtype=np.float64, rng=0)
+    assert_gradients_match_finite_differences(layer, random((2, 3, 5, 6)))
+
+
+@needs_convolution_gradients
+def test_unbatched_convolutions_give_unbatched_gradients():
+    for layer, x in [
+        (nn.LiftingConv(2, 3, 3, padding=1, dtype=np.float64, rng=0), random((2, 5, 5))),
+        (nn.GroupConv(2, 3, 3, group="p4m", dtype=np.float64, rng=0), random((2, 8, 5, 5))),
+        (nn.Conv2d(2, 3, 3, dtype=np.float64, rng=0), random((2, 5, 5))),
+    ]:
+        out = layer(x)
+        np.testing.assert_array_equal(out, layer(x[None])[0])
+        layer(x)
+        grad_x = layer.backward(np.ones_like(out))
+        assert grad_x.shape == x.shape
+        layer(x[None])
+        np.testing.assert_allclose(layer.backward(np.ones_like(out)[None])[0], grad_x, rtol=1e-12)
+
+
+def _torch_transform(tensor, g: int, torch):
+    """T_g on the last two axes in PyTorch: mirror first, then quarter turns."""
+    mirror, turns = divmod(g, 4)
+    if mirror:
+        tensor = torch.flip(tensor, dims=(-1,))
+    return torch.rot90(tensor, turns, dims=(-2, -1))
+
+
+def _torch_group_layer(x, weight, bias, group, stride, padding, torch):
+    """lift or group_conv through autograd-tracked torch operations, from the formulas: the
+    filter bank holds T_g(weight[o, c]) (lift) or T_g(weight[o, c, g^-1 h]) (group conv)."""
+    order = 4 if group == "p4" else 8
+    out_channels, in_channels = weight.shape[:2]
+    k = weight.shape[-1]
+    if weight.dim() == 4:
+        bank = torch.stack([_torch_transform(weight, g, torch) for g in range(order)], dim=1)
+        bank = bank.reshape(out_channels * order, in_channels, k, k)
+        planes = x
+    else:
+        slots = []
+        for g in range(order):
+            source = [ref.compose(ref.inverse(g), h) for h in range(order)]
+            slots.append(_torch_transform(weight[:, :, source], g, torch))
+        bank = torch.stack(slots, dim=1).reshape(out_channels * order, in_channels * order, k, k)
+        planes = x.reshape(x.shape[0], in_channels * order, *x.shape[-2:])
+    pad = (k - 1) // 2 if padding == "same" else padding
+    out = torch.nn.functional.conv2d(planes, bank, None, stride, pad)
+    out = out.reshape(x.shape[0], out_channels, order, *out.shape[-2:])
+    return out if bias is None else out + bias[None, :, None, None, None]
+
+
+@needs_convolution_gradients
+@pytest.mark.parametrize("kind", ["lift", "group"])
+@pytest.mark.parametrize("group, k, stride, padding, bias, height, width", CONVOLUTION_CASES)
+def test_group_convolutions_match_torch_autograd(
+    torch, kind, group, k, stride, padding, bias, height, width
+):
+    order = 4 if group == "p4" else 8
+    cls = nn.LiftingConv if kind == "lift" else nn.GroupConv
+    layer = cls(
+        3, 2, k, group=group, stride=stride, padding=padding, bias=bias, dtype=np.float64, rng=1
+    )
+    shape = (2, 3, height, width) if kind == "lift" else (2, 3, order, height, width)
+    x = random(shape, seed=30)
+    out = layer(x)
+    r = random(out.shape, seed=31)
+    grad_x = layer.backward(r)
+
+    x_torch = torch.from_numpy(x).requires_grad_(True)
+    weight_torch = torch.from_numpy(layer.weight.copy()).requires_grad_(True)
+    bias_torch = torch.from_numpy(layer.bias.copy()).requires_grad_(True) if bias else None
+    out_torch = _torch_group_layer(x_torch, weight_torch, bias_torch, group, stride, padding, torch)
+    (out_torch * torch.from_numpy(r)).sum().backward()
+    parameters = dict(layer.named_parameters())
+    _assert_close(out, out_torch, np.float64)
+    _assert_close(grad_x, x_torch.grad, np.float64)
+    _assert_close(parameters["weight"].grad, weight_torch.grad, np.float64)
+    if bias:
+        _assert_close(parameters["bias"].grad, bias_torch.grad, np.float64)
+
+
+@needs_convolution_gradients
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_conv2d_matches_torch(torch, dtype):
+    ours = nn.Conv2d(3, 4, (3, 2), stride=(2, 1), padding=(1, 0), dtype=dtype, rng=2)
+    theirs = torch.nn.Conv2d(3, 4, (3, 2), stride=(2, 1), padding=(1, 0))
+    theirs = theirs.double() if dtype == np.float64 else theirs
+    with torch.no_grad():
+        theirs.weight.copy_(torch.from_numpy(ours.weight))
+        theirs.bias.copy_(torch.from_numpy(ours.bias))
+    x = random((2, 3, 7, 6), seed=32).astype(dtype)
+    out = ours(x)
+    r = random(out.shape, seed=33).astype(dtype)
+    x_torch = torch.from_numpy(x).requires_grad_(True)
+    out_torch = theirs(x_torch)
+    (out_torch * torch.from_numpy(r)).sum().backward()
+    parameters = dict(ours.named_parameters())
+    assert out.dtype == dtype
+    _assert_close(out, out_torch, dtype)
+    _assert_close(ours.backward(r), x_torch.grad, dtype)
+    _assert_close(parameters["weight"].grad, theirs.weight.grad, dtype)
+    _assert_close(parameters["bias"].grad, theirs.bias.grad, dtype)

@@ -517,3 +517,44 @@ def test_sgd_on_a_separable_toy_problem_drives_the_loss_down():
     final = loss_fn(model.eval()(x.astype(np.float32)), labels)
     assert final < 0.2 * initial
     assert (model(x.astype(np.float32)).argmax(axis=1) == labels).mean() > 0.95
+
+
+def crosses_and_plusses(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """9 x 9 noisy images of a '+' (label 0) or an 'x' (label 1) at a random place: two shapes
+    that every turn keeps, so a p4-invariant network can tell them apart."""
+    rng = np.random.default_rng(seed)
+    plus = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], dtype=np.float32)
+    cross = np.array([[1, 0, 1], [0, 1, 0], [1, 0, 1]], dtype=np.float32)
+    labels = rng.integers(0, 2, size=count)
+    images = 0.3 * rng.standard_normal((count, 1, 9, 9)).astype(np.float32)
+    for image, label in zip(images, labels):
+        row, column = rng.integers(0, 7, size=2)
+        image[0, row : row + 3, column : column + 3] += plus if label == 0 else cross
+    return images, labels
+
+
+@needs_convolution_gradients
+def test_sgd_trains_a_small_group_cnn():
+    images, labels = crosses_and_plusses(48, seed=0)
+    model = nn.Sequential(
+        nn.LiftingConv(1, 4, 3, padding=1, rng=0),
+        nn.GroupBatchNorm(4),
+        nn.ReLU(),
+        nn.GroupPool(),
+        nn.SpatialPool(None),
+        nn.Flatten(),
+        nn.Linear(4, 2, rng=1),
+    )
+    loss_fn = nn.CrossEntropyLoss()
+    initial = loss_fn(model(images), labels)
+    for _ in range(200):
+        model.zero_grad()
+        loss_fn(model(images), labels)
+        model.backward(loss_fn.backward())
+        for parameter in model.parameters():
+            parameter.data -= 0.1 * parameter.grad
+    model.eval()
+    final = loss_fn(model(images), labels)
+    assert final < 0.3 * initial
+    test_images, test_labels = crosses_and_plusses(48, seed=1)
+    assert (model(test_images).argmax(axis=1) == test_labels).mean() > 0.9
