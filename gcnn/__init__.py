@@ -3,7 +3,10 @@
 - the tutorial's functions: :func:`lift_correlation`, :func:`p4_group_convolution`;
 - scipy-compatible building blocks: :func:`convolve2d`, :func:`correlate2d`;
 - G-CNN layers for p4 and p4m: :func:`lift`, :func:`group_conv`, :func:`group_pool`,
-  :func:`spatial_pool`, :func:`expand_filter`, layer objects in :mod:`gcnn.nn`;
+  :func:`spatial_pool`, :func:`expand_filter`, the planar :func:`conv2d`, layer objects in
+  :mod:`gcnn.nn`;
+- their gradients, computed in C: :func:`lift_backward`, :func:`group_conv_backward`,
+  :func:`conv2d_backward`;
 - exact equivariance: :func:`check_equivariance`, :func:`equivariance_conditions`;
 - the groups (:mod:`gcnn.groups`) and the Fourier view (:mod:`gcnn.fourier`);
 - thread control: :func:`set_num_threads`, :func:`get_num_threads`.
@@ -21,13 +24,25 @@ except ImportError as exc:  # a source checkout that was never built
 from . import fourier, groups, nn
 from ._config import get_num_threads, set_num_threads
 from ._equivariance import check_equivariance, equivariance_conditions
-from ._layers import expand_filter, group_conv, group_pool, lift, spatial_pool
+from ._layers import (
+    conv2d,
+    conv2d_backward,
+    expand_filter,
+    group_conv,
+    group_conv_backward,
+    group_pool,
+    lift,
+    lift_backward,
+    spatial_pool,
+)
 from ._signal import convolve2d, correlate2d, lift_correlation, p4_group_convolution
 
 __version__ = "0.1.0"
 
 __all__ = [
     "check_equivariance",
+    "conv2d",
+    "conv2d_backward",
     "convolve2d",
     "correlate2d",
     "equivariance_conditions",
@@ -35,9 +50,11 @@ __all__ = [
     "fourier",
     "get_num_threads",
     "group_conv",
+    "group_conv_backward",
     "group_pool",
     "groups",
     "lift",
+    "lift_backward",
     "lift_correlation",
     "nn",
     "p4_group_convolution",
