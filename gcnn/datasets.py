@@ -6,7 +6,7 @@
 - :func:`rotate`: turn images by any angles, exactly for multiples of 90 degrees.
 
 Images come as float32 arrays of shape (N, 1, H, W) with values in [0, 1] and labels as int64
-arrays of shape (N,), ready for :func:`gcnn.lift`.  Nothing in this module touches the network.
+arrays of shape (N,), ready for :func:`gcnn.lift`.  Nothing here downloads anything.
 
 Examples
 --------
