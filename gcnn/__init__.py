@@ -8,6 +8,7 @@
 - their gradients, computed in C: :func:`lift_backward`, :func:`group_conv_backward`,
   :func:`conv2d_backward`;
 - exact equivariance: :func:`check_equivariance`, :func:`equivariance_conditions`;
+- training: optimizers (:mod:`gcnn.optim`) and data sets (:mod:`gcnn.datasets`);
 - the groups (:mod:`gcnn.groups`) and the Fourier view (:mod:`gcnn.fourier`);
 - thread control: :func:`set_num_threads`, :func:`get_num_threads`.
 """
@@ -21,7 +22,7 @@ except ImportError as exc:  # a source checkout that was never built
         "from outside the source tree)."
     ) from exc
 
-from . import fourier, groups, nn
+from . import datasets, fourier, groups, nn, optim
 from ._config import get_num_threads, set_num_threads
 from ._equivariance import check_equivariance, equivariance_conditions
 from ._layers import (
@@ -45,6 +46,7 @@ __all__ = [
     "conv2d_backward",
     "convolve2d",
     "correlate2d",
+    "datasets",
     "equivariance_conditions",
     "expand_filter",
     "fourier",
@@ -57,6 +59,7 @@ __all__ = [
     "lift_backward",
     "lift_correlation",
     "nn",
+    "optim",
     "p4_group_convolution",
     "set_num_threads",
     "spatial_pool",
