@@ -66,7 +66,12 @@ setup(
             "gcnn._core",
             sources=SOURCES,
             include_dirs=[numpy.get_include(), "csrc"],
-            depends=["csrc/gcnn_kernels.h", "csrc/corr2d_impl.h"],
+            depends=[
+                "csrc/gcnn_kernels.h",
+                "csrc/corr2d_path.h",
+                "csrc/corr2d_impl.h",
+                "csrc/grad_impl.h",
+            ],
         )
     ],
     cmdclass={"build_ext": BuildExt},

@@ -49,6 +49,25 @@
 /* Below this many multiply-adds a call runs on one thread: waking a team
  * costs more than it saves. */
 #define GCNN_PARALLEL_MIN_MACS (1 << 20)
+/* Weight gradient: the widest tile is GCNN_GW_MAX_OB output channels x
+ * GCNN_GW_MAX_TW taps of one kernel row. */
+#define GCNN_GW_MAX_OB 8
+#define GCNN_GW_MAX_TW 4
+/* The weight gradient splits the batch into this many work units at least
+ * (cutting images into row bands if needed), whatever the thread count... */
+#define GCNN_GW_MIN_UNITS 16
+/* ...and sums them in at most this many fixed chunks, each with its own
+ * partial gradient, added in order at the end: the same numbers for any
+ * thread count.  A chunk covers this many output pixels at least, so that
+ * summing the lanes of its vector sums (once per chunk and channel block)
+ * stays a small part of the work. */
+#define GCNN_GW_MAX_CHUNKS 16
+#define GCNN_GW_MIN_CHUNK_PIXELS 4096
+/* Bytes of grad_out panel a unit may take: every tile of the unit streams
+ * all of it, so it should stay in L1. */
+#define GCNN_GW_G_PANEL_BYTES (16 * 1024)
+/* Memory the partial gradients may take before chunks are merged. */
+#define GCNN_GW_PARTIAL_BYTES ((size_t)64 << 20)
 
 /* Everything a call derives from its parameters before touching data. */
 struct gcnn_plan {
@@ -68,6 +87,7 @@ struct gcnn_plan {
     ptrdiff_t *col_src;    /* [row_stride] image column of each panel position */
     ptrdiff_t taps;        /* in_channels * kernel_h * kernel_w */
     ptrdiff_t *tap_offset; /* [taps] offset of tap (c, ky, kx) in the panel */
+    ptrdiff_t dilate_h, dilate_w; /* input dilation, >= 1 */
     int threads;
 };
 
@@ -104,6 +124,28 @@ static ptrdiff_t gcnn_map_index(ptrdiff_t i, ptrdiff_t n, int boundary)
     return GCNN_COL_FILL;
 }
 
+/* gcnn_map_index on an axis of n pixels spread `dilation` apart (fill
+ * boundary only: positions between pixels are fill). */
+static ptrdiff_t gcnn_source_index(ptrdiff_t i, ptrdiff_t n, ptrdiff_t dilation,
+                                   int boundary)
+{
+    if (dilation <= 1)
+        return gcnn_map_index(i, n, boundary);
+    if (i < 0 || i % dilation != 0 || i / dilation >= n)
+        return GCNN_COL_FILL;
+    return i / dilation;
+}
+
+/* Length of an axis of n pixels spread `dilation` apart, or -1 on overflow. */
+static ptrdiff_t gcnn_dilated_length(ptrdiff_t n, ptrdiff_t dilation)
+{
+    if (n == 0 || dilation <= 1)
+        return n;
+    if (n - 1 > (PTRDIFF_MAX - 1) / dilation)
+        return -1;
+    return (n - 1) * dilation + 1;
+}
+
 int gcnn_corr2d_out_shape(const gcnn_corr2d_params *p, ptrdiff_t *out_h,
                           ptrdiff_t *out_w)
 {
@@ -117,13 +159,17 @@ int gcnn_corr2d_out_shape(const gcnn_corr2d_params *p, ptrdiff_t *out_h,
     if (p->boundary != GCNN_BOUNDARY_FILL && p->boundary != GCNN_BOUNDARY_WRAP &&
         p->boundary != GCNN_BOUNDARY_SYMM)
         return GCNN_EINVAL;
+    if (p->dilate_h < 0 || p->dilate_w < 0 ||
+        ((p->dilate_h > 1 || p->dilate_w > 1) && p->boundary != GCNN_BOUNDARY_FILL))
+        return GCNN_EINVAL;
     /* Mirror and wrap need an image to take values from. */
     if (p->boundary != GCNN_BOUNDARY_FILL && (p->height == 0 || p->width == 0))
         return GCNN_EINVAL;
+    const ptrdiff_t height = gcnn_dilated_length(p->height, p->dilate_h);
+    const ptrdiff_t width = gcnn_dilated_length(p->width, p->dilate_w);
     ptrdiff_t padded_h, padded_w;
-    if (!add_ok(p->height, p->pad_top, &padded_h) ||
-        !add_ok(padded_h, p->pad_bottom, &padded_h) ||
-        !add_ok(p->width, p->pad_left, &padded_w) ||
+    if (height < 0 || width < 0 || !add_ok(height, p->pad_top, &padded_h) ||
+        !add_ok(padded_h, p->pad_bottom, &padded_h) || !add_ok(width, p->pad_left, &padded_w) ||
         !add_ok(padded_w, p->pad_right, &padded_w))
         return GCNN_EOVERFLOW;
     if (padded_h < p->kernel_h || padded_w < p->kernel_w)
@@ -141,8 +187,12 @@ static void gcnn_plan_free(struct gcnn_plan *plan)
     plan->tap_offset = NULL;
 }
 
+/* fixed_split: cut the work into at least GCNN_GW_MIN_UNITS (image, band)
+ * units whatever the thread count (the weight gradient's chunks must not
+ * depend on it); otherwise bands are cut to feed the threads. */
 static int gcnn_plan_make(const gcnn_corr2d_params *params, size_t elem_size,
-                          ptrdiff_t lanes, int acc_regs, struct gcnn_plan *plan)
+                          ptrdiff_t lanes, int acc_regs, int fixed_split,
+                          struct gcnn_plan *plan)
 {
     memset(plan, 0, sizeof *plan);
     int status = gcnn_corr2d_out_shape(params, &plan->out_h, &plan->out_w);
@@ -150,7 +200,10 @@ static int gcnn_plan_make(const gcnn_corr2d_params *params, size_t elem_size,
         return status;
     const gcnn_corr2d_params *p = &plan->p;
     plan->p = *params;
-    plan->padded_w = p->width + p->pad_left + p->pad_right;
+    plan->dilate_h = p->dilate_h > 1 ? p->dilate_h : 1;
+    plan->dilate_w = p->dilate_w > 1 ? p->dilate_w : 1;
+    /* cannot overflow: gcnn_corr2d_out_shape computed it */
+    plan->padded_w = gcnn_dilated_length(p->width, plan->dilate_w) + p->pad_left + p->pad_right;
 
     /* Register tile: as many output channels as there are (a power of two up
      * to GCNN_POW2_MAX_OB; 12 is chosen below), then as many pixel vectors as
@@ -204,6 +257,10 @@ static int gcnn_plan_make(const gcnn_corr2d_params *params, size_t elem_size,
     plan->phase_stride = need > data ? need : data;
     /* whole vectors, so that rows stay aligned like the panel's start */
     plan->phase_stride = (plan->phase_stride + lanes - 1) / lanes * lanes;
+    /* The weight gradient at unit strides reads a band as one flat run of
+     * rows (grad_impl.h): rows as short as the padded row waste no lanes. */
+    if (fixed_split && p->stride_h == 1 && p->stride_w == 1)
+        plan->phase_stride = data;
     /* Tap kx reads phase kx % stride_w: with a stride wider than the kernel
      * the remaining phases are never read, so they are not stored. */
     plan->phases = p->stride_w < p->kernel_w ? p->stride_w : p->kernel_w;
@@ -242,9 +299,14 @@ static int gcnn_plan_make(const gcnn_corr2d_params *params, size_t elem_size,
         band = 1;
     if (band > plan->out_h)
         band = plan->out_h;
-    while (band > 1 && plan->threads > 1 &&
-           p->batch * ((plan->out_h + band - 1) / band) < 4 * plan->threads)
-        band = (band + 1) / 2;
+    if (fixed_split) {
+        while (band > 1 && p->batch * ((plan->out_h + band - 1) / band) < GCNN_GW_MIN_UNITS)
+            band = (band + 1) / 2;
+    } else {
+        while (band > 1 && plan->threads > 1 &&
+               p->batch * ((plan->out_h + band - 1) / band) < 4 * plan->threads)
+            band = (band + 1) / 2;
+    }
     plan->band_rows = band;
 
     ptrdiff_t panel_rows, panel_elems, packed;
@@ -283,8 +345,8 @@ static int gcnn_plan_make(const gcnn_corr2d_params *params, size_t elem_size,
             if (ph >= plan->padded_w || i > (plan->padded_w - 1 - ph) / p->stride_w)
                 *dst = GCNN_COL_SLACK;
             else
-                *dst = gcnn_map_index(i * p->stride_w + ph - p->pad_left, p->width,
-                                      p->boundary);
+                *dst = gcnn_source_index(i * p->stride_w + ph - p->pad_left, p->width,
+                                         plan->dilate_w, p->boundary);
         }
     /* Padded column x*stride_w + kx lives in phase kx % stride_w at index
      * x + kx / stride_w. */
@@ -298,22 +360,39 @@ static int gcnn_plan_make(const gcnn_corr2d_params *params, size_t elem_size,
     return GCNN_OK;
 }
 
+/* Register tile of the weight gradient: ob output channels x tw taps of a
+ * kernel row, each an accumulator vector along the output row.  A vector
+ * step loads ob + tw vectors for ob * tw multiply-adds; take the shape with
+ * the best ratio that fits acc_regs accumulators (ties: more channels). */
+static void gcnn_gw_tile_shape(const struct gcnn_plan *plan, int acc_regs, ptrdiff_t *ob,
+                               ptrdiff_t *tw)
+{
+    double best = -1.0;
+    *ob = *tw = 1;
+    for (ptrdiff_t o = 1; o <= GCNN_GW_MAX_OB; o *= 2) {
+        if (o > 1 && o / 2 >= plan->p.out_channels)
+            break;
+        for (ptrdiff_t t = 1; t <= GCNN_GW_MAX_TW && t <= plan->p.kernel_w; ++t) {
+            if (o * t > acc_regs)
+                continue;
+            const double ratio = (double)(o * t) / (double)(o + t);
+            if (ratio > best || (ratio == best && o > *ob)) {
+                best = ratio;
+                *ob = o;
+                *tw = t;
+            }
+        }
+    }
+}
+
 /* ---- instantiations ---------------------------------------------------- */
 
+/* Each path: corr2d_path.h instantiates the loop bodies for float and
+ * double with GCNN_VBYTES-byte vectors and GCNN_ACC accumulators. */
+#define GCNN_PATH generic
 #define GCNN_ACC 8 /* 16 registers: 8 accumulators, loads and a weight */
 #define GCNN_VBYTES 16
-#define GCNN_T float
-#define GCNN_NAME(s) s##_f32_generic
-#include "corr2d_impl.h"
-#undef GCNN_T
-#undef GCNN_NAME
-#define GCNN_T double
-#define GCNN_NAME(s) s##_f64_generic
-#include "corr2d_impl.h"
-#undef GCNN_T
-#undef GCNN_NAME
-#undef GCNN_VBYTES
-#undef GCNN_ACC
+#include "corr2d_path.h"
 
 #if GCNN_X86_PATHS
 #if defined(__clang__)
@@ -322,20 +401,10 @@ static int gcnn_plan_make(const gcnn_corr2d_params *params, size_t elem_size,
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
 #endif
+#define GCNN_PATH avx2
 #define GCNN_ACC 8
 #define GCNN_VBYTES 32
-#define GCNN_T float
-#define GCNN_NAME(s) s##_f32_avx2
-#include "corr2d_impl.h"
-#undef GCNN_T
-#undef GCNN_NAME
-#define GCNN_T double
-#define GCNN_NAME(s) s##_f64_avx2
-#include "corr2d_impl.h"
-#undef GCNN_T
-#undef GCNN_NAME
-#undef GCNN_VBYTES
-#undef GCNN_ACC
+#include "corr2d_path.h"
 #if defined(__clang__)
 #pragma clang attribute pop
 #else
@@ -350,20 +419,10 @@ static int gcnn_plan_make(const gcnn_corr2d_params *params, size_t elem_size,
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")
 #endif
+#define GCNN_PATH avx512
 #define GCNN_ACC 24 /* 32 registers: 24 accumulators, loads and a weight */
 #define GCNN_VBYTES 64
-#define GCNN_T float
-#define GCNN_NAME(s) s##_f32_avx512
-#include "corr2d_impl.h"
-#undef GCNN_T
-#undef GCNN_NAME
-#define GCNN_T double
-#define GCNN_NAME(s) s##_f64_avx512
-#include "corr2d_impl.h"
-#undef GCNN_T
-#undef GCNN_NAME
-#undef GCNN_VBYTES
-#undef GCNN_ACC
+#include "corr2d_path.h"
 #if defined(__clang__)
 #pragma clang attribute pop
 #else
@@ -417,22 +476,28 @@ int gcnn_have_openmp(void)
 #endif
 }
 
+/* Call NAME_<path>(ARGS) for the best path the request and the CPU allow. */
+#if GCNN_X86_PATHS
+#define GCNN_DISPATCH(simd, NAME, ARGS)                                        \
+    switch (gcnn_simd_resolve(simd)) {                                         \
+    case GCNN_SIMD_AVX512:                                                     \
+        return NAME##_avx512 ARGS;                                             \
+    case GCNN_SIMD_AVX2:                                                       \
+        return NAME##_avx2 ARGS;                                               \
+    default:                                                                   \
+        return NAME##_generic ARGS;                                            \
+    }
+#else
+#define GCNN_DISPATCH(simd, NAME, ARGS) return NAME##_generic ARGS;
+#endif
+
 int gcnn_corr2d_f32(const gcnn_corr2d_params *p, const float *x,
                     const float *w, const float *bias, float fillvalue,
                     float *out)
 {
     if (p == NULL || x == NULL || w == NULL || out == NULL)
         return GCNN_EINVAL;
-    switch (gcnn_simd_resolve(p->simd)) {
-#if GCNN_X86_PATHS
-    case GCNN_SIMD_AVX512:
-        return corr2d_f32_avx512(p, x, w, bias, fillvalue, out);
-    case GCNN_SIMD_AVX2:
-        return corr2d_f32_avx2(p, x, w, bias, fillvalue, out);
-#endif
-    default:
-        return corr2d_f32_generic(p, x, w, bias, fillvalue, out);
-    }
+    GCNN_DISPATCH(p->simd, corr2d_f32, (p, x, w, bias, fillvalue, out))
 }
 
 int gcnn_corr2d_f64(const gcnn_corr2d_params *p, const double *x,
@@ -441,16 +506,25 @@ int gcnn_corr2d_f64(const gcnn_corr2d_params *p, const double *x,
 {
     if (p == NULL || x == NULL || w == NULL || out == NULL)
         return GCNN_EINVAL;
-    switch (gcnn_simd_resolve(p->simd)) {
-#if GCNN_X86_PATHS
-    case GCNN_SIMD_AVX512:
-        return corr2d_f64_avx512(p, x, w, bias, fillvalue, out);
-    case GCNN_SIMD_AVX2:
-        return corr2d_f64_avx2(p, x, w, bias, fillvalue, out);
-#endif
-    default:
-        return corr2d_f64_generic(p, x, w, bias, fillvalue, out);
-    }
+    GCNN_DISPATCH(p->simd, corr2d_f64, (p, x, w, bias, fillvalue, out))
+}
+
+int gcnn_corr2d_grad_weight_f32(const gcnn_corr2d_params *p, const float *x,
+                                const float *grad_out, float fillvalue,
+                                float *grad_w)
+{
+    if (p == NULL || x == NULL || grad_out == NULL || grad_w == NULL)
+        return GCNN_EINVAL;
+    GCNN_DISPATCH(p->simd, grad_weight_f32, (p, x, grad_out, fillvalue, grad_w))
+}
+
+int gcnn_corr2d_grad_weight_f64(const gcnn_corr2d_params *p, const double *x,
+                                const double *grad_out, double fillvalue,
+                                double *grad_w)
+{
+    if (p == NULL || x == NULL || grad_out == NULL || grad_w == NULL)
+        return GCNN_EINVAL;
+    GCNN_DISPATCH(p->simd, grad_weight_f64, (p, x, grad_out, fillvalue, grad_w))
 }
 
 const char *gcnn_strerror(int status)
@@ -464,6 +538,8 @@ const char *gcnn_strerror(int status)
         return "out of memory for scratch buffers";
     case GCNN_EOVERFLOW:
         return "array sizes overflow";
+    case GCNN_EINTERNAL:
+        return "internal error: a case the kernels were not built for (a bug in gcnn)";
     default:
         return "unknown gcnn status";
     }

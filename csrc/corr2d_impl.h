@@ -1,11 +1,10 @@
 /*
- * Loop body of the batched correlation, included by corr2d.c once for each
- * (element type, instruction set) pair.  Before inclusion define:
- *     GCNN_T        float or double
- *     GCNN_NAME(s)  pastes a unique suffix onto s
- *     GCNN_VBYTES   bytes per SIMD vector of this path (16, 32, 64)
- *     GCNN_ACC      accumulator vectors the register file holds
- * corr2d.c provides the shared, type-free helpers (plan, index maps).
+ * Loop body of the batched correlation, included by corr2d_path.h once for
+ * each (element type, instruction set) pair, with GCNN_T (float or double),
+ * GCNN_IT (the integer of its size), GCNN_NAME(s) (pastes a unique suffix
+ * onto s), GCNN_VBYTES and GCNN_ACC defined.  corr2d.c provides the shared,
+ * type-free helpers (plan, index maps); grad_impl.h, included after this
+ * file, reuses its vectors and panels for the weight gradient.
  *
  * Strategy: each thread takes (image n, band of output rows) work items.
  * For an item it copies the input rows the band needs, over all channels,
@@ -22,10 +21,13 @@
  * every load through the stack on the AVX2 path.) */
 typedef GCNN_T GCNN_NAME(vec)
     __attribute__((vector_size(GCNN_VBYTES), aligned(sizeof(GCNN_T)), may_alias));
+typedef GCNN_IT GCNN_NAME(ivec) __attribute__((vector_size(GCNN_VBYTES)));
 #define GCNN_LANES ((ptrdiff_t)(GCNN_VBYTES / sizeof(GCNN_T)))
+#define GCNN_VECTORS 1
 #else
 typedef GCNN_T GCNN_NAME(vec);
 #define GCNN_LANES ((ptrdiff_t)1)
+#define GCNN_VECTORS 0
 #endif
 #define VEC GCNN_NAME(vec)
 #define VLOAD(p) (*(const VEC *)(p))
@@ -268,8 +270,8 @@ static void GCNN_NAME(fill_panel)(const struct gcnn_plan *plan,
     for (ptrdiff_t c = 0; c < plan->p.in_channels; ++c) {
         for (ptrdiff_t r = 0; r < rows; ++r) {
             GCNN_T *restrict dst = panel + c * plan->chan_stride + r * row_len;
-            const ptrdiff_t src_row =
-                gcnn_map_index(first_row + r - plan->p.pad_top, H, plan->p.boundary);
+            const ptrdiff_t src_row = gcnn_source_index(first_row + r - plan->p.pad_top, H,
+                                                        plan->dilate_h, plan->p.boundary);
             if (src_row < 0) {
                 for (ptrdiff_t j = 0; j < row_len; ++j)
                     if (col_src[j] != GCNN_COL_SLACK)
@@ -278,7 +280,7 @@ static void GCNN_NAME(fill_panel)(const struct gcnn_plan *plan,
             }
             const GCNN_T *restrict src = x_n + (c * H + src_row) * W;
             ptrdiff_t j = 0;
-            if (plan->p.stride_w == 1) {
+            if (plan->p.stride_w == 1 && plan->dilate_w == 1) {
                 /* Unit stride: the image row is one block copy in the middle;
                  * only the pads need the index map. */
                 const ptrdiff_t left = plan->p.pad_left;
@@ -319,9 +321,9 @@ static void GCNN_NAME(pack_weights)(const struct gcnn_plan *plan,
     case (OBV) * 16 + (NVV):                                                  \
         GCNN_NAME(band)(plan, panel, wpk_block, bias, o0, oy0, rows, out_n,   \
                         OBV, NVV);                                            \
-        break;
+        return GCNN_OK;
 
-static void GCNN_NAME(run_band)(const struct gcnn_plan *plan,
+static int GCNN_NAME(run_band)(const struct gcnn_plan *plan,
                                 const GCNN_T *panel, const GCNN_T *wpk_block,
                                 const GCNN_T *bias, ptrdiff_t o0, ptrdiff_t oy0,
                                 ptrdiff_t rows, GCNN_T *out_n)
@@ -330,7 +332,7 @@ static void GCNN_NAME(run_band)(const struct gcnn_plan *plan,
     case (NVV) * 16 + (KWV):                                                  \
         GCNN_NAME(band_rows)(plan, panel, wpk_block, bias, o0, oy0, rows, out_n, \
                              GCNN_MAX_ROWS, NVV, KWV);                        \
-        return;
+        return GCNN_OK;
     if (plan->row_block > 1) {
         switch (plan->nv * 16 + plan->unrolled_kw) {
             GCNN_ROWS_CASE(4, 3)
@@ -343,7 +345,7 @@ static void GCNN_NAME(run_band)(const struct gcnn_plan *plan,
             GCNN_ROWS_CASE(1, 5)
             GCNN_ROWS_CASE(1, 0)
         default: /* gcnn_plan_make only produces the shapes above */
-            return;
+            return GCNN_EINTERNAL;
         }
     }
 #undef GCNN_ROWS_CASE
@@ -362,8 +364,8 @@ static void GCNN_NAME(run_band)(const struct gcnn_plan *plan,
         GCNN_BAND_CASE(1, 4)
         GCNN_BAND_CASE(1, 2)
         GCNN_BAND_CASE(1, 1)
-    default: /* gcnn_plan_tiles only produces the shapes above */
-        break;
+    default: /* gcnn_plan_make only produces the shapes above */
+        return GCNN_EINTERNAL;
     }
 }
 #undef GCNN_BAND_CASE
@@ -373,7 +375,7 @@ static int GCNN_NAME(corr2d)(const gcnn_corr2d_params *params,
                              const GCNN_T *bias, GCNN_T fillvalue, GCNN_T *out)
 {
     struct gcnn_plan plan;
-    int status = gcnn_plan_make(params, sizeof(GCNN_T), GCNN_LANES, GCNN_ACC, &plan);
+    int status = gcnn_plan_make(params, sizeof(GCNN_T), GCNN_LANES, GCNN_ACC, 0, &plan);
     if (status != GCNN_OK)
         return status;
 
@@ -390,10 +392,11 @@ static int GCNN_NAME(corr2d)(const gcnn_corr2d_params *params,
     const ptrdiff_t items = plan.p.batch * bands;
     const ptrdiff_t image_size = plan.p.in_channels * plan.p.height * plan.p.width;
     const ptrdiff_t out_image_size = plan.p.out_channels * plan.out_h * plan.out_w;
-    int failed = 0;
+    /* the first failure's status; GCNN_ENOMEM when a panel is missing */
+    int failed = GCNN_OK;
 
 #ifdef _OPENMP
-#pragma omp parallel num_threads(plan.threads) reduction(| : failed)
+#pragma omp parallel num_threads(plan.threads) reduction(max : failed)
 #endif
     {
         /* calloc: tiles at the right edge read past the data of a phase row
@@ -406,8 +409,8 @@ static int GCNN_NAME(corr2d)(const gcnn_corr2d_params *params,
                             ? (GCNN_T *)(panel_block + (GCNN_ALIGN - (uintptr_t)panel_block %
                                                                          GCNN_ALIGN))
                             : NULL;
-        if (panel == NULL)
-            failed = 1;
+        /* (a reduction's private copy starts at max's identity, not at 0) */
+        failed = panel == NULL ? GCNN_ENOMEM : GCNN_OK;
 #ifdef _OPENMP
 /* dynamic: on a shared machine one thread may lose its core for a while;
  * the others then take its items.  Which thread computes an item does not
@@ -415,7 +418,7 @@ static int GCNN_NAME(corr2d)(const gcnn_corr2d_params *params,
 #pragma omp for schedule(dynamic, 1)
 #endif
         for (ptrdiff_t item = 0; item < items; ++item) {
-            if (panel == NULL)
+            if (panel == NULL || failed != GCNN_OK)
                 continue;
             const ptrdiff_t n = item / bands;
             const ptrdiff_t oy0 = (item % bands) * plan.band_rows;
@@ -424,19 +427,22 @@ static int GCNN_NAME(corr2d)(const gcnn_corr2d_params *params,
             GCNN_NAME(fill_panel)(&plan, x + n * image_size, oy0 * plan.p.stride_h,
                                   (rows - 1) * plan.p.stride_h + plan.p.kernel_h,
                                   fillvalue, panel);
-            for (ptrdiff_t block = 0; block < plan.ob_blocks; ++block)
-                GCNN_NAME(run_band)(&plan, panel, wpk + block * taps * plan.ob,
-                                    bias, block * plan.ob, oy0, rows,
-                                    out + n * out_image_size);
+            for (ptrdiff_t block = 0; block < plan.ob_blocks && failed == GCNN_OK; ++block)
+                failed = GCNN_NAME(run_band)(&plan, panel, wpk + block * taps * plan.ob, bias,
+                                             block * plan.ob, oy0, rows,
+                                             out + n * out_image_size);
         }
         free(panel_block);
     }
     free(wpk);
     gcnn_plan_free(&plan);
-    return failed ? GCNN_ENOMEM : GCNN_OK;
+    return failed;
 }
+
+#include "grad_impl.h"
 
 #undef VLOAD
 #undef VSTORE
 #undef VEC
 #undef GCNN_LANES
+#undef GCNN_VECTORS

@@ -13,6 +13,18 @@
  * all this primitive with a transformed filter bank and suitable padding;
  * that preparation is done by the Python wrapper.
  *
+ * Input dilation (dilate_h, dilate_w > 1, fill boundary only) first spreads
+ * x out with dilate - 1 fill values between neighbouring pixels, so an axis
+ * of n pixels becomes (n - 1) * dilate + 1 long.  With a transposed,
+ * flipped filter bank this is the gradient of a strided correlation with
+ * respect to its input, computed without materialising the dilated copy.
+ *
+ * The weight gradient of the same correlation has its own entry point,
+ * gcnn_corr2d_grad_weight_*:
+ *
+ *     grad_w[o][c][ky][kx] = sum_{n, y, x} grad_out[n][o][y][x] *
+ *                            xpad[n][c][y*stride_h + ky][x*stride_w + kx]
+ *
  * Memory layout (all C-contiguous, aligned to the element type, native
  * byte order; the NumPy glue guarantees it):
  *     x    [batch][in_channels][height][width]
@@ -23,14 +35,18 @@
  *
  * Preconditions checked (GCNN_EINVAL otherwise): all sizes >= 1 except that
  * height/width may be 0 with GCNN_BOUNDARY_FILL; strides >= 1; pads >= 0;
- * the padded input at least as large as the kernel; a known boundary.
- * Sizes whose products overflow give GCNN_EOVERFLOW.  Scratch memory is one
- * packed copy of the filter bank plus one input panel per thread (a band of
- * padded rows over all input channels); failure to get it is GCNN_ENOMEM.
+ * dilations >= 0 (0 and 1 both mean none), above 1 only with the fill
+ * boundary; the (dilated) padded input at least as large as the kernel; a
+ * known boundary.  Sizes whose products overflow give GCNN_EOVERFLOW.
+ * Scratch memory is one packed copy of the filter bank plus one input panel
+ * per thread (a band of padded rows over all input channels); failure to
+ * get it is GCNN_ENOMEM.  GCNN_EINTERNAL reports a case the kernels were not
+ * built for (a bug in gcnn, never the caller's mistake).
  *
  * The kernels never call into Python and may run with the GIL released.
- * Results do not depend on num_threads: every output element is computed
- * by one thread, always in the same order of summation.
+ * Results do not depend on num_threads: every forward output element is
+ * computed by one thread, always in the same order of summation, and the
+ * weight gradient sums fixed chunks of the batch in a fixed order.
  */
 #ifndef GCNN_KERNELS_H
 #define GCNN_KERNELS_H
@@ -45,7 +61,8 @@ enum gcnn_status {
     GCNN_OK = 0,
     GCNN_EINVAL = 1,    /* invalid sizes or parameters */
     GCNN_ENOMEM = 2,    /* scratch allocation failed */
-    GCNN_EOVERFLOW = 3  /* a size computation overflowed */
+    GCNN_EOVERFLOW = 3, /* a size computation overflowed */
+    GCNN_EINTERNAL = 4  /* an unsupported case reached a kernel (a bug) */
 };
 
 /* How xpad is defined outside the image; indices follow scipy.signal. */
@@ -71,6 +88,7 @@ typedef struct {
     int boundary;    /* enum gcnn_boundary */
     int num_threads; /* <= 1: serial; ignored without OpenMP */
     int simd;        /* enum gcnn_simd; an unavailable request falls back */
+    ptrdiff_t dilate_h, dilate_w; /* input dilation; 0 or 1: none */
 } gcnn_corr2d_params;
 
 /* Output size for p; returns GCNN_OK or GCNN_EINVAL/GCNN_EOVERFLOW. */
@@ -83,6 +101,17 @@ int gcnn_corr2d_f32(const gcnn_corr2d_params *p, const float *x,
 int gcnn_corr2d_f64(const gcnn_corr2d_params *p, const double *x,
                     const double *w, const double *bias, double fillvalue,
                     double *out);
+
+/* Weight gradient: grad_out [batch][out_channels][out_h][out_w] (the shape
+ * gcnn_corr2d_out_shape gives), grad_w [out_channels][in_channels][kernel_h]
+ * [kernel_w], every element written.  Same parameters as the forward call
+ * (bias and dilation play no part; dilation must be 0 or 1). */
+int gcnn_corr2d_grad_weight_f32(const gcnn_corr2d_params *p, const float *x,
+                                const float *grad_out, float fillvalue,
+                                float *grad_w);
+int gcnn_corr2d_grad_weight_f64(const gcnn_corr2d_params *p, const double *x,
+                                const double *grad_out, double fillvalue,
+                                double *grad_w);
 
 /* The path gcnn_corr2d_* takes for a request (resolves GCNN_SIMD_AUTO). */
 int gcnn_simd_resolve(int requested);

@@ -219,34 +219,108 @@ static PyArrayObject *as_float_array(PyObject *obj, const char *name, int typenu
     return (PyArrayObject *)PyArray_FROM_OTF(obj, got, NPY_ARRAY_IN_ARRAY);
 }
 
+/* Turn a kernel status into an exception; 0 when status is GCNN_OK. */
+static int raise_status(int status)
+{
+    switch (status) {
+    case GCNN_OK:
+        return 0;
+    case GCNN_ENOMEM:
+        PyErr_NoMemory();
+        return -1;
+    case GCNN_EINTERNAL:
+        PyErr_Format(PyExc_SystemError, "gcnn kernel: %s", gcnn_strerror(status));
+        return -1;
+    default:
+        PyErr_Format(PyExc_ValueError, "gcnn kernel: %s", gcnn_strerror(status));
+        return -1;
+    }
+}
+
+/* Check the sizes and parameters gathered in p (x and its kernel already
+ * read); on success store the output size.  Returns 0, or -1 with
+ * ValueError set. */
+static int check_params(const gcnn_corr2d_params *p, PyArrayObject *x, const char *kernel_text,
+                        ptrdiff_t *out_h, ptrdiff_t *out_w)
+{
+    char buf[128];
+    if (p->batch < 1 || p->in_channels < 1 || p->out_channels < 1 || p->kernel_h < 1 ||
+        p->kernel_w < 1) {
+        PyErr_Format(PyExc_ValueError, "x and the kernel must not be empty, got x %s and %s",
+                     shape_text(x, buf, sizeof buf), kernel_text);
+        return -1;
+    }
+    if (p->stride_h < 1 || p->stride_w < 1) {
+        PyErr_Format(PyExc_ValueError, "stride must be positive, got (%zd, %zd)", p->stride_h,
+                     p->stride_w);
+        return -1;
+    }
+    if (p->pad_top < 0 || p->pad_bottom < 0 || p->pad_left < 0 || p->pad_right < 0) {
+        PyErr_SetString(PyExc_ValueError, "padding must be nonnegative");
+        return -1;
+    }
+    if (p->boundary < GCNN_BOUNDARY_FILL || p->boundary > GCNN_BOUNDARY_SYMM) {
+        PyErr_Format(PyExc_ValueError, "boundary must be 0 (fill), 1 (wrap) or 2 (symm), got %d",
+                     p->boundary);
+        return -1;
+    }
+    if (p->dilate_h < 1 || p->dilate_w < 1 ||
+        ((p->dilate_h > 1 || p->dilate_w > 1) && p->boundary != GCNN_BOUNDARY_FILL)) {
+        PyErr_Format(PyExc_ValueError,
+                     "dilation must be positive, and 1 unless boundary is 0 (fill), got "
+                     "(%zd, %zd) with boundary %d",
+                     p->dilate_h, p->dilate_w, p->boundary);
+        return -1;
+    }
+    int status = gcnn_corr2d_out_shape(p, out_h, out_w);
+    if (status == GCNN_EOVERFLOW) {
+        PyErr_SetString(PyExc_ValueError, "padding or dilation too large: sizes overflow");
+        return -1;
+    }
+    if (status != GCNN_OK) {
+        PyErr_Format(PyExc_ValueError,
+                     "the padded input must be at least as large as the kernel "
+                     "(and non-empty for wrap/symm), got x %s, %s, padding "
+                     "(%zd, %zd, %zd, %zd)",
+                     shape_text(x, buf, sizeof buf), kernel_text, p->pad_top, p->pad_bottom,
+                     p->pad_left, p->pad_right);
+        return -1;
+    }
+    return 0;
+}
+
 PyDoc_STRVAR(correlate_doc,
 "correlate(x, weight, bias=None, stride=(1, 1), padding=(0, 0, 0, 0),\n"
-"          boundary=0, fillvalue=0.0, num_threads=1, simd=0)\n"
+"          boundary=0, fillvalue=0.0, num_threads=1, simd=0, dilation=(1, 1))\n"
 "--\n\n"
 "Batched multi-channel cross-correlation (private; use the gcnn functions).\n\n"
 "x (N, C, H, W) and weight (O, C, kh, kw) float32 or float64 of one dtype,\n"
 "bias None or (O,). padding is (top, bottom, left, right); boundary is\n"
-"0 fill, 1 wrap, 2 symmetric. Returns (N, O, H', W') with\n"
-"H' = (H + top + bottom - kh) // stride_h + 1.");
+"0 fill, 1 wrap, 2 symmetric. dilation spreads x's pixels apart with fill\n"
+"values between them (fill boundary only). Returns (N, O, H', W') with\n"
+"H' = ((H - 1) * dilation_h + 1 + top + bottom - kh) // stride_h + 1.");
 
 static PyObject *core_correlate(PyObject *module, PyObject *args, PyObject *kwargs)
 {
-    static char *keywords[] = {"x", "weight", "bias", "stride", "padding", "boundary",
-                               "fillvalue", "num_threads", "simd", NULL};
+    static char *keywords[] = {"x",         "weight",      "bias", "stride",   "padding",
+                               "boundary",  "fillvalue",   "num_threads", "simd",
+                               "dilation",  NULL};
     PyObject *x_obj, *w_obj, *bias_obj = Py_None;
     gcnn_corr2d_params p;
     memset(&p, 0, sizeof p);
     p.stride_h = p.stride_w = 1;
+    p.dilate_h = p.dilate_w = 1;
     p.num_threads = 1;
     double fillvalue = 0.0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|O(nn)(nnnn)idii:correlate", keywords,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|O(nn)(nnnn)idii(nn):correlate", keywords,
                                      &x_obj, &w_obj, &bias_obj, &p.stride_h, &p.stride_w,
                                      &p.pad_top, &p.pad_bottom, &p.pad_left, &p.pad_right,
-                                     &p.boundary, &fillvalue, &p.num_threads, &p.simd))
+                                     &p.boundary, &fillvalue, &p.num_threads, &p.simd,
+                                     &p.dilate_h, &p.dilate_w))
         return NULL;
 
     PyArrayObject *x = NULL, *w = NULL, *bias = NULL, *out = NULL;
-    char buf1[128], buf2[128];
+    char buf1[128], buf2[160];
     x = as_float_array(x_obj, "x", -1, 4);
     if (x == NULL)
         goto fail;
@@ -280,49 +354,18 @@ static PyObject *core_correlate(PyObject *module, PyObject *args, PyObject *kwar
                      p.out_channels, shape_text(bias, buf1, sizeof buf1));
         goto fail;
     }
-    if (p.batch < 1 || p.in_channels < 1 || p.out_channels < 1 || p.kernel_h < 1 ||
-        p.kernel_w < 1) {
-        PyErr_Format(PyExc_ValueError,
-                     "x and weight must not be empty, got x %s and weight %s",
-                     shape_text(x, buf1, sizeof buf1), shape_text(w, buf2, sizeof buf2));
-        goto fail;
-    }
-    if (p.stride_h < 1 || p.stride_w < 1) {
-        PyErr_Format(PyExc_ValueError, "stride must be positive, got (%zd, %zd)",
-                     p.stride_h, p.stride_w);
-        goto fail;
-    }
-    if (p.pad_top < 0 || p.pad_bottom < 0 || p.pad_left < 0 || p.pad_right < 0) {
-        PyErr_SetString(PyExc_ValueError, "padding must be nonnegative");
-        goto fail;
-    }
-    if (p.boundary < GCNN_BOUNDARY_FILL || p.boundary > GCNN_BOUNDARY_SYMM) {
-        PyErr_Format(PyExc_ValueError, "boundary must be 0 (fill), 1 (wrap) or 2 (symm), "
-                     "got %d", p.boundary);
-        goto fail;
-    }
-
+    snprintf(buf2, sizeof buf2, "weight ");
+    shape_text(w, buf2 + 7, sizeof buf2 - 7);
     ptrdiff_t out_h, out_w;
-    int status = gcnn_corr2d_out_shape(&p, &out_h, &out_w);
-    if (status == GCNN_EOVERFLOW) {
-        PyErr_SetString(PyExc_ValueError, "padding too large: sizes overflow");
+    if (check_params(&p, x, buf2, &out_h, &out_w) < 0)
         goto fail;
-    }
-    if (status != GCNN_OK) {
-        PyErr_Format(PyExc_ValueError,
-                     "the padded input must be at least as large as the kernel "
-                     "(and non-empty for wrap/symm), got x %s, weight %s, padding "
-                     "(%zd, %zd, %zd, %zd)",
-                     shape_text(x, buf1, sizeof buf1), shape_text(w, buf2, sizeof buf2),
-                     p.pad_top, p.pad_bottom, p.pad_left, p.pad_right);
-        goto fail;
-    }
     npy_intp dims[4] = {p.batch, p.out_channels, out_h, out_w};
     out = new_output(module, 4, dims, typenum);
     if (out == NULL)
         goto fail;
 
     const void *bias_data = bias ? PyArray_DATA(bias) : NULL;
+    int status;
     Py_BEGIN_ALLOW_THREADS
     if (typenum == NPY_FLOAT32)
         status = gcnn_corr2d_f32(&p, PyArray_DATA(x), PyArray_DATA(w), bias_data,
@@ -331,17 +374,8 @@ static PyObject *core_correlate(PyObject *module, PyObject *args, PyObject *kwar
         status = gcnn_corr2d_f64(&p, PyArray_DATA(x), PyArray_DATA(w), bias_data,
                                  fillvalue, PyArray_DATA(out));
     Py_END_ALLOW_THREADS
-
-    switch (status) {
-    case GCNN_OK:
-        break;
-    case GCNN_ENOMEM:
-        PyErr_NoMemory();
+    if (raise_status(status) < 0)
         goto fail;
-    default:
-        PyErr_Format(PyExc_ValueError, "gcnn kernel: %s", gcnn_strerror(status));
-        goto fail;
-    }
     Py_DECREF(x);
     Py_DECREF(w);
     Py_XDECREF(bias);
@@ -351,6 +385,89 @@ fail:
     Py_XDECREF(x);
     Py_XDECREF(w);
     Py_XDECREF(bias);
+    Py_XDECREF(out);
+    return NULL;
+}
+
+PyDoc_STRVAR(grad_weight_doc,
+"grad_weight(x, grad_out, kernel_size, stride=(1, 1), padding=(0, 0, 0, 0),\n"
+"            boundary=0, fillvalue=0.0, num_threads=1, simd=0)\n"
+"--\n\n"
+"Weight gradient of correlate (private; use the gcnn functions).\n\n"
+"x (N, C, H, W) and grad_out (N, O, H', W') float32 or float64 of one dtype,\n"
+"kernel_size (kh, kw), the other arguments as for correlate (without\n"
+"dilation). grad_out must have correlate's output shape. Returns (O, C,\n"
+"kh, kw): grad_w[o, c, ky, kx] = sum over n, y, x of grad_out[n, o, y, x] *\n"
+"xpad[n, c, y * stride_h + ky, x * stride_w + kx].");
+
+static PyObject *core_grad_weight(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"x",        "grad_out",  "kernel_size", "stride", "padding",
+                               "boundary", "fillvalue", "num_threads", "simd",   NULL};
+    PyObject *x_obj, *g_obj;
+    gcnn_corr2d_params p;
+    memset(&p, 0, sizeof p);
+    p.stride_h = p.stride_w = 1;
+    p.dilate_h = p.dilate_w = 1;
+    p.num_threads = 1;
+    double fillvalue = 0.0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO(nn)|(nn)(nnnn)idii:grad_weight", keywords,
+                                     &x_obj, &g_obj, &p.kernel_h, &p.kernel_w, &p.stride_h,
+                                     &p.stride_w, &p.pad_top, &p.pad_bottom, &p.pad_left,
+                                     &p.pad_right, &p.boundary, &fillvalue, &p.num_threads,
+                                     &p.simd))
+        return NULL;
+
+    PyArrayObject *x = NULL, *g = NULL, *out = NULL;
+    char buf1[128], buf2[128], kernel_text[64];
+    x = as_float_array(x_obj, "x", -1, 4);
+    if (x == NULL)
+        goto fail;
+    const int typenum = PyArray_TYPE(x);
+    g = as_float_array(g_obj, "grad_out", typenum, 4);
+    if (g == NULL)
+        goto fail;
+    p.batch = PyArray_DIM(x, 0);
+    p.in_channels = PyArray_DIM(x, 1);
+    p.height = PyArray_DIM(x, 2);
+    p.width = PyArray_DIM(x, 3);
+    p.out_channels = PyArray_DIM(g, 1);
+    snprintf(kernel_text, sizeof kernel_text, "kernel_size (%zd, %zd)", p.kernel_h, p.kernel_w);
+    ptrdiff_t out_h, out_w;
+    if (check_params(&p, x, kernel_text, &out_h, &out_w) < 0)
+        goto fail;
+    if (PyArray_DIM(g, 0) != p.batch || PyArray_DIM(g, 2) != out_h ||
+        PyArray_DIM(g, 3) != out_w) {
+        PyErr_Format(PyExc_ValueError,
+                     "grad_out must have shape (%zd, out_channels, %zd, %zd) for x of shape "
+                     "%s, got %s",
+                     p.batch, out_h, out_w, shape_text(x, buf1, sizeof buf1),
+                     shape_text(g, buf2, sizeof buf2));
+        goto fail;
+    }
+    npy_intp dims[4] = {p.out_channels, p.in_channels, p.kernel_h, p.kernel_w};
+    out = new_output(module, 4, dims, typenum);
+    if (out == NULL)
+        goto fail;
+
+    int status;
+    Py_BEGIN_ALLOW_THREADS
+    if (typenum == NPY_FLOAT32)
+        status = gcnn_corr2d_grad_weight_f32(&p, PyArray_DATA(x), PyArray_DATA(g),
+                                             (float)fillvalue, PyArray_DATA(out));
+    else
+        status = gcnn_corr2d_grad_weight_f64(&p, PyArray_DATA(x), PyArray_DATA(g), fillvalue,
+                                             PyArray_DATA(out));
+    Py_END_ALLOW_THREADS
+    if (raise_status(status) < 0)
+        goto fail;
+    Py_DECREF(x);
+    Py_DECREF(g);
+    return (PyObject *)out;
+
+fail:
+    Py_XDECREF(x);
+    Py_XDECREF(g);
     Py_XDECREF(out);
     return NULL;
 }
@@ -409,6 +526,8 @@ static PyObject *core_openmp(PyObject *module, PyObject *unused)
 static PyMethodDef core_methods[] = {
     {"correlate", (PyCFunction)(void (*)(void))core_correlate, METH_VARARGS | METH_KEYWORDS,
      correlate_doc},
+    {"grad_weight", (PyCFunction)(void (*)(void))core_grad_weight,
+     METH_VARARGS | METH_KEYWORDS, grad_weight_doc},
     {"simd_level", (PyCFunction)(void (*)(void))core_simd_level,
      METH_VARARGS | METH_KEYWORDS, simd_level_doc},
     {"openmp", core_openmp, METH_NOARGS, openmp_doc},

@@ -62,6 +62,17 @@ static ptrdiff_t ref_index(ptrdiff_t i, ptrdiff_t n, int boundary)
     return -1;
 }
 
+/* Image index of padded position i on an axis of n pixels dilated by d
+ * (fill boundary), or -1 for the fill value. */
+static ptrdiff_t ref_dilated_index(ptrdiff_t i, ptrdiff_t n, ptrdiff_t d, int boundary)
+{
+    if (d <= 1)
+        return ref_index(i, n, boundary);
+    if (i < 0 || i % d != 0 || i / d >= n)
+        return -1;
+    return i / d;
+}
+
 /* The contract of gcnn_kernels.h, as plainly as possible, in double. */
 static void ref_corr2d(const gcnn_corr2d_params *p, const double *x, const double *w,
                        const double *bias, double fill, double *out, ptrdiff_t oh,
@@ -75,10 +86,12 @@ static void ref_corr2d(const gcnn_corr2d_params *p, const double *x, const doubl
                     for (ptrdiff_t c = 0; c < p->in_channels; ++c)
                         for (ptrdiff_t ky = 0; ky < p->kernel_h; ++ky)
                             for (ptrdiff_t kx = 0; kx < p->kernel_w; ++kx) {
-                                ptrdiff_t iy = ref_index(y * p->stride_h + ky - p->pad_top,
-                                                         p->height, p->boundary);
-                                ptrdiff_t ix = ref_index(xo * p->stride_w + kx - p->pad_left,
-                                                         p->width, p->boundary);
+                                ptrdiff_t iy =
+                                    ref_dilated_index(y * p->stride_h + ky - p->pad_top,
+                                                      p->height, p->dilate_h, p->boundary);
+                                ptrdiff_t ix =
+                                    ref_dilated_index(xo * p->stride_w + kx - p->pad_left,
+                                                      p->width, p->dilate_w, p->boundary);
                                 double v = (iy < 0 || ix < 0)
                                                ? fill
                                                : x[((n * p->in_channels + c) * p->height + iy) *
@@ -96,7 +109,7 @@ static void test_known_answer(void)
     const double x[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
     const double w[4] = {1, 1, 1, 1};
     const double expected[4] = {12, 16, 24, 28};
-    gcnn_corr2d_params p = {1, 1, 3, 3, 1, 2, 2, 1, 1, 0, 0, 0, 0, GCNN_BOUNDARY_FILL, 1, 0};
+    gcnn_corr2d_params p = {1, 1, 3, 3, 1, 2, 2, 1, 1, 0, 0, 0, 0, GCNN_BOUNDARY_FILL, 1, 0, 0, 0};
     double out[4];
     for (int simd = GCNN_SIMD_GENERIC; simd <= GCNN_SIMD_AVX512; ++simd) {
         p.simd = simd;
@@ -144,9 +157,17 @@ static void random_params(gcnn_corr2d_params *p, int many_channels, int one_outp
     p->pad_bottom = randint(0, 9);
     p->pad_left = randint(0, 9);
     p->pad_right = randint(0, 9);
-    if (p->height + p->pad_top + p->pad_bottom < p->kernel_h)
+    /* Input dilation (fill boundary only) in a quarter of the fill trials. */
+    if (p->boundary == GCNN_BOUNDARY_FILL && randint(0, 3) == 0) {
+        p->dilate_h = randint(0, 3);
+        p->dilate_w = randint(0, 3);
+    }
+    const ptrdiff_t dh = p->dilate_h > 1 ? p->dilate_h : 1, dw = p->dilate_w > 1 ? p->dilate_w : 1;
+    const ptrdiff_t height = p->height ? (p->height - 1) * dh + 1 : 0;
+    const ptrdiff_t width = p->width ? (p->width - 1) * dw + 1 : 0;
+    if (height + p->pad_top + p->pad_bottom < p->kernel_h)
         p->pad_bottom += p->kernel_h;
-    if (p->width + p->pad_left + p->pad_right < p->kernel_w)
+    if (width + p->pad_left + p->pad_right < p->kernel_w)
         p->pad_right += p->kernel_w;
 }
 
@@ -206,7 +227,7 @@ static void test_random_against_reference(void)
  * bit-identical to one thread's. */
 static void test_threads_identical(void)
 {
-    gcnn_corr2d_params p = {2, 3, 64, 96, 9, 5, 5, 1, 1, 2, 2, 2, 2, GCNN_BOUNDARY_FILL, 1, 0};
+    gcnn_corr2d_params p = {2, 3, 64, 96, 9, 5, 5, 1, 1, 2, 2, 2, 2, GCNN_BOUNDARY_FILL, 1, 0, 0, 0};
     ptrdiff_t oh, ow;
     CHECK(gcnn_corr2d_out_shape(&p, &oh, &ow) == GCNN_OK, "out_shape");
     const size_t nx = 2 * 3 * 64 * 96, nw = 9 * 3 * 25, no = (size_t)(2 * 9 * oh * ow);
@@ -223,12 +244,124 @@ static void test_threads_identical(void)
     free(x), free(w), free(one), free(two);
 }
 
+/* grad_w[o][c][ky][kx] = sum_{n, y, x} g[n][o][y][x] * xpad[...], plainly. */
+static void ref_grad_weight(const gcnn_corr2d_params *p, const double *x, const double *g,
+                            double fill, double *gw, ptrdiff_t oh, ptrdiff_t ow)
+{
+    for (ptrdiff_t o = 0; o < p->out_channels; ++o)
+        for (ptrdiff_t c = 0; c < p->in_channels; ++c)
+            for (ptrdiff_t ky = 0; ky < p->kernel_h; ++ky)
+                for (ptrdiff_t kx = 0; kx < p->kernel_w; ++kx) {
+                    double sum = 0.0;
+                    for (ptrdiff_t n = 0; n < p->batch; ++n)
+                        for (ptrdiff_t y = 0; y < oh; ++y)
+                            for (ptrdiff_t xo = 0; xo < ow; ++xo) {
+                                ptrdiff_t iy = ref_index(y * p->stride_h + ky - p->pad_top,
+                                                         p->height, p->boundary);
+                                ptrdiff_t ix = ref_index(xo * p->stride_w + kx - p->pad_left,
+                                                         p->width, p->boundary);
+                                double v = (iy < 0 || ix < 0)
+                                               ? fill
+                                               : x[((n * p->in_channels + c) * p->height + iy) *
+                                                       p->width + ix];
+                                sum += v * g[((n * p->out_channels + o) * oh + y) * ow + xo];
+                            }
+                    gw[((o * p->in_channels + c) * p->kernel_h + ky) * p->kernel_w + kx] = sum;
+                }
+}
+
+static void test_grad_weight_against_reference(void)
+{
+    for (int trial = 0; trial < 80; ++trial) {
+        gcnn_corr2d_params p;
+        random_params(&p, trial % 10 == 0, trial % 3 == 1);
+        p.dilate_h = p.dilate_w = 0;
+        /* Every fifth trial has a large batch: more units than chunks. */
+        if (trial % 5 == 2)
+            p.batch = randint(17, 40);
+        ptrdiff_t oh, ow;
+        CHECK(gcnn_corr2d_out_shape(&p, &oh, &ow) == GCNN_OK, "out_shape trial %d", trial);
+        const size_t nx = (size_t)(p.batch * p.in_channels * p.height * p.width);
+        const size_t nw = (size_t)(p.out_channels * p.in_channels * p.kernel_h * p.kernel_w);
+        const size_t no = (size_t)(p.batch * p.out_channels * oh * ow);
+        double *x = malloc((nx + 1) * sizeof *x), *g = malloc((no + 1) * sizeof *g);
+        double *ref = malloc(nw * sizeof *ref), *gw = malloc(nw * sizeof *gw);
+        float *xf = malloc((nx + 1) * sizeof *xf), *gf = malloc((no + 1) * sizeof *gf);
+        float *gwf = malloc(nw * sizeof *gwf), *first = malloc(nw * sizeof *first);
+        for (size_t i = 0; i < nx; ++i)
+            xf[i] = (float)(x[i] = uniform());
+        for (size_t i = 0; i < no; ++i)
+            gf[i] = (float)(g[i] = uniform());
+        const double fill = trial % 3 ? 0.0 : 0.75;
+        ref_grad_weight(&p, x, g, fill, ref, oh, ow);
+        double scale = 1.0;
+        for (size_t i = 0; i < nw; ++i)
+            scale = fmax(scale, fabs(ref[i]));
+        /* sums of up to batch * oh * ow products */
+        const double terms = (double)(p.batch * oh * ow) + 1.0;
+        for (int simd = GCNN_SIMD_GENERIC; simd <= GCNN_SIMD_AVX512; ++simd)
+            for (int threads = 1; threads <= 2; ++threads) {
+                p.simd = simd;
+                p.num_threads = threads;
+                CHECK(gcnn_corr2d_grad_weight_f64(&p, x, g, fill, gw) == GCNN_OK,
+                      "f64 status trial %d", trial);
+                CHECK(gcnn_corr2d_grad_weight_f32(&p, xf, gf, (float)fill, gwf) == GCNN_OK,
+                      "f32 status trial %d", trial);
+                double err64 = 0, err32 = 0;
+                for (size_t i = 0; i < nw; ++i) {
+                    err64 = fmax(err64, fabs(gw[i] - ref[i]));
+                    err32 = fmax(err32, fabs((double)gwf[i] - ref[i]));
+                }
+                CHECK(err64 <= 1e-13 * terms * scale,
+                      "grad trial %d simd %d threads %d: f64 error %g", trial, simd, threads,
+                      err64);
+                CHECK(err32 <= 1e-6 * terms * scale,
+                      "grad trial %d simd %d threads %d: f32 error %g", trial, simd, threads,
+                      err32);
+                if (threads == 1)
+                    memcpy(first, gwf, nw * sizeof *gwf);
+                else
+                    CHECK(memcmp(first, gwf, nw * sizeof *gwf) == 0,
+                          "grad trial %d simd %d: 1 and 2 threads differ", trial, simd);
+            }
+        free(x), free(g), free(ref), free(gw);
+        free(xf), free(gf), free(gwf), free(first);
+    }
+}
+
+/* Input columns that no output reads (cut off by the stride) may hold
+ * infinities; the weight gradient must not turn them into NaN through the
+ * lanes it pads a row with. */
+static void test_grad_weight_ignores_unread_columns(void)
+{
+    /* width 20, kernel 3, stride 2: outputs read columns 0..18 only */
+    gcnn_corr2d_params p = {1, 1, 4, 20, 2, 3, 3, 1, 2, 0, 0, 0, 0, GCNN_BOUNDARY_FILL, 1, 0, 0, 0};
+    ptrdiff_t oh, ow;
+    CHECK(gcnn_corr2d_out_shape(&p, &oh, &ow) == GCNN_OK && ow == 9, "out_shape");
+    float x[80], g[2 * 2 * 9], gw[18];
+    double xd[80], gd[2 * 2 * 9], ref[18];
+    for (int i = 0; i < 80; ++i)
+        x[i] = (float)(xd[i] = (i % 20 == 19) ? 0.0 : uniform());
+    for (int i = 0; i < 2 * 2 * 9; ++i)
+        g[i] = (float)(gd[i] = uniform());
+    ref_grad_weight(&p, xd, gd, 0.0, ref, oh, ow);
+    for (int i = 19; i < 80; i += 20)
+        x[i] = INFINITY;
+    for (int simd = GCNN_SIMD_GENERIC; simd <= GCNN_SIMD_AVX512; ++simd) {
+        p.simd = simd;
+        CHECK(gcnn_corr2d_grad_weight_f32(&p, x, g, 0.f, gw) == GCNN_OK, "status");
+        for (int i = 0; i < 18; ++i)
+            CHECK(fabs((double)gw[i] - ref[i]) <= 1e-5, "simd %d: grad_w[%d] = %g, want %g",
+                  simd, i, (double)gw[i], ref[i]);
+    }
+}
+
 static void test_statuses(void)
 {
     const double x[4] = {1, 2, 3, 4}, w[1] = {1};
     double out[16];
     ptrdiff_t oh, ow;
-    const gcnn_corr2d_params good = {1, 1, 2, 2, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 1, 0};
+    const gcnn_corr2d_params good = {1, 1, 2, 2, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0};
     gcnn_corr2d_params p = good;
     CHECK(gcnn_corr2d_f64(&p, x, w, NULL, 0, out) == GCNN_OK, "good params");
     CHECK(gcnn_corr2d_f64(NULL, x, w, NULL, 0, out) == GCNN_EINVAL, "NULL params");
@@ -240,6 +373,18 @@ static void test_statuses(void)
     CHECK(gcnn_corr2d_f64(&p, x, w, NULL, 0, out) == GCNN_EINVAL, "negative pad");
     p = good, p.boundary = 7;
     CHECK(gcnn_corr2d_f64(&p, x, w, NULL, 0, out) == GCNN_EINVAL, "bad boundary");
+    p = good, p.dilate_h = 2, p.boundary = GCNN_BOUNDARY_WRAP;
+    CHECK(gcnn_corr2d_f64(&p, x, w, NULL, 0, out) == GCNN_EINVAL, "dilation with wrap");
+    p = good, p.dilate_w = -1;
+    CHECK(gcnn_corr2d_f64(&p, x, w, NULL, 0, out) == GCNN_EINVAL, "negative dilation");
+    p = good, p.dilate_w = PTRDIFF_MAX;
+    CHECK(gcnn_corr2d_out_shape(&p, &oh, &ow) == GCNN_EOVERFLOW, "dilation overflow");
+    p = good, p.dilate_h = 2;
+    CHECK(gcnn_corr2d_grad_weight_f64(&p, x, x, 0, out) == GCNN_EINVAL,
+          "weight gradient of a dilated input");
+    p = good;
+    CHECK(gcnn_corr2d_grad_weight_f64(&p, x, NULL, 0, out) == GCNN_EINVAL, "NULL grad_out");
+    CHECK(gcnn_corr2d_grad_weight_f64(&p, x, x, 0, out) == GCNN_OK, "grad good params");
     p = good, p.kernel_h = 3;
     CHECK(gcnn_corr2d_out_shape(&p, &oh, &ow) == GCNN_EINVAL, "kernel larger than input");
     p = good, p.out_channels = 0;
@@ -250,7 +395,7 @@ static void test_statuses(void)
     CHECK(gcnn_corr2d_out_shape(&p, &oh, &ow) == GCNN_EOVERFLOW, "pad overflow");
     p = good, p.pad_right = PTRDIFF_MAX / 4;
     CHECK(gcnn_corr2d_f64(&p, x, w, NULL, 0, out) == GCNN_EOVERFLOW, "panel overflow");
-    for (int s = 0; s <= 4; ++s)
+    for (int s = 0; s <= 5; ++s)
         CHECK(gcnn_strerror(s) != NULL && strlen(gcnn_strerror(s)) > 0, "strerror %d", s);
     CHECK(strcmp(gcnn_simd_name(gcnn_simd_resolve(GCNN_SIMD_GENERIC)), "generic") == 0,
           "generic is always available");
@@ -261,6 +406,8 @@ int main(void)
     test_known_answer();
     test_random_against_reference();
     test_threads_identical();
+    test_grad_weight_against_reference();
+    test_grad_weight_ignores_unread_columns();
     test_statuses();
     printf("kernels: best SIMD path %s, OpenMP %s\n",
            gcnn_simd_name(gcnn_simd_resolve(GCNN_SIMD_AUTO)), gcnn_have_openmp() ? "yes" : "no");
@@ -268,6 +415,6 @@ int main(void)
         printf("0 passed, %d failed\n", failures);
         return 1;
     }
-    printf("4 passed, 0 failed\n");
+    printf("6 passed, 0 failed\n");
     return 0;
 }

@@ -21,7 +21,17 @@ from . import _config, _core
 from ._validate import as_real_array, compute_dtype, contiguous, positive_int
 from .groups import GroupLike, PointGroup, get_group
 
-__all__ = ["expand_filter", "group_conv", "group_pool", "lift", "spatial_pool"]
+__all__ = [
+    "conv2d",
+    "conv2d_backward",
+    "expand_filter",
+    "group_conv",
+    "group_conv_backward",
+    "group_pool",
+    "lift",
+    "lift_backward",
+    "spatial_pool",
+]
 
 IntPair = Union[int, tuple[int, int]]
 Padding = Union[int, tuple[int, int], str]
@@ -252,6 +262,41 @@ def expand_filter(
 # --------------------------------------------------------------------------- convolutions
 
 
+def _lift_operands(xa: np.ndarray, wa: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Check lift's shapes; x batched (N, C_in, H, W) and whether it came batched."""
+    if xa.ndim not in (3, 4):
+        raise ValueError(
+            f"x must have shape (N, C_in, H, W) or (C_in, H, W), got {xa.shape}"
+            + _channels_last_hint(xa.shape)
+        )
+    batched = xa[None] if xa.ndim == 3 else xa
+    in_channels = batched.shape[1]
+    if wa.ndim != 4 or wa.shape[1] != in_channels:
+        raise ValueError(
+            f"weight must have shape (C_out, {in_channels}, k, k) for x with {in_channels} "
+            f"channels, got {wa.shape}" + _channels_last_hint(xa.shape)
+        )
+    return batched, xa.ndim == 4
+
+
+def _group_operands(xa: np.ndarray, wa: np.ndarray, grp: PointGroup) -> tuple[np.ndarray, bool]:
+    """Check group_conv's shapes; x batched (N, C_in, |G|, H, W) and whether it came batched."""
+    order = grp.order
+    if xa.ndim not in (4, 5) or xa.shape[-3] != order:
+        raise ValueError(
+            f"x must have shape (N, C_in, {order}, H, W) or (C_in, {order}, H, W) for group "
+            f"{grp.name}, got {xa.shape}"
+        )
+    batched = xa[None] if xa.ndim == 4 else xa
+    in_channels = batched.shape[1]
+    if wa.ndim != 5 or wa.shape[1] != in_channels or wa.shape[2] != order:
+        raise ValueError(
+            f"weight must have shape (C_out, {in_channels}, {order}, k, k) for x with "
+            f"{in_channels} channels and group {grp.name}, got {wa.shape}"
+        )
+    return batched, xa.ndim == 5
+
+
 def _group_correlate(
     batched: np.ndarray,
     w: np.ndarray,
@@ -402,18 +447,10 @@ def lift(
     grp = resolve_group(group)
     xa = as_real_array(x, "x")
     wa = as_real_array(weight, "weight")
-    if xa.ndim not in (3, 4):
-        raise ValueError(f"x must have shape (N, C_in, H, W) or (C_in, H, W), got {xa.shape}")
-    batched = xa[None] if xa.ndim == 3 else xa
-    in_channels = batched.shape[1]
-    if wa.ndim != 4 or wa.shape[1] != in_channels:
-        raise ValueError(
-            f"weight must have shape (C_out, {in_channels}, k, k) for x with {in_channels} "
-            f"channels, got {wa.shape}"
-        )
+    batched, was_batched = _lift_operands(xa, wa)
     _square_kernel_size(wa)
     out = _group_correlate(batched, wa, bias, grp, stride, padding, "lift")
-    return out[0] if xa.ndim == 3 else out
+    return out if was_batched else out[0]
 
 
 def group_conv(
@@ -488,24 +525,12 @@ def group_conv(
     True
     """
     grp = resolve_group(group)
-    order = grp.order
     xa = as_real_array(x, "x")
     wa = as_real_array(weight, "weight")
-    if xa.ndim not in (4, 5) or xa.shape[-3] != order:
-        raise ValueError(
-            f"x must have shape (N, C_in, {order}, H, W) or (C_in, {order}, H, W) for group "
-            f"{grp.name}, got {xa.shape}"
-        )
-    batched = xa[None] if xa.ndim == 4 else xa
-    in_channels = batched.shape[1]
-    if wa.ndim != 5 or wa.shape[1] != in_channels or wa.shape[2] != order:
-        raise ValueError(
-            f"weight must have shape (C_out, {in_channels}, {order}, k, k) for x with "
-            f"{in_channels} channels and group {grp.name}, got {wa.shape}"
-        )
+    batched, was_batched = _group_operands(xa, wa, grp)
     _square_kernel_size(wa)
     out = _group_correlate(batched, wa, bias, grp, stride, padding, "group")
-    return out[0] if xa.ndim == 4 else out
+    return out if was_batched else out[0]
 
 
 # --------------------------------------------------------------------------- pooling
@@ -688,3 +713,522 @@ def spatial_pool(
     if reduce == "mean":
         out /= kernel[0] * kernel[1]
     return out
+
+
+# --------------------------------------------------------------------------- planar conv2d
+
+Padding4 = tuple[int, int, int, int]
+
+
+def _planar_padding(padding: Padding, kernel: tuple[int, int], stride: tuple[int, int]) -> Padding4:
+    """(top, bottom, left, right) padding of conv2d, with PyTorch's meaning of each form.
+
+    ``"same"`` needs stride 1; for an even kernel the extra row and column go after the image
+    (bottom and right), as in PyTorch.
+    """
+    if isinstance(padding, str):
+        if padding == "valid":
+            return 0, 0, 0, 0
+        if padding == "same":
+            if stride != (1, 1):
+                raise ValueError(
+                    f"padding='same' is not supported with stride {stride} (as in PyTorch): the "
+                    "output cannot have the input's size; pad explicitly with an int instead"
+                )
+            (kh, kw) = kernel
+            return (kh - 1) // 2, kh // 2, (kw - 1) // 2, kw // 2
+        raise ValueError(
+            f"padding must be an int, a pair of ints, 'same' or 'valid', got {padding!r}"
+        )
+    rows, columns = nonnegative_pair(padding, "padding")
+    return rows, rows, columns, columns
+
+
+def _output_size(shape: tuple, kernel: tuple[int, int], strides, pads: Padding4) -> tuple[int, int]:
+    """(H', W') of a correlation of an input of `shape` (..., H, W); ValueError if too small."""
+    height, width = shape[-2:]
+    padded = (height + pads[0] + pads[1], width + pads[2] + pads[3])
+    if padded[0] < kernel[0] or padded[1] < kernel[1]:
+        raise ValueError(
+            f"x is too small for a {kernel[0]}x{kernel[1]} kernel: its spatial size "
+            f"{height}x{width} padded by {pads} (top, bottom, left, right) is "
+            f"{padded[0]}x{padded[1]} (x has shape {shape})"
+        )
+    return (padded[0] - kernel[0]) // strides[0] + 1, (padded[1] - kernel[1]) // strides[1] + 1
+
+
+def _check_bias(bias, out_channels: int):
+    if bias is None:
+        return None
+    bias_array = as_real_array(bias, "bias")
+    if bias_array.shape != (out_channels,):
+        raise ValueError(
+            f"bias must have shape ({out_channels},) for weight with {out_channels} output "
+            f"channels, got {bias_array.shape}"
+        )
+    return bias_array
+
+
+def _planar_arguments(x, weight):
+    """x batched (N, C_in, H, W), the weight (C_out, C_in, kh, kw), and whether x was batched."""
+    xa = as_real_array(x, "x")
+    wa = as_real_array(weight, "weight")
+    if xa.ndim not in (3, 4):
+        raise ValueError(
+            f"x must have shape (N, C_in, H, W) or (C_in, H, W), got {xa.shape}"
+            + _channels_last_hint(xa.shape)
+        )
+    batched = xa[None] if xa.ndim == 3 else xa
+    in_channels = batched.shape[1]
+    if wa.ndim != 4 or wa.shape[1] != in_channels:
+        raise ValueError(
+            f"weight must have shape (C_out, {in_channels}, kh, kw) for x with {in_channels} "
+            f"channels, got {wa.shape}" + _channels_last_hint(xa.shape)
+        )
+    if min(wa.shape[-2:]) < 1:
+        raise ValueError(f"weight must have a kernel size of at least 1, got shape {wa.shape}")
+    return batched, wa, xa.ndim == 4
+
+
+def _channels_last_hint(x_shape: tuple) -> str:
+    """A hint when x looks like a channels-last image (..., H, W, C) with C in 1..4."""
+    if len(x_shape) < 3 or x_shape[-1] not in (1, 3, 4) or x_shape[-3] <= 4:
+        return ""
+    return (
+        f" (x looks like a channels-last image with {x_shape[-1]} channels on its last axis; "
+        "gcnn takes channels first, NCHW: use np.moveaxis(x, -1, -3))"
+    )
+
+
+def conv2d(
+    x: ArrayLike,
+    weight: ArrayLike,
+    bias: ArrayLike | None = None,
+    *,
+    stride: IntPair = 1,
+    padding: Padding = 0,
+) -> np.ndarray:
+    """Planar 2-D cross-correlation with PyTorch's ``conv2d`` semantics, on gcnn's C core.
+
+    The building block of ordinary CNNs (the Z2CNN baseline of a G-CNN comparison).
+
+    Parameters
+    ----------
+    x : array_like, shape (N, C_in, H, W) or (C_in, H, W)
+        Input images; an unbatched input gives an unbatched output.
+    weight : array_like, shape (C_out, C_in, kh, kw)
+        Filters (any kernel shape).
+    bias : array_like, shape (C_out,), optional
+        Added to every pixel of output channel ``o``.
+    stride : int or (int, int), optional
+        Step between output pixels, rows then columns.
+    padding : int, (int, int), "same" or "valid", optional
+        Zeros added on both sides of each axis.  ``"same"`` needs stride 1 and, as in PyTorch,
+        puts the extra row and column of an even kernel after the image.
+
+    Returns
+    -------
+    numpy.ndarray, shape (N, C_out, H', W') or (C_out, H', W')
+        ``H' = (H + 2*padding - kh) // stride + 1`` (and likewise ``W'``), in the float dtype of
+        the layers (docs/design.md, "Numbers"): float32 for float16/float32 operands, float64
+        otherwise.
+
+    Raises
+    ------
+    TypeError
+        For complex, object or string arrays, or non-integer `stride`/`padding`.
+    ValueError
+        For wrong shapes (naming the argument and the shape received), negative padding,
+        non-positive stride, ``"same"`` with stride > 1, or a padded input smaller than the kernel.
+
+    See Also
+    --------
+    conv2d_backward, lift, group_conv
+
+    Notes
+    -----
+    ``out[n, o, y, x] = bias[o] + sum_{c, i, j} xpad[n, c, y*sh + i, x*sw + j] * weight[o, c, i, j]``
+    (no kernel flip), computed in one call of the C correlation kernel.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import gcnn
+    >>> x = np.arange(16.0).reshape(1, 1, 4, 4)
+    >>> gcnn.conv2d(x, np.ones((1, 1, 2, 2)), stride=2)
+    array([[[[10., 18.],
+             [42., 50.]]]])
+    >>> gcnn.conv2d(x, np.ones((2, 1, 3, 3)), padding="same").shape
+    (1, 2, 4, 4)
+    """
+    batched, wa, was_batched = _planar_arguments(x, weight)
+    kernel = wa.shape[-2:]
+    strides = positive_pair(stride, "stride")
+    pads = _planar_padding(padding, kernel, strides)
+    out_h, out_w = _output_size(batched.shape, kernel, strides, pads)
+    bias_array = _check_bias(bias, wa.shape[0])
+    dtype = compute_dtype(batched, wa)
+    out_shape = (batched.shape[0], wa.shape[0], out_h, out_w)
+    if batched.shape[0] == 0 or wa.shape[0] == 0 or batched.shape[1] == 0:
+        out = np.zeros(out_shape, dtype=dtype)
+        if bias_array is not None:
+            out += bias_array.astype(dtype)[:, None, None]
+    else:
+        out = _core.correlate(
+            contiguous(batched, dtype),
+            contiguous(wa, dtype),
+            None if bias_array is None else contiguous(bias_array, dtype),
+            strides,
+            pads,
+            0,
+            0.0,
+            _config.get_num_threads(),
+        )
+    return out if was_batched else out[0]
+
+
+# --------------------------------------------------------------------------- gradients
+
+
+def _crop_dilated(length: int, stride: int, before: int, target: int, k: int):
+    """How to feed an axis of grad_out to the input-gradient correlation.
+
+    grad_out has `length` samples; spread `stride` apart and padded by ``before = k - 1 - pad``
+    zeros in front, its correlation with the flipped kernel has one output per input pixel
+    (`target` of them).  Returns (first, stop, pad_before, pad_after): the rows of grad_out to use
+    and the zeros to add, with any negative padding turned into rows cut off.
+    """
+    first = 0
+    if before < 0:  # cut -before dilated positions off the front
+        first = (-before + stride - 1) // stride
+        before = first * stride + before
+    stop = length
+    kept = (stop - first - 1) * stride + 1 if stop > first else 0
+    after = target + k - 1 - before - kept
+    if after < 0:  # cut -after dilated positions off the back
+        last = before + kept + after - 1  # last position kept, counted from the padded start
+        rows = (last - before) // stride + 1 if last >= before else 0
+        stop = first + max(rows, 0)
+        kept = (rows - 1) * stride + 1 if rows > 0 else 0
+        after = target + k - 1 - before - kept
+    if stop <= first:  # no sample of grad_out reaches the input: zeros all along
+        return first, first, target + k - 1, 0
+    return first, stop, before, after
+
+
+def _correlation_backward(
+    grad: np.ndarray,
+    x: np.ndarray,
+    bank: np.ndarray,
+    strides: tuple[int, int],
+    pads: Padding4,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Input and filter-bank gradients of ``out = correlate(x, bank)`` for a given d out.
+
+    All arrays C-contiguous in one float dtype: grad (N, O, H', W'), x (N, C, H, W), bank
+    (O, C, kh, kw).  The input gradient correlates grad, spread out by the stride (input
+    dilation in the C kernel, no copy), with the transposed, flipped bank; the bank gradient
+    correlates x with grad (the C weight-gradient kernel).
+    """
+    threads = _config.get_num_threads()
+    kh, kw = bank.shape[-2:]
+    grad_bank = _core.grad_weight(x, grad, (kh, kw), strides, pads, 0, 0.0, threads)
+    flipped = np.ascontiguousarray(bank.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
+    rows = _crop_dilated(grad.shape[2], strides[0], kh - 1 - pads[0], x.shape[2], kh)
+    cols = _crop_dilated(grad.shape[3], strides[1], kw - 1 - pads[2], x.shape[3], kw)
+    window = np.ascontiguousarray(grad[:, :, rows[0] : rows[1], cols[0] : cols[1]])
+    grad_x = _core.correlate(
+        window,
+        flipped,
+        None,
+        (1, 1),
+        (rows[2], rows[3], cols[2], cols[3]),
+        0,
+        0.0,
+        threads,
+        0,
+        strides,
+    )
+    return grad_x, grad_bank
+
+
+def _check_grad_out(grad_out, expected: tuple, dtype: np.dtype, layer: str) -> np.ndarray:
+    """grad_out as a C-contiguous `dtype` array of exactly the forward output's shape."""
+    grad = as_real_array(grad_out, "grad_out")
+    if grad.shape != expected:
+        raise ValueError(
+            f"grad_out must have the shape of the {layer} output, {expected}, got {grad.shape}"
+        )
+    return contiguous(grad, dtype)
+
+
+def _fold_lift(grad_bank: np.ndarray, group: PointGroup, out_channels: int) -> np.ndarray:
+    """E^T for lift: the expanded bank's gradient (O*|G|, C, k, k) summed back onto (O, C, k, k).
+
+    Slot g holds T_g(w); its gradient turned back by T_g^-1 is added to w's.
+    """
+    order = group.order
+    in_channels, k = grad_bank.shape[1], grad_bank.shape[-1]
+    slots = grad_bank.reshape(out_channels, order, in_channels, k * k)
+    inverse_pixels = _inverse_pixel_gather(group, k)
+    total = np.zeros((out_channels, in_channels, k * k), dtype=grad_bank.dtype)
+    for g in range(order):
+        total += slots[:, g][..., inverse_pixels[g]]
+    return total.reshape(out_channels, in_channels, k, k)
+
+
+def _fold_group(grad_bank: np.ndarray, group: PointGroup, out_channels: int) -> np.ndarray:
+    """E^T for group_conv: (O*|G|, C*|G|, k, k) summed back onto (O, C, |G|, k, k).
+
+    Slot (g, h) holds T_g(w[:, :, g^-1 h]); its gradient, turned back by T_g^-1, goes to
+    orientation a = g^-1 h, i.e. h = g a.
+    """
+    order = group.order
+    k = grad_bank.shape[-1]
+    in_channels = grad_bank.shape[1] // order
+    slots = grad_bank.reshape(out_channels, order, in_channels, order, k * k)
+    inverse_pixels = _inverse_pixel_gather(group, k)
+    table = group.cayley_table()
+    total = np.zeros((out_channels, in_channels, order, k * k), dtype=grad_bank.dtype)
+    for g in range(order):
+        # total[o, c, a, q] += slots[o, g, c, g a, inverse_pixels[g][q]]
+        total += slots[:, g][:, :, table[g]][..., inverse_pixels[g]]
+    return total.reshape(out_channels, in_channels, order, k, k)
+
+
+@functools.lru_cache(maxsize=64)
+def _inverse_pixel_gather(group: PointGroup, kernel_size: int) -> np.ndarray:
+    """Index array (|G|, k*k) undoing _pixel_gather: ``a.ravel() == T_g(a).ravel()[index[g]]``."""
+    index = np.argsort(_pixel_gather(group, kernel_size), axis=1)
+    index.flags.writeable = False
+    return index
+
+
+def conv2d_backward(
+    grad_out: ArrayLike,
+    x: ArrayLike,
+    weight: ArrayLike,
+    *,
+    stride: IntPair = 1,
+    padding: Padding = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gradients of :func:`conv2d` with respect to its input, weight and bias.
+
+    Parameters
+    ----------
+    grad_out : array_like, shape of ``conv2d(x, weight)``
+        Gradient of a scalar loss with respect to the output.
+    x, weight, stride, padding
+        The forward call's arguments.
+
+    Returns
+    -------
+    grad_x : numpy.ndarray, shape of `x`
+    grad_weight : numpy.ndarray, shape of `weight`
+    grad_bias : numpy.ndarray, shape (C_out,)
+        ``grad_out`` summed over the batch and space.  All three in the float dtype of
+        `grad_out`, `x` and `weight` together (as in the forward).
+
+    Raises
+    ------
+    TypeError, ValueError
+        As for :func:`conv2d`; ValueError when `grad_out` does not have the output's shape.
+
+    Notes
+    -----
+    ``grad_x`` is the correlation of `grad_out`, spread out by the stride, with the transposed
+    and flipped weight; ``grad_weight[o, c, i, j] = sum_{n, y, x} grad_out[n, o, y, x] *
+    xpad[n, c, y*sh + i, x*sw + j]``.  Both run in the C core (threads, GIL released, no
+    im2col copy), and do not depend on the thread count.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import gcnn
+    >>> rng = np.random.default_rng(0)
+    >>> x, w = rng.standard_normal((2, 3, 6, 6)), rng.standard_normal((4, 3, 3, 3))
+    >>> out = gcnn.conv2d(x, w, padding=1)
+    >>> gx, gw, gb = gcnn.conv2d_backward(np.ones_like(out), x, w, padding=1)
+    >>> gx.shape, gw.shape, gb.shape
+    ((2, 3, 6, 6), (4, 3, 3, 3), (4,))
+    >>> bool(np.allclose(gb, 2 * 6 * 6))
+    True
+    """
+    batched, wa, was_batched = _planar_arguments(x, weight)
+    kernel = wa.shape[-2:]
+    strides = positive_pair(stride, "stride")
+    pads = _planar_padding(padding, kernel, strides)
+    out_h, out_w = _output_size(batched.shape, kernel, strides, pads)
+    expected = (batched.shape[0], wa.shape[0], out_h, out_w)
+    grad_array = as_real_array(grad_out, "grad_out")
+    dtype = compute_dtype(batched, wa, grad_array)
+    grad = _check_grad_out(grad_array, expected if was_batched else expected[1:], dtype, "conv2d")
+    if not was_batched:
+        grad = grad[None]
+    grad_bias = grad.sum(axis=(0, 2, 3))
+    if 0 in batched.shape[:2] or wa.shape[0] == 0:
+        grad_x = np.zeros(batched.shape, dtype=dtype)
+        grad_weight = np.zeros(wa.shape, dtype=dtype)
+    else:
+        grad_x, grad_weight = _correlation_backward(
+            grad, contiguous(batched, dtype), contiguous(wa, dtype), strides, pads
+        )
+    return (grad_x if was_batched else grad_x[0]), grad_weight, grad_bias
+
+
+def _group_backward(grad_out, x, weight, group, stride, padding, kind: str):
+    """Shared body of lift_backward and group_conv_backward (arguments as the forward's)."""
+    grp = resolve_group(group)
+    order = grp.order
+    xa = as_real_array(x, "x")
+    wa = as_real_array(weight, "weight")
+    if kind == "lift":
+        batched, was_batched = _lift_operands(xa, wa)
+    else:
+        batched, was_batched = _group_operands(xa, wa, grp)
+    k = _square_kernel_size(wa)
+    strides = positive_pair(stride, "stride")
+    rows, columns = resolve_padding(padding, k, strides)
+    pads = (rows, rows, columns, columns)
+    out_h, out_w = _output_size(batched.shape, (k, k), strides, pads)
+    out_channels = wa.shape[0]
+    expected = (batched.shape[0], out_channels, order, out_h, out_w)
+    grad_array = as_real_array(grad_out, "grad_out")
+    dtype = compute_dtype(batched, wa, grad_array)
+    layer = "lift" if kind == "lift" else "group_conv"
+    grad = _check_grad_out(grad_array, expected if was_batched else expected[1:], dtype, layer)
+    if not was_batched:
+        grad = grad[None]
+    grad_bias = grad.sum(axis=(0, 2, 3, 4))
+    if 0 in batched.shape[:2] or out_channels == 0:
+        grad_x = np.zeros(batched.shape, dtype=dtype)
+        grad_weight = np.zeros(wa.shape, dtype=dtype)
+    else:
+        n = batched.shape[0]
+        x_rows = contiguous(batched, dtype).reshape(n, -1, *batched.shape[-2:])
+        bank = _expand(wa.astype(dtype, copy=False), grp, kind)
+        grad_rows = grad.reshape(n, out_channels * order, out_h, out_w)
+        grad_x, grad_bank = _correlation_backward(grad_rows, x_rows, bank, strides, pads)
+        grad_x = grad_x.reshape(batched.shape)
+        if kind == "lift":
+            grad_weight = _fold_lift(grad_bank, grp, out_channels)
+        else:
+            grad_weight = _fold_group(grad_bank, grp, out_channels)
+    return (grad_x if was_batched else grad_x[0]), grad_weight, grad_bias
+
+
+def lift_backward(
+    grad_out: ArrayLike,
+    x: ArrayLike,
+    weight: ArrayLike,
+    *,
+    group: GroupLike = "p4",
+    stride: IntPair = 1,
+    padding: Padding = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gradients of :func:`lift` with respect to its input, its compact weight and its bias.
+
+    Parameters
+    ----------
+    grad_out : array_like, shape (N, C_out, |G|, H', W') or (C_out, |G|, H', W')
+        Gradient of a scalar loss with respect to ``lift(x, weight, ...)``.
+    x, weight, group, stride, padding
+        The forward call's arguments.
+
+    Returns
+    -------
+    grad_x : numpy.ndarray, shape of `x`
+    grad_weight : numpy.ndarray, shape (C_out, C_in, k, k)
+        The gradient with respect to the filters that live on the group, not the expanded bank.
+    grad_bias : numpy.ndarray, shape (C_out,)
+        ``grad_out`` summed over batch, group axis and space.  All three in the float dtype of
+        `grad_out`, `x` and `weight` together.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As for :func:`lift`; ValueError when `grad_out` does not have the output's shape.
+
+    See Also
+    --------
+    lift, group_conv_backward, conv2d_backward
+
+    Notes
+    -----
+    With ``E(w)`` the expanded bank of :func:`expand_filter` (slot ``o*|G| + g`` holds
+    ``T_g(w[o])``), the layer is a plain correlation with ``E(w)``; its bank gradient, computed
+    by the C core, is folded back by the transpose of ``E``: each slot's gradient is turned back
+    by ``T_g^-1`` and added to the filter it came from,
+    ``grad_weight[o] = sum_g T_g^-1(grad_E[o*|G| + g])``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import gcnn
+    >>> rng = np.random.default_rng(0)
+    >>> x, w = rng.standard_normal((2, 1, 7, 7)), rng.standard_normal((3, 1, 3, 3))
+    >>> out = gcnn.lift(x, w, padding=1)
+    >>> r = rng.standard_normal(out.shape)       # the loss is sum(out * r)
+    >>> gx, gw, gb = gcnn.lift_backward(r, x, w, padding=1)
+    >>> eps = 1e-6                               # check one weight by finite differences
+    >>> w2 = w.copy(); w2[1, 0, 2, 0] += eps
+    >>> numeric = ((gcnn.lift(x, w2, padding=1) - out) * r).sum() / eps
+    >>> bool(abs(numeric - gw[1, 0, 2, 0]) < 1e-4)
+    True
+    """
+    return _group_backward(grad_out, x, weight, group, stride, padding, "lift")
+
+
+def group_conv_backward(
+    grad_out: ArrayLike,
+    x: ArrayLike,
+    weight: ArrayLike,
+    *,
+    group: GroupLike = "p4",
+    stride: IntPair = 1,
+    padding: Padding = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gradients of :func:`group_conv` with respect to its input, its compact weight and bias.
+
+    Parameters
+    ----------
+    grad_out : array_like, shape (N, C_out, |G|, H', W') or (C_out, |G|, H', W')
+        Gradient of a scalar loss with respect to ``group_conv(x, weight, ...)``.
+    x, weight, group, stride, padding
+        The forward call's arguments.
+
+    Returns
+    -------
+    grad_x : numpy.ndarray, shape of `x`
+    grad_weight : numpy.ndarray, shape (C_out, C_in, |G|, k, k)
+        The gradient with respect to the filters on the group, not the expanded bank.
+    grad_bias : numpy.ndarray, shape (C_out,)
+        All three in the float dtype of `grad_out`, `x` and `weight` together.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As for :func:`group_conv`; ValueError when `grad_out` does not have the output's shape.
+
+    See Also
+    --------
+    group_conv, lift_backward
+
+    Notes
+    -----
+    Slot ``(o*|G| + g, c*|G| + h)`` of the expanded bank holds ``T_g(w[o, c, g^-1 h])``; the
+    fold adds its gradient, turned back by ``T_g^-1``, to ``w[o, c, g^-1 h]``.  The input and
+    bank gradients run in the C core as for :func:`conv2d_backward`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import gcnn
+    >>> rng = np.random.default_rng(1)
+    >>> x, w = rng.standard_normal((1, 2, 4, 6, 6)), rng.standard_normal((2, 2, 4, 3, 3))
+    >>> out = gcnn.group_conv(x, w)
+    >>> gx, gw, gb = gcnn.group_conv_backward(np.ones_like(out), x, w)
+    >>> gx.shape, gw.shape, gb.shape
+    ((1, 2, 4, 6, 6), (2, 2, 4, 3, 3), (2,))
+    """
+    return _group_backward(grad_out, x, weight, group, stride, padding, "group")

@@ -1,0 +1,306 @@
+/*
+ * Loop body of the weight gradient, included at the end of corr2d_impl.h
+ * (same element type and instruction-set path, same vectors and panels):
+ *
+ *     grad_w[o][c][ky][kx] = sum_{n, y, x} grad_out[n][o][y][x] *
+ *                            xpad[n][c][y*stride_h + ky][x*stride_w + kx]
+ *
+ * Strategy: the batch is cut into units, a split that depends on the sizes
+ * only (gcnn_plan_make with fixed_split): several whole small images, or
+ * one band of output rows of a large one.  The units are grouped into a
+ * fixed number of chunks, each summed into its own partial gradient; the
+ * partials are added in chunk order at the end, so the numbers do not
+ * depend on the thread count.  A work item is (chunk, block of ob output
+ * channels).  For each unit the input rows go into a panel as for the
+ * forward pass, and the block's rows of grad_out into a small panel with
+ * zeros between rows.  A register tile holds ob x tw accumulator vectors
+ * running along the output rows, for one input channel, one kernel row and
+ * tw consecutive taps: every loaded grad_out vector serves tw taps, every
+ * loaded input vector ob channels.  The vector sums live in memory between
+ * tiles; their lanes are added in a fixed order once per item.
+ *
+ * At unit strides the panel rows are exactly as long as the padded input
+ * rows and the grad_out panel uses the same row length, so output pixel
+ * (y, x) and its input tap sit at the same flat offset from their panels'
+ * starts: a band is one flat run of vectors with no per-row remainder.
+ * The lanes between output rows multiply zeros of grad_out (an infinite
+ * input value there gives NaN, as 0 * inf does in any sum over products).
+ * With strides, rows are walked one at a time and the lanes past the end
+ * of a row are masked out of the input instead.
+ */
+
+static GCNN_INLINE void GCNN_NAME(gw_tile)(const GCNN_T *restrict in, ptrdiff_t in_image_step,
+                                           ptrdiff_t in_row_step,
+                                           const ptrdiff_t *restrict tap_offset,
+                                           const GCNN_T *restrict g, ptrdiff_t g_image_step,
+                                           ptrdiff_t g_row_step, ptrdiff_t g_chan_step,
+                                           ptrdiff_t images, ptrdiff_t rows,
+                                           ptrdiff_t full_vectors, ptrdiff_t tail,
+                                           const int OB, const int TW, GCNN_T *restrict sums)
+{
+    VEC acc[GCNN_GW_MAX_OB][GCNN_GW_MAX_TW];
+    GCNN_UNROLL
+    for (int j = 0; j < OB; ++j) {
+        GCNN_UNROLL
+        for (int t = 0; t < TW; ++t)
+            acc[j][t] = VLOAD(sums + (t * OB + j) * GCNN_LANES);
+    }
+#if GCNN_VECTORS
+    GCNN_NAME(ivec) keep; /* all ones in the lanes of the last, partial vector */
+    for (ptrdiff_t lane = 0; lane < GCNN_LANES; ++lane)
+        keep[lane] = lane < tail ? -1 : 0;
+#endif
+    for (ptrdiff_t i = 0; i < images; ++i)
+        for (ptrdiff_t r = 0; r < rows; ++r) {
+            const GCNN_T *restrict in_row = in + i * in_image_step + r * in_row_step;
+            const GCNN_T *restrict g_row = g + i * g_image_step + r * g_row_step;
+            for (ptrdiff_t v = 0; v < full_vectors; ++v) {
+                VEC xv[GCNN_GW_MAX_TW];
+                GCNN_UNROLL
+                for (int t = 0; t < TW; ++t)
+                    xv[t] = VLOAD(in_row + tap_offset[t] + v * GCNN_LANES);
+                GCNN_UNROLL
+                for (int j = 0; j < OB; ++j) {
+                    const VEC gv = VLOAD(g_row + j * g_chan_step + v * GCNN_LANES);
+                    GCNN_UNROLL
+                    for (int t = 0; t < TW; ++t)
+                        acc[j][t] += gv * xv[t];
+                }
+            }
+#if GCNN_VECTORS
+            if (tail > 0) {
+                const ptrdiff_t v = full_vectors;
+                VEC xv[GCNN_GW_MAX_TW];
+                GCNN_UNROLL
+                for (int t = 0; t < TW; ++t)
+                    xv[t] = (VEC)((GCNN_NAME(ivec))VLOAD(in_row + tap_offset[t] +
+                                                         v * GCNN_LANES) &
+                                  keep);
+                GCNN_UNROLL
+                for (int j = 0; j < OB; ++j) {
+                    const VEC gv = VLOAD(g_row + j * g_chan_step + v * GCNN_LANES);
+                    GCNN_UNROLL
+                    for (int t = 0; t < TW; ++t)
+                        acc[j][t] += gv * xv[t];
+                }
+            }
+#endif
+        }
+    GCNN_UNROLL
+    for (int j = 0; j < OB; ++j) {
+        GCNN_UNROLL
+        for (int t = 0; t < TW; ++t)
+            VSTORE(sums + (t * OB + j) * GCNN_LANES, acc[j][t]);
+    }
+}
+
+/* The tile shapes gcnn_gw_tile_shape may choose (ob a power of two up to
+ * GCNN_GW_MAX_OB, a kernel row cut into pieces of up to GCNN_GW_MAX_TW). */
+static int GCNN_NAME(run_gw_tile)(ptrdiff_t ob, ptrdiff_t tw, const GCNN_T *in,
+                                  ptrdiff_t in_image_step, ptrdiff_t in_row_step,
+                                  const ptrdiff_t *tap_offset, const GCNN_T *g,
+                                  ptrdiff_t g_image_step, ptrdiff_t g_row_step,
+                                  ptrdiff_t g_chan_step, ptrdiff_t images, ptrdiff_t rows,
+                                  ptrdiff_t full_vectors, ptrdiff_t tail, GCNN_T *sums)
+{
+#define GCNN_GW_CASE(OBV, TWV)                                                 \
+    case (OBV) * 16 + (TWV):                                                   \
+        GCNN_NAME(gw_tile)(in, in_image_step, in_row_step, tap_offset, g, g_image_step, \
+                           g_row_step, g_chan_step, images, rows, full_vectors, tail, OBV, \
+                           TWV, sums);                                         \
+        return GCNN_OK;
+    switch (ob * 16 + tw) {
+        GCNN_GW_CASE(8, 1)
+        GCNN_GW_CASE(8, 2)
+        GCNN_GW_CASE(8, 3)
+        GCNN_GW_CASE(8, 4)
+        GCNN_GW_CASE(4, 1)
+        GCNN_GW_CASE(4, 2)
+        GCNN_GW_CASE(4, 3)
+        GCNN_GW_CASE(4, 4)
+        GCNN_GW_CASE(2, 1)
+        GCNN_GW_CASE(2, 2)
+        GCNN_GW_CASE(2, 3)
+        GCNN_GW_CASE(2, 4)
+        GCNN_GW_CASE(1, 1)
+        GCNN_GW_CASE(1, 2)
+        GCNN_GW_CASE(1, 3)
+        GCNN_GW_CASE(1, 4)
+    default: /* gcnn_gw_tile_shape only produces the shapes above */
+        return GCNN_EINTERNAL;
+    }
+#undef GCNN_GW_CASE
+}
+
+/* 64-byte aligned pointer into a block from calloc(elems + GCNN_ALIGN bytes). */
+static GCNN_T *GCNN_NAME(aligned)(char *block)
+{
+    return block ? (GCNN_T *)(block + (GCNN_ALIGN - (uintptr_t)block % GCNN_ALIGN)) : NULL;
+}
+
+static int GCNN_NAME(grad_weight)(const gcnn_corr2d_params *params, const GCNN_T *x,
+                                  const GCNN_T *grad_out, GCNN_T fillvalue,
+                                  GCNN_T *grad_w)
+{
+    if (params->dilate_h > 1 || params->dilate_w > 1)
+        return GCNN_EINVAL;
+    struct gcnn_plan plan;
+    int status = gcnn_plan_make(params, sizeof(GCNN_T), GCNN_LANES, GCNN_ACC, 1, &plan);
+    if (status != GCNN_OK)
+        return status;
+    ptrdiff_t ob, tw;
+    gcnn_gw_tile_shape(&plan, GCNN_ACC, &ob, &tw);
+
+    const ptrdiff_t batch = plan.p.batch, O = plan.p.out_channels, C = plan.p.in_channels;
+    const ptrdiff_t KH = plan.p.kernel_h, KW = plan.p.kernel_w, taps = plan.taps;
+    const ptrdiff_t out_h = plan.out_h, out_w = plan.out_w;
+    const ptrdiff_t band_rows = plan.band_rows;
+    const ptrdiff_t bands = (out_h + band_rows - 1) / band_rows;
+    const int flat = plan.p.stride_h == 1 && plan.p.stride_w == 1;
+    /* grad_out panel [image][j][row][g_stride] (+ a vector of zeros after
+     * each channel's rows when flat) */
+    const ptrdiff_t g_stride = flat ? plan.row_stride
+                                    : (out_w + GCNN_LANES - 1) / GCNN_LANES * GCNN_LANES;
+    const ptrdiff_t g_chan_elems = band_rows * g_stride + (flat ? GCNN_LANES : 0);
+    const ptrdiff_t g_image_elems = ob * g_chan_elems;
+    /* Small images: several whole images per unit, so that a tile runs
+     * long enough to pay for loading and storing its sums. */
+    ptrdiff_t group = 1;
+    if (bands == 1) {
+        const size_t image_bytes = plan.panel_elems * sizeof(GCNN_T);
+        const size_t g_bytes = (size_t)(ob * g_chan_elems) * sizeof(GCNN_T);
+        group = (ptrdiff_t)(GCNN_PANEL_TARGET_BYTES / image_bytes);
+        if ((size_t)group > GCNN_GW_G_PANEL_BYTES / g_bytes)
+            group = (ptrdiff_t)(GCNN_GW_G_PANEL_BYTES / g_bytes);
+        if (group > batch)
+            group = batch;
+        if (group < 1)
+            group = 1;
+    }
+    /* x and grad_out exist in memory, so these products cannot overflow */
+    const ptrdiff_t units = bands == 1 ? (batch + group - 1) / group : batch * bands;
+    const ptrdiff_t image_size = C * plan.p.height * plan.p.width;
+    const ptrdiff_t g_image_size = O * out_h * out_w;
+    ptrdiff_t wsize, sums_elems;
+    if (!mul_ok(O, taps, &wsize) || !mul_ok(ob * GCNN_LANES, taps, &sums_elems) ||
+        (size_t)wsize > SIZE_MAX / sizeof(GCNN_T) / GCNN_GW_MAX_CHUNKS ||
+        plan.panel_elems > SIZE_MAX / sizeof(GCNN_T) / (size_t)group ||
+        (size_t)sums_elems > SIZE_MAX / sizeof(GCNN_T) - GCNN_ALIGN) {
+        gcnn_plan_free(&plan);
+        return GCNN_EOVERFLOW;
+    }
+    const size_t wbytes = (size_t)wsize * sizeof(GCNN_T);
+    const ptrdiff_t pixel_chunks = batch * out_h * out_w / GCNN_GW_MIN_CHUNK_PIXELS;
+    ptrdiff_t chunks = units < GCNN_GW_MAX_CHUNKS ? units : GCNN_GW_MAX_CHUNKS;
+    if (chunks > pixel_chunks)
+        chunks = pixel_chunks > 1 ? pixel_chunks : 1;
+    while (chunks > 1 && (size_t)chunks * wbytes > GCNN_GW_PARTIAL_BYTES)
+        --chunks;
+    GCNN_T *partial = grad_w;
+    if (chunks > 1) {
+        partial = malloc((size_t)chunks * wbytes);
+        if (partial == NULL) {
+            gcnn_plan_free(&plan);
+            return GCNN_ENOMEM;
+        }
+    }
+    const ptrdiff_t ob_blocks = (O + ob - 1) / ob;
+    const ptrdiff_t items = chunks * ob_blocks;
+    int failed = GCNN_OK;
+
+#ifdef _OPENMP
+#pragma omp parallel num_threads(plan.threads) reduction(max : failed)
+#endif
+    {
+        /* calloc: see corr2d; the g panel's padding lanes must be zeros */
+        /* (flat runs read up to a vector past the last panel row) */
+        char *panel_block = calloc(
+            (plan.panel_elems * (size_t)group + GCNN_LANES) * sizeof(GCNN_T) + GCNN_ALIGN, 1);
+        char *g_block = calloc((size_t)(g_image_elems * group) * sizeof(GCNN_T) + GCNN_ALIGN, 1);
+        char *sums_block = malloc((size_t)sums_elems * sizeof(GCNN_T) + GCNN_ALIGN);
+        GCNN_T *panel = GCNN_NAME(aligned)(panel_block);
+        GCNN_T *g_panel = GCNN_NAME(aligned)(g_block);
+        /* vector sums of one item: [c][ky][kx][j][lane] */
+        GCNN_T *sums = GCNN_NAME(aligned)(sums_block);
+        failed = panel == NULL || g_panel == NULL || sums == NULL ? GCNN_ENOMEM : GCNN_OK;
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic, 1)
+#endif
+        for (ptrdiff_t item = 0; item < items; ++item) {
+            if (failed != GCNN_OK)
+                continue;
+            const ptrdiff_t chunk = item / ob_blocks;
+            const ptrdiff_t o0 = (item % ob_blocks) * ob;
+            const ptrdiff_t ob_count = O - o0 < ob ? O - o0 : ob;
+            const ptrdiff_t first = chunk * units / chunks, last = (chunk + 1) * units / chunks;
+            memset(sums, 0, (size_t)sums_elems * sizeof(GCNN_T));
+            for (ptrdiff_t unit = first; unit < last && failed == GCNN_OK; ++unit) {
+                /* a unit: images [n0, n0 + images) or one band of image n0 */
+                const ptrdiff_t n0 = bands == 1 ? unit * group : unit / bands;
+                const ptrdiff_t images = bands == 1 && batch - n0 < group ? batch - n0 : group;
+                const ptrdiff_t oy0 = bands == 1 ? 0 : (unit % bands) * band_rows;
+                const ptrdiff_t rows = out_h - oy0 < band_rows ? out_h - oy0 : band_rows;
+                for (ptrdiff_t i = 0; i < images; ++i) {
+                    GCNN_NAME(fill_panel)(&plan, x + (n0 + i) * image_size,
+                                          oy0 * plan.p.stride_h,
+                                          (rows - 1) * plan.p.stride_h + KH, fillvalue,
+                                          panel + (size_t)i * plan.panel_elems);
+                    for (ptrdiff_t j = 0; j < ob_count; ++j) {
+                        GCNN_T *dst = g_panel + i * g_image_elems + j * g_chan_elems;
+                        for (ptrdiff_t r = 0; r < rows; ++r)
+                            memcpy(dst + r * g_stride,
+                                   grad_out + (n0 + i) * g_image_size +
+                                       ((o0 + j) * out_h + oy0 + r) * out_w,
+                                   (size_t)out_w * sizeof(GCNN_T));
+                        /* a shorter band than the last: the run's last
+                         * vector must not see the old rows below it */
+                        if (flat && rows < band_rows)
+                            memset(dst + rows * g_stride, 0, GCNN_LANES * sizeof(GCNN_T));
+                    }
+                }
+                /* the vectors of a flat run cover (rows - 1) * row_stride + out_w */
+                const ptrdiff_t run = (rows - 1) * g_stride + out_w;
+                const ptrdiff_t tile_rows = flat ? 1 : rows;
+                const ptrdiff_t full_vectors =
+                    flat ? (run + GCNN_LANES - 1) / GCNN_LANES : out_w / GCNN_LANES;
+                const ptrdiff_t tail = flat ? 0 : out_w % GCNN_LANES;
+                for (ptrdiff_t c = 0; c < C && failed == GCNN_OK; ++c)
+                    for (ptrdiff_t ky = 0; ky < KH && failed == GCNN_OK; ++ky)
+                        for (ptrdiff_t kx0 = 0; kx0 < KW && failed == GCNN_OK; kx0 += tw) {
+                            const ptrdiff_t tap = (c * KH + ky) * KW + kx0;
+                            failed = GCNN_NAME(run_gw_tile)(
+                                ob, KW - kx0 < tw ? KW - kx0 : tw, panel,
+                                (ptrdiff_t)plan.panel_elems, plan.p.stride_h * plan.row_stride,
+                                plan.tap_offset + tap, g_panel, g_image_elems, g_stride,
+                                g_chan_elems, images, tile_rows, full_vectors, tail,
+                                sums + tap * ob * GCNN_LANES);
+                        }
+            }
+            /* lanes summed in a fixed order */
+            GCNN_T *restrict out = partial + (chunks > 1 ? chunk * wsize : 0);
+            for (ptrdiff_t t = 0; t < taps; ++t)
+                for (ptrdiff_t j = 0; j < ob_count; ++j) {
+                    const GCNN_T *lanes = sums + (t * ob + j) * GCNN_LANES;
+                    GCNN_T total = lanes[0];
+                    for (ptrdiff_t lane = 1; lane < GCNN_LANES; ++lane)
+                        total += lanes[lane];
+                    out[(o0 + j) * taps + t] = total;
+                }
+        }
+        free(panel_block);
+        free(g_block);
+        free(sums_block);
+    }
+    if (chunks > 1) {
+        if (failed == GCNN_OK)
+            for (ptrdiff_t i = 0; i < wsize; ++i) {
+                GCNN_T total = partial[i];
+                for (ptrdiff_t chunk = 1; chunk < chunks; ++chunk)
+                    total += partial[chunk * wsize + i];
+                grad_w[i] = total;
+            }
+        free(partial);
+    }
+    gcnn_plan_free(&plan);
+    return failed;
+}
