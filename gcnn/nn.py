@@ -617,22 +617,6 @@ class _GroupConvolution(_Convolution):
         return text + (")" if self.bias is not None else ", bias=False)")
 
 
-def _lift_backward(*args, **kwargs):
-    return _layers.lift_backward(*args, **kwargs)
-
-
-def _group_conv_backward(*args, **kwargs):
-    return _layers.group_conv_backward(*args, **kwargs)
-
-
-def _conv2d(*args, **kwargs):
-    return _layers.conv2d(*args, **kwargs)
-
-
-def _conv2d_backward(*args, **kwargs):
-    return _layers.conv2d_backward(*args, **kwargs)
-
-
 class LiftingConv(_GroupConvolution):
     """Lifting layer: images (N, C_in, H, W) to group feature maps (N, C_out, |G|, H', W').
 
@@ -687,7 +671,7 @@ class LiftingConv(_GroupConvolution):
     """
 
     _forward_function = staticmethod(_layers.lift)
-    _backward_function = staticmethod(_lift_backward)
+    _backward_function = staticmethod(_layers.lift_backward)
     _group_axis = False
 
 
@@ -726,7 +710,7 @@ class GroupConv(_GroupConvolution):
     """
 
     _forward_function = staticmethod(_layers.group_conv)
-    _backward_function = staticmethod(_group_conv_backward)
+    _backward_function = staticmethod(_layers.group_conv_backward)
     _group_axis = True
 
 
@@ -742,7 +726,8 @@ class Conv2d(_Convolution):
     stride : int or (int, int), optional
         Step between output pixels.
     padding : int, (int, int), "same" or "valid", optional
-        Zeros added on every side; ``"same"`` needs an odd kernel and stride 1.
+        Zeros added on both sides of each axis; ``"same"`` needs stride 1 and, as in PyTorch,
+        puts the extra row and column of an even kernel after the image.
     bias : bool, optional
         Whether the layer has a bias.
     dtype : {numpy.float32, numpy.float64}, optional
@@ -779,12 +764,12 @@ class Conv2d(_Convolution):
     >>> layer = nn.Conv2d(3, 8, 3, padding=1, rng=0)
     >>> layer
     Conv2d(3 -> 8, kernel 3x3, stride 1, padding 1)
-    >>> layer(np.zeros((2, 3, 5, 5), np.float32)).shape  # doctest: +SKIP
+    >>> layer(np.zeros((2, 3, 5, 5), np.float32)).shape
     (2, 8, 5, 5)
     """
 
-    _forward_function = staticmethod(_conv2d)
-    _backward_function = staticmethod(_conv2d_backward)
+    _forward_function = staticmethod(_layers.conv2d)
+    _backward_function = staticmethod(_layers.conv2d_backward)
     _group_keyword = False
 
     def __init__(
@@ -806,7 +791,7 @@ class Conv2d(_Convolution):
         self.padding: tuple[int, int] | str = (
             padding if isinstance(padding, str) else _layers.nonnegative_pair(padding, "padding")
         )
-        self.padding_pair()  # checked now so that a bad layer fails when built
+        self.padding_sides()  # checked now so that a bad layer fails when built
         bias = _check_bool(bias, "bias")
         dtype = _float_dtype(dtype)
         generator = _generator(rng)
@@ -817,21 +802,27 @@ class Conv2d(_Convolution):
             "bias", _uniform(generator, bound, self.out_channels, dtype) if bias else None
         )
 
-    def padding_pair(self) -> tuple[int, int]:
-        """The (rows, columns) zero padding, with ``"same"``/``"valid"`` resolved."""
-        kh, kw = self.kernel_size
-        if self.padding == "same" and kh != kw:
-            if kh % 2 == 0 or kw % 2 == 0:
-                raise ValueError(
-                    f"padding='same' needs an odd kernel size, got {self.kernel_size}: an even "
-                    "kernel would need lopsided padding; pad explicitly with an int instead"
-                )
-            rows = _layers.resolve_padding("same", kh, self.stride)[0]
-            return rows, _layers.resolve_padding("same", kw, self.stride)[0]
-        return _layers.resolve_padding(self.padding, max(kh, kw), self.stride)
+    def padding_sides(self) -> tuple[int, int, int, int]:
+        """The (top, bottom, left, right) zero padding, with ``"same"``/``"valid"`` resolved."""
+        return _layers._planar_padding(self.padding, self.kernel_size, self.stride)
 
-    def _function_keywords(self) -> dict:
-        return {"stride": self.stride, "padding": self.padding_pair()}
+    def padding_pair(self) -> tuple[int, int]:
+        """The (rows, columns) zero padding when it is symmetric, as for the group layers.
+
+        Raises
+        ------
+        ValueError
+            For ``padding="same"`` with an even kernel side, which pads one more row or column
+            after the image than before it (as PyTorch does).
+        """
+        top, bottom, left, right = self.padding_sides()
+        if top != bottom or left != right:
+            raise ValueError(
+                f"padding='same' with the even kernel {self.kernel_size[0]}x"
+                f"{self.kernel_size[1]} is lopsided: (top, bottom, left, right) = "
+                f"{(top, bottom, left, right)}"
+            )
+        return top, left
 
     def __repr__(self) -> str:
         padding = self.padding if isinstance(self.padding, str) else _pair_text(self.padding)

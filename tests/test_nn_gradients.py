@@ -11,7 +11,7 @@ import layer_reference as ref
 import numpy as np
 import pytest
 
-from gcnn import _layers, nn
+from gcnn import nn
 
 EPS = 1e-6
 RTOL, ATOL = 1e-6, 1e-8
@@ -332,12 +332,6 @@ def test_mean_pool_counts_the_zero_padding():
 
 # --------------------------------------------------------------------------- convolutions
 
-# Until the functional gradients of the convolutions are in gcnn._layers.
-needs_convolution_gradients = pytest.mark.skipif(
-    not all(hasattr(_layers, name) for name in ("lift_backward", "conv2d_backward")),
-    reason="gcnn._layers.lift_backward/group_conv_backward/conv2d_backward missing",
-)
-
 CONVOLUTION_CASES = [
     # (group, kernel, stride, padding, bias, height, width)
     ("p4", 3, 1, 1, True, 5, 5),
@@ -348,7 +342,6 @@ CONVOLUTION_CASES = [
 ]
 
 
-@needs_convolution_gradients
 @pytest.mark.parametrize("group, k, stride, padding, bias, height, width", CONVOLUTION_CASES)
 def test_lifting_conv_gradient(group, k, stride, padding, bias, height, width):
     layer = nn.LiftingConv(
@@ -357,7 +350,6 @@ def test_lifting_conv_gradient(group, k, stride, padding, bias, height, width):
     assert_gradients_match_finite_differences(layer, random((2, 2, height, width)))
 
 
-@needs_convolution_gradients
 @pytest.mark.parametrize("group, k, stride, padding, bias, height, width", CONVOLUTION_CASES)
 def test_group_conv_gradient(group, k, stride, padding, bias, height, width):
     order = 4 if group == "p4" else 8
@@ -367,17 +359,21 @@ def test_group_conv_gradient(group, k, stride, padding, bias, height, width):
     assert_gradients_match_finite_differences(layer, random((1, 2, order, height, width)))
 
 
-@needs_convolution_gradients
 @pytest.mark.parametrize(
     "kernel, stride, padding, bias",
-    [(3, 1, 1, True), ((2, 3), (2, 1), (1, 0), False), (1, 2, 0, True), (3, 1, "same", False)],
+    [
+        (3, 1, 1, True),
+        ((2, 3), (2, 1), (1, 0), False),
+        (1, 2, 0, True),
+        (3, 1, "same", False),
+        ((4, 3), 1, "same", True),  # lopsided, as PyTorch: the extra row goes after the image
+    ],
 )
 def test_conv2d_gradient(kernel, stride, padding, bias):
     layer = nn.Conv2d(3, 2, kernel, stride, padding, bias=bias, dtype=np.float64, rng=0)
     assert_gradients_match_finite_differences(layer, random((2, 3, 5, 6)))
 
 
-@needs_convolution_gradients
 def test_unbatched_convolutions_give_unbatched_gradients():
     for layer, x in [
         (nn.LiftingConv(2, 3, 3, padding=1, dtype=np.float64, rng=0), random((2, 5, 5))),
@@ -424,7 +420,6 @@ def _torch_group_layer(x, weight, bias, group, stride, padding, torch):
     return out if bias is None else out + bias[None, :, None, None, None]
 
 
-@needs_convolution_gradients
 @pytest.mark.parametrize("kind", ["lift", "group"])
 @pytest.mark.parametrize("group, k, stride, padding, bias, height, width", CONVOLUTION_CASES)
 def test_group_convolutions_match_torch_autograd(
@@ -454,11 +449,14 @@ def test_group_convolutions_match_torch_autograd(
         _assert_close(parameters["bias"].grad, bias_torch.grad, np.float64)
 
 
-@needs_convolution_gradients
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_conv2d_matches_torch(torch, dtype):
-    ours = nn.Conv2d(3, 4, (3, 2), stride=(2, 1), padding=(1, 0), dtype=dtype, rng=2)
-    theirs = torch.nn.Conv2d(3, 4, (3, 2), stride=(2, 1), padding=(1, 0))
+@pytest.mark.parametrize(
+    "kernel, stride, padding", [((3, 2), (2, 1), (1, 0)), ((2, 4), 1, "same"), (3, 2, "valid")]
+)
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel:UserWarning")
+def test_conv2d_matches_torch(torch, dtype, kernel, stride, padding):
+    ours = nn.Conv2d(3, 4, kernel, stride=stride, padding=padding, dtype=dtype, rng=2)
+    theirs = torch.nn.Conv2d(3, 4, kernel, stride=stride, padding=padding)
     theirs = theirs.double() if dtype == np.float64 else theirs
     with torch.no_grad():
         theirs.weight.copy_(torch.from_numpy(ours.weight))
