@@ -365,6 +365,11 @@ def _window_problems(
     return out, reasons
 
 
+def _is_lopsided(sides: tuple[int, int, int, int]) -> bool:
+    """Whether (top, bottom, left, right) padding differs between the two ends of an axis."""
+    return sides[0] != sides[1] or sides[2] != sides[3]
+
+
 def _planar_kernel_problems(layer: nn.Conv2d, group: PointGroup) -> list:
     """Why a planar convolution breaks the laws for `group` (empty if its kernels are invariant)."""
     weight = layer.weight
@@ -438,8 +443,10 @@ def equivariance_conditions(
       input exactly, so its sampling grid is symmetric under every turn and flip;
     * the same stride and padding on both axes, and a square window (a turn swaps the axes).
 
-    Padding in gcnn is always symmetric (top = bottom, left = right): the lopsided padding an
-    even kernel would need for ``"same"`` is refused when a layer is built.  ``GroupPool`` and
+    Padding in gcnn's group layers is always symmetric (top = bottom, left = right): the
+    lopsided padding an even kernel would need for ``"same"`` is refused when a layer is built.
+    ``Conv2d`` follows PyTorch and accepts it (the extra row and column go after the image),
+    which is reported as a problem.  ``GroupPool`` and
     ``ReLU`` always commute with the group, and so does global pooling (``SpatialPool(None)``).
     ``BatchNorm2d`` and ``GroupBatchNorm`` do too, in eval and in training mode: their statistics
     are per channel, over space (and the group axis), which turns, flips and ``L_g`` leave
@@ -553,17 +560,30 @@ def equivariance_conditions(
             if channels is not None and layer.in_channels != channels:
                 reasons.append(f"takes {layer.in_channels} channels but receives {channels}")
             channels = layer.out_channels
-            try:
-                padding = layer.padding_pair()
-            except (TypeError, ValueError) as exc:
-                reasons.append(f"has an invalid padding: {exc}")
-                size = None
-            else:
-                if size is not None:
-                    size, window_reasons = _window_problems(
-                        size, layer.kernel_size, layer.stride, padding
+            if isinstance(layer, nn.Conv2d) and _is_lopsided(layer.padding_sides()):
+                # PyTorch's 'same' for an even kernel, stride 1: the output keeps the size.
+                reasons.append(
+                    f"pads lopsidedly, (top, bottom, left, right) = {layer.padding_sides()} "
+                    "(padding='same' with an even kernel puts the extra row and column after the "
+                    "image, as in PyTorch): a turn or flip moves the sampling grid"
+                )
+                kh, kw = layer.kernel_size
+                if kh != kw:
+                    reasons.append(
+                        f"the window {kh} x {kw} is not square: a quarter turn swaps its sides"
                     )
-                    reasons += window_reasons
+            else:
+                try:
+                    padding = layer.padding_pair()
+                except (TypeError, ValueError) as exc:
+                    reasons.append(f"has an invalid padding: {exc}")
+                    size = None
+                else:
+                    if size is not None:
+                        size, window_reasons = _window_problems(
+                            size, layer.kernel_size, layer.stride, padding
+                        )
+                        reasons += window_reasons
         elif isinstance(layer, nn.SpatialPool):
             if kind == "vector":
                 reasons.append(f"expects spatial maps but receives {wording[kind]}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gcnn import _layers, nn
+from gcnn import nn
 from gcnn._equivariance import check_equivariance, equivariance_conditions
 from gcnn.groups import p4, p4m
 
@@ -140,7 +140,6 @@ def test_conv2d_with_invariant_kernels_keeps_the_laws():
     assert any("not square" in problem for problem in report.problems)
 
 
-@pytest.mark.skipif(not hasattr(_layers, "conv2d"), reason="gcnn._layers.conv2d missing")
 def test_conv2d_verdicts_agree_with_measurement():
     x = random((2, 1, 7, 7), seed=4)
     generic = nn.Conv2d(1, 2, 3, padding=1, dtype=np.float64, rng=0)
@@ -204,3 +203,25 @@ def test_structure_problems_of_the_new_layers():
     # Unknown layers stay unknown, gcnn.nn subclasses included.
     report = equivariance_conditions([lifting, type("Custom", (nn.Layer,), {})()], 5)
     assert "is not a gcnn layer" in report.problems[0]
+
+
+def test_conv2d_lopsided_same_padding_is_reported_and_measured():
+    conv = nn.Conv2d(1, 1, 2, padding="same", dtype=np.float64, rng=0)
+    conv.weight[...] = 1.0  # invariant kernels: only the padding can break the laws
+    assert conv.padding_sides() == (0, 1, 0, 1)
+    with pytest.raises(ValueError, match="lopsided"):
+        conv.padding_pair()
+    report = equivariance_conditions([conv], 6)
+    expected = (
+        "layer 0 Conv2d(1 -> 1, kernel 2x2, stride 1, padding same): pads lopsidedly, "
+        "(top, bottom, left, right) = (0, 1, 0, 1) (padding='same' with an even kernel puts the "
+        "extra row and column after the image, as in PyTorch): a turn or flip moves the "
+        "sampling grid"
+    )
+    assert report.problems == [expected]
+    assert report.steps[0].size_out == (6, 6)
+    x = random((1, 1, 6, 6), seed=6)
+    assert check_equivariance(conv, x, "p4").max_error > 1e-3
+    odd = nn.Conv2d(1, 1, 3, padding="same", rng=0)
+    odd.weight[...] = 1.0
+    assert equivariance_conditions([odd], 6).exact
