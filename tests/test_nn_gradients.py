@@ -324,6 +324,19 @@ def test_max_pool_ties_go_to_the_first_maximal_element():
     np.testing.assert_array_equal(global_pool.backward(np.array([[1.0]])), [[0, 1], [0, 0]])
 
 
+def test_max_pool_sends_the_gradient_of_a_nan_window_to_the_nan(torch):
+    x = random((1, 1, 4, 4), seed=40)
+    x[0, 0, 1, 2] = np.nan
+    pool = nn.SpatialPool(3, 1, 1)
+    out = pool(x)
+    r = random(out.shape, seed=41)
+    x_torch = torch.from_numpy(x).requires_grad_(True)
+    (torch.nn.functional.max_pool2d(x_torch, 3, 1, 1) * torch.from_numpy(r)).sum().backward()
+    grad = pool.backward(r)
+    np.testing.assert_allclose(grad, x_torch.grad.numpy(), rtol=1e-12, atol=1e-15)
+    assert grad[0, 0, 1, 2] == pytest.approx(r[0, 0, :3, 1:].sum())  # the 9 windows that see it
+
+
 def test_mean_pool_counts_the_zero_padding():
     pool = nn.SpatialPool(3, 1, 1, reduce="mean")
     pool(np.zeros((1, 1)))  # one window, 8 of its 9 taps on padding
