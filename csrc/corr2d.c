@@ -42,6 +42,15 @@
 #define GCNN_POW2_MAX_OB 8 /* widest tile every path has; tiles below are 1, 2, 4 */
 #define GCNN_MAX_NV 8
 #define GCNN_MAX_ROWS 4 /* output rows of a row-blocked tile (one channel) */
+/* Channel-vector tiles (small maps): up to GCNN_MAX_CV vectors of output
+ * channels x GCNN_MAX_CV_PIXELS pixels (forward) or taps (weight gradient). */
+#define GCNN_MAX_CV 3
+#define GCNN_MAX_CV_PIXELS 8
+/* Channel-vector tiles replace row tiles when they fill this much more of
+ * each vector's lanes. */
+#define GCNN_CV_MIN_GAIN 0.05
+/* Bytes of transposed grad_out a channel-vector unit may take (L1). */
+#define GCNN_GW_CV_PANEL_BYTES (32 * 1024)
 /* Bytes of input panel a band aims at: comfortably inside a 1-2 MiB L2. */
 #define GCNN_PANEL_TARGET_BYTES (256 * 1024)
 /* Bytes of weights plus tile input one channel block should keep in L1. */
@@ -75,6 +84,8 @@ struct gcnn_plan {
     ptrdiff_t out_h, out_w, padded_w;
     ptrdiff_t ob, nv, ob_blocks; /* register tile: ob channels x nv vectors */
     ptrdiff_t row_block;         /* output rows per tile (GCNN_MAX_ROWS or 1) */
+    ptrdiff_t cv_vectors;        /* > 0: channel-vector tiles of cv_vectors vectors of */
+    ptrdiff_t cv_pixels;         /* channels x cv_pixels pixels (ob = cv_vectors * lanes) */
     int unrolled_kw;             /* 3 or 5: tiles unroll kernel rows; 0: flat */
     ptrdiff_t phases;            /* stride_w phases kept: min(stride_w, kernel_w) */
     ptrdiff_t phase_stride;      /* elements per stride_w phase of a row */
@@ -179,6 +190,18 @@ int gcnn_corr2d_out_shape(const gcnn_corr2d_params *p, ptrdiff_t *out_h,
     return GCNN_OK;
 }
 
+/* Share of the lanes that vectors along output rows of width w fill. */
+static double gcnn_row_lane_use(ptrdiff_t w, ptrdiff_t lanes)
+{
+    return (double)w / (double)((w + lanes - 1) / lanes * lanes);
+}
+
+/* Share of the lanes that vectors of output channels fill. */
+static double gcnn_channel_lane_use(ptrdiff_t channels, ptrdiff_t lanes)
+{
+    return (double)channels / (double)((channels + lanes - 1) / lanes * lanes);
+}
+
 static void gcnn_plan_free(struct gcnn_plan *plan)
 {
     free(plan->col_src);
@@ -229,6 +252,22 @@ static int gcnn_plan_make(const gcnn_corr2d_params *params, size_t elem_size,
         const ptrdiff_t padded12 = (p->out_channels + 11) / 12 * 12;
         if (padded12 * 14 * 16 < padded8 * 10 * 24)
             plan->ob = 12;
+    }
+    /* Rows much shorter than a vector leave most lanes idle; lanes filled
+     * with output channels instead do better (each tile: a few vectors of
+     * channels x a few pixels, one broadcast input value per pixel and tap). */
+    if (!fixed_split && lanes > 1 &&
+        gcnn_channel_lane_use(p->out_channels, lanes) >
+            gcnn_row_lane_use(plan->out_w, lanes) + GCNN_CV_MIN_GAIN) {
+        plan->cv_pixels = acc_regs >= GCNN_MAX_CV * GCNN_MAX_CV_PIXELS ? GCNN_MAX_CV_PIXELS : 4;
+        plan->cv_vectors = (p->out_channels + lanes - 1) / lanes;
+        if (plan->cv_vectors > acc_regs / plan->cv_pixels)
+            plan->cv_vectors = acc_regs / plan->cv_pixels;
+        if (plan->cv_vectors > GCNN_MAX_CV)
+            plan->cv_vectors = GCNN_MAX_CV;
+        plan->ob = plan->cv_vectors * lanes;
+        plan->nv = 1;
+        plan->row_block = 1;
     }
     plan->ob_blocks = (p->out_channels + plan->ob - 1) / plan->ob;
     plan->unrolled_kw =

@@ -255,6 +255,87 @@ static GCNN_INLINE void GCNN_NAME(band_rows)(const struct gcnn_plan *plan,
                         out_n, 1, NV);
 }
 
+/* Channel-vector tile for small maps: OV vectors of output channels (the
+ * block's OV * lanes channels, packed per tap by pack_weights) x PP output
+ * pixels of the band, at panel offsets pix[q].  Per tap, OV weight vectors
+ * are loaded and each pixel's input value is broadcast to all lanes, so no
+ * lane waits on a pixel that does not exist.  Sums run over all taps in the
+ * (c, ky, kx) order of the row tiles. */
+static GCNN_INLINE void GCNN_NAME(cv_tile)(const GCNN_T *restrict panel,
+                                           const ptrdiff_t *restrict tap_offset,
+                                           ptrdiff_t taps, const GCNN_T *restrict wpk,
+                                           const ptrdiff_t *restrict pix, const int OV,
+                                           const int PP,
+                                           VEC acc[GCNN_MAX_CV][GCNN_MAX_CV_PIXELS])
+{
+    for (ptrdiff_t t = 0; t < taps; ++t) {
+        const GCNN_T *restrict src = panel + tap_offset[t];
+        const GCNN_T *restrict weights = wpk + t * OV * GCNN_LANES;
+        VEC wv[GCNN_MAX_CV];
+        GCNN_UNROLL
+        for (int v = 0; v < OV; ++v)
+            wv[v] = VLOAD(weights + v * GCNN_LANES);
+        GCNN_UNROLL
+        for (int q = 0; q < PP; ++q) {
+            const VEC xs = (VEC){0} + src[pix[q]]; /* broadcast */
+            GCNN_UNROLL
+            for (int v = 0; v < OV; ++v)
+                acc[v][q] += wv[v] * xs;
+        }
+    }
+}
+
+/* All channel-vector tiles of one band for one output-channel block. */
+static GCNN_INLINE void GCNN_NAME(cv_band)(const struct gcnn_plan *plan,
+                                           const GCNN_T *restrict panel,
+                                           const GCNN_T *restrict wpk,
+                                           const GCNN_T *restrict bias, ptrdiff_t o0,
+                                           ptrdiff_t oy0, ptrdiff_t rows,
+                                           GCNN_T *restrict out_n, const int OV, const int PP)
+{
+    const ptrdiff_t out_h = plan->out_h, out_w = plan->out_w;
+    const ptrdiff_t block = OV * GCNN_LANES;
+    const ptrdiff_t ob_count =
+        plan->p.out_channels - o0 < block ? plan->p.out_channels - o0 : block;
+    const ptrdiff_t row_step = plan->p.stride_h * plan->row_stride;
+    const ptrdiff_t pixels = rows * out_w;
+    GCNN_T lanes[GCNN_MAX_CV * 64 / sizeof(GCNN_T)];
+    for (ptrdiff_t j = 0; j < block; ++j)
+        lanes[j] = bias && j < ob_count ? bias[o0 + j] : 0;
+    VEC bias_v[GCNN_MAX_CV];
+    GCNN_UNROLL
+    for (int v = 0; v < OV; ++v)
+        bias_v[v] = VLOAD(lanes + v * GCNN_LANES);
+    for (ptrdiff_t q0 = 0; q0 < pixels; q0 += PP) {
+        const ptrdiff_t valid = pixels - q0 < PP ? pixels - q0 : PP;
+        ptrdiff_t pix[GCNN_MAX_CV_PIXELS];
+        GCNN_UNROLL
+        for (int q = 0; q < PP; ++q) {
+            /* a partial tile repeats its last pixel (computed, not stored) */
+            const ptrdiff_t pixel = q0 + (q < valid ? q : valid - 1);
+            pix[q] = (pixel / out_w) * row_step + pixel % out_w;
+        }
+        VEC acc[GCNN_MAX_CV][GCNN_MAX_CV_PIXELS];
+        GCNN_UNROLL
+        for (int v = 0; v < OV; ++v) {
+            GCNN_UNROLL
+            for (int q = 0; q < PP; ++q)
+                acc[v][q] = bias_v[v];
+        }
+        GCNN_NAME(cv_tile)(panel, plan->tap_offset, plan->taps, wpk, pix, OV, PP, acc);
+        for (ptrdiff_t q = 0; q < valid; ++q) {
+            const ptrdiff_t pixel = q0 + q;
+            GCNN_T *restrict dst = out_n + (o0 * out_h + oy0 + pixel / out_w) * out_w +
+                                   pixel % out_w;
+            GCNN_UNROLL
+            for (int v = 0; v < OV; ++v)
+                VSTORE(lanes + v * GCNN_LANES, acc[v][q]);
+            for (ptrdiff_t j = 0; j < ob_count; ++j)
+                dst[j * out_h * out_w] = lanes[j];
+        }
+    }
+}
+
 /* Copy the padded input rows [first_row, first_row + rows) of every channel
  * of image x_n into the panel, splitting columns into stride_w phases.
  * plan->col_src says, for each position of a panel row, which image column
@@ -333,6 +414,22 @@ static int GCNN_NAME(run_band)(const struct gcnn_plan *plan,
         GCNN_NAME(band_rows)(plan, panel, wpk_block, bias, o0, oy0, rows, out_n, \
                              GCNN_MAX_ROWS, NVV, KWV);                        \
         return GCNN_OK;
+#define GCNN_CV_CASE(OVV, PPV)                                                \
+    case (OVV) * 16 + (PPV):                                                  \
+        GCNN_NAME(cv_band)(plan, panel, wpk_block, bias, o0, oy0, rows, out_n, OVV, PPV); \
+        return GCNN_OK;
+    if (plan->cv_vectors > 0) {
+        switch (plan->cv_vectors * 16 + plan->cv_pixels) {
+            GCNN_CV_CASE(3, 8)
+            GCNN_CV_CASE(2, 8)
+            GCNN_CV_CASE(1, 8)
+            GCNN_CV_CASE(2, 4)
+            GCNN_CV_CASE(1, 4)
+        default: /* gcnn_plan_make only produces the shapes above */
+            return GCNN_EINTERNAL;
+        }
+    }
+#undef GCNN_CV_CASE
     if (plan->row_block > 1) {
         switch (plan->nv * 16 + plan->unrolled_kw) {
             GCNN_ROWS_CASE(4, 3)

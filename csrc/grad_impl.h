@@ -132,6 +132,112 @@ static int GCNN_NAME(run_gw_tile)(ptrdiff_t ob, ptrdiff_t tw, const GCNN_T *in,
 #undef GCNN_GW_CASE
 }
 
+/* Channel-vector tile of the weight gradient (small maps): OV vectors of
+ * output channels x TT consecutive taps, summed over the unit's pixels.
+ * g_t holds the unit's grad_out transposed, [pixel][OV * lanes channels];
+ * pix[p] is pixel p's offset in the panel.  Each input value is broadcast
+ * to all lanes, which hold different channels: no lane is idle on a short
+ * row and no lanes need adding up at the end. */
+static GCNN_INLINE void GCNN_NAME(gw_cv_tile)(const GCNN_T *restrict panel,
+                                              const ptrdiff_t *restrict tap_offset,
+                                              const GCNN_T *restrict g_t,
+                                              const ptrdiff_t *restrict pix, ptrdiff_t pixels,
+                                              const int OV, const int TT,
+                                              GCNN_T *restrict sums)
+{
+    VEC acc[GCNN_MAX_CV][GCNN_MAX_CV_PIXELS];
+    ptrdiff_t offset[GCNN_MAX_CV_PIXELS];
+    GCNN_UNROLL
+    for (int t = 0; t < TT; ++t) {
+        offset[t] = tap_offset[t];
+        GCNN_UNROLL
+        for (int v = 0; v < OV; ++v)
+            acc[v][t] = VLOAD(sums + (t * OV + v) * GCNN_LANES);
+    }
+    for (ptrdiff_t p = 0; p < pixels; ++p) {
+        const GCNN_T *restrict base = panel + pix[p];
+        VEC gv[GCNN_MAX_CV];
+        GCNN_UNROLL
+        for (int v = 0; v < OV; ++v)
+            gv[v] = VLOAD(g_t + (p * OV + v) * GCNN_LANES);
+        GCNN_UNROLL
+        for (int t = 0; t < TT; ++t) {
+            const VEC xs = (VEC){0} + base[offset[t]]; /* broadcast */
+            GCNN_UNROLL
+            for (int v = 0; v < OV; ++v)
+                acc[v][t] += gv[v] * xs;
+        }
+    }
+    GCNN_UNROLL
+    for (int t = 0; t < TT; ++t) {
+        GCNN_UNROLL
+        for (int v = 0; v < OV; ++v)
+            VSTORE(sums + (t * OV + v) * GCNN_LANES, acc[v][t]);
+    }
+}
+
+/* Sum a unit into the vector sums [tap][OV * lanes], taking the taps in
+ * pieces of the widest tile the registers hold (then 4, 2, 1). */
+static int GCNN_NAME(gw_cv_unit)(const GCNN_T *panel, const ptrdiff_t *tap_offset,
+                                 ptrdiff_t taps, const GCNN_T *g_t, const ptrdiff_t *pix,
+                                 ptrdiff_t pixels, ptrdiff_t ov, ptrdiff_t widest,
+                                 GCNN_T *sums)
+{
+#define GCNN_GW_CV_CASE(OVV, TTV)                                              \
+    case (OVV) * 16 + (TTV):                                                   \
+        GCNN_NAME(gw_cv_tile)(panel, tap_offset + t, g_t, pix, pixels, OVV, TTV, \
+                              sums + t * (OVV) * GCNN_LANES);                  \
+        break;
+    ptrdiff_t t = 0;
+    for (ptrdiff_t width = widest; width >= 1; width /= 2)
+        for (; t + width <= taps; t += width)
+            switch (ov * 16 + width) {
+                GCNN_GW_CV_CASE(3, 8)
+                GCNN_GW_CV_CASE(3, 4)
+                GCNN_GW_CV_CASE(3, 2)
+                GCNN_GW_CV_CASE(3, 1)
+                GCNN_GW_CV_CASE(2, 8)
+                GCNN_GW_CV_CASE(2, 4)
+                GCNN_GW_CV_CASE(2, 2)
+                GCNN_GW_CV_CASE(2, 1)
+                GCNN_GW_CV_CASE(1, 8)
+                GCNN_GW_CV_CASE(1, 4)
+                GCNN_GW_CV_CASE(1, 2)
+                GCNN_GW_CV_CASE(1, 1)
+            default: /* grad_weight only chooses the shapes above */
+                return GCNN_EINTERNAL;
+            }
+#undef GCNN_GW_CV_CASE
+    return GCNN_OK;
+}
+
+/* A channel-vector unit's grad_out, transposed to g_t[pixel][ob] (zeros
+ * for channels past the block's ob_count), and each pixel's panel offset:
+ * pixel p = (i * rows + r) * out_w + x of image n0 + i, output row oy0 + r. */
+static void GCNN_NAME(gw_cv_unit_fill)(const struct gcnn_plan *plan, const GCNN_T *grad_out,
+                                      ptrdiff_t n0, ptrdiff_t images, ptrdiff_t oy0,
+                                      ptrdiff_t rows, ptrdiff_t o0, ptrdiff_t ob,
+                                      ptrdiff_t ob_count, ptrdiff_t *pix, GCNN_T *g_t)
+{
+    const ptrdiff_t out_h = plan->out_h, out_w = plan->out_w;
+    const ptrdiff_t row_step = plan->p.stride_h * plan->row_stride;
+    const ptrdiff_t plane = out_h * out_w;
+    for (ptrdiff_t i = 0; i < images; ++i)
+        for (ptrdiff_t r = 0; r < rows; ++r)
+            for (ptrdiff_t xo = 0; xo < out_w; ++xo) {
+                const ptrdiff_t p = (i * rows + r) * out_w + xo;
+                pix[p] = i * (ptrdiff_t)plan->panel_elems + r * row_step + xo;
+                const GCNN_T *src = grad_out + ((n0 + i) * plan->p.out_channels + o0) * plane +
+                                    (oy0 + r) * out_w + xo;
+                GCNN_T *dst = g_t + p * ob;
+                ptrdiff_t j = 0;
+                for (; j < ob_count; ++j)
+                    dst[j] = src[j * plane];
+                for (; j < ob; ++j)
+                    dst[j] = 0;
+            }
+}
+
 /* 64-byte aligned pointer into a block from calloc(elems + GCNN_ALIGN bytes). */
 static GCNN_T *GCNN_NAME(aligned)(char *block)
 {
@@ -148,30 +254,52 @@ static int GCNN_NAME(grad_weight)(const gcnn_corr2d_params *params, const GCNN_T
     int status = gcnn_plan_make(params, sizeof(GCNN_T), GCNN_LANES, GCNN_ACC, 1, &plan);
     if (status != GCNN_OK)
         return status;
-    ptrdiff_t ob, tw;
-    gcnn_gw_tile_shape(&plan, GCNN_ACC, &ob, &tw);
 
     const ptrdiff_t batch = plan.p.batch, O = plan.p.out_channels, C = plan.p.in_channels;
-    const ptrdiff_t KH = plan.p.kernel_h, KW = plan.p.kernel_w, taps = plan.taps;
+    const ptrdiff_t KH = plan.p.kernel_h, taps = plan.taps;
     const ptrdiff_t out_h = plan.out_h, out_w = plan.out_w;
     const ptrdiff_t band_rows = plan.band_rows;
     const ptrdiff_t bands = (out_h + band_rows - 1) / band_rows;
+    const ptrdiff_t row_step = plan.p.stride_h * plan.row_stride;
     const int flat = plan.p.stride_h == 1 && plan.p.stride_w == 1;
-    /* grad_out panel [image][j][row][g_stride] (+ a vector of zeros after
-     * each channel's rows when flat) */
+
+    /* Tiles: vectors along the output rows (flat runs at unit strides), or,
+     * when those leave more lanes idle, vectors of output channels. */
+    const double row_use =
+        flat ? (double)(band_rows * out_w) /
+                   (double)(((band_rows - 1) * plan.row_stride + out_w + GCNN_LANES - 1) /
+                            GCNN_LANES * GCNN_LANES)
+             : gcnn_row_lane_use(out_w, GCNN_LANES);
+    const int cv = GCNN_VECTORS && gcnn_channel_lane_use(O, GCNN_LANES) >
+                                       row_use + GCNN_CV_MIN_GAIN;
+    const ptrdiff_t widest = GCNN_ACC >= GCNN_MAX_CV * GCNN_MAX_CV_PIXELS ? GCNN_MAX_CV_PIXELS : 4;
+    ptrdiff_t ob, tw = 1, ov = 0;
+    if (cv) {
+        ov = (O + GCNN_LANES - 1) / GCNN_LANES;
+        if (ov > GCNN_ACC / widest)
+            ov = GCNN_ACC / widest;
+        if (ov > GCNN_MAX_CV)
+            ov = GCNN_MAX_CV;
+        ob = ov * GCNN_LANES;
+    } else {
+        gcnn_gw_tile_shape(&plan, GCNN_ACC, &ob, &tw);
+    }
+    /* grad_out panel of one image: rows: [j][row][g_stride] (+ a vector of
+     * zeros after each channel's rows when flat); channels: [pixel][j] */
     const ptrdiff_t g_stride = flat ? plan.row_stride
                                     : (out_w + GCNN_LANES - 1) / GCNN_LANES * GCNN_LANES;
     const ptrdiff_t g_chan_elems = band_rows * g_stride + (flat ? GCNN_LANES : 0);
-    const ptrdiff_t g_image_elems = ob * g_chan_elems;
+    const ptrdiff_t g_image_elems = cv ? band_rows * out_w * ob : ob * g_chan_elems;
     /* Small images: several whole images per unit, so that a tile runs
      * long enough to pay for loading and storing its sums. */
     ptrdiff_t group = 1;
     if (bands == 1) {
         const size_t image_bytes = plan.panel_elems * sizeof(GCNN_T);
-        const size_t g_bytes = (size_t)(ob * g_chan_elems) * sizeof(GCNN_T);
+        const size_t g_bytes = (size_t)g_image_elems * sizeof(GCNN_T);
+        const size_t g_limit = cv ? GCNN_GW_CV_PANEL_BYTES : GCNN_GW_G_PANEL_BYTES;
         group = (ptrdiff_t)(GCNN_PANEL_TARGET_BYTES / image_bytes);
-        if ((size_t)group > GCNN_GW_G_PANEL_BYTES / g_bytes)
-            group = (ptrdiff_t)(GCNN_GW_G_PANEL_BYTES / g_bytes);
+        if ((size_t)group > g_limit / g_bytes)
+            group = (ptrdiff_t)(g_limit / g_bytes);
         if (group > batch)
             group = batch;
         if (group < 1)
@@ -181,8 +309,9 @@ static int GCNN_NAME(grad_weight)(const gcnn_corr2d_params *params, const GCNN_T
     const ptrdiff_t units = bands == 1 ? (batch + group - 1) / group : batch * bands;
     const ptrdiff_t image_size = C * plan.p.height * plan.p.width;
     const ptrdiff_t g_image_size = O * out_h * out_w;
+    const ptrdiff_t unit_pixels = group * band_rows * out_w;
     ptrdiff_t wsize, sums_elems;
-    if (!mul_ok(O, taps, &wsize) || !mul_ok(ob * GCNN_LANES, taps, &sums_elems) ||
+    if (!mul_ok(O, taps, &wsize) || !mul_ok(cv ? ob : ob * GCNN_LANES, taps, &sums_elems) ||
         (size_t)wsize > SIZE_MAX / sizeof(GCNN_T) / GCNN_GW_MAX_CHUNKS ||
         plan.panel_elems > SIZE_MAX / sizeof(GCNN_T) / (size_t)group ||
         (size_t)sums_elems > SIZE_MAX / sizeof(GCNN_T) - GCNN_ALIGN) {
@@ -218,11 +347,14 @@ static int GCNN_NAME(grad_weight)(const gcnn_corr2d_params *params, const GCNN_T
             (plan.panel_elems * (size_t)group + GCNN_LANES) * sizeof(GCNN_T) + GCNN_ALIGN, 1);
         char *g_block = calloc((size_t)(g_image_elems * group) * sizeof(GCNN_T) + GCNN_ALIGN, 1);
         char *sums_block = malloc((size_t)sums_elems * sizeof(GCNN_T) + GCNN_ALIGN);
+        ptrdiff_t *pix = cv ? malloc((size_t)unit_pixels * sizeof *pix) : NULL;
         GCNN_T *panel = GCNN_NAME(aligned)(panel_block);
         GCNN_T *g_panel = GCNN_NAME(aligned)(g_block);
-        /* vector sums of one item: [c][ky][kx][j][lane] */
+        /* vector sums of one item: rows [tap][j][lane]; channels [tap][j] */
         GCNN_T *sums = GCNN_NAME(aligned)(sums_block);
-        failed = panel == NULL || g_panel == NULL || sums == NULL ? GCNN_ENOMEM : GCNN_OK;
+        failed = panel == NULL || g_panel == NULL || sums == NULL || (cv && pix == NULL)
+                     ? GCNN_ENOMEM
+                     : GCNN_OK;
 #ifdef _OPENMP
 #pragma omp for schedule(dynamic, 1)
 #endif
@@ -240,11 +372,19 @@ static int GCNN_NAME(grad_weight)(const gcnn_corr2d_params *params, const GCNN_T
                 const ptrdiff_t images = bands == 1 && batch - n0 < group ? batch - n0 : group;
                 const ptrdiff_t oy0 = bands == 1 ? 0 : (unit % bands) * band_rows;
                 const ptrdiff_t rows = out_h - oy0 < band_rows ? out_h - oy0 : band_rows;
-                for (ptrdiff_t i = 0; i < images; ++i) {
+                for (ptrdiff_t i = 0; i < images; ++i)
                     GCNN_NAME(fill_panel)(&plan, x + (n0 + i) * image_size,
                                           oy0 * plan.p.stride_h,
                                           (rows - 1) * plan.p.stride_h + KH, fillvalue,
                                           panel + (size_t)i * plan.panel_elems);
+                if (cv) {
+                    GCNN_NAME(gw_cv_unit_fill)(&plan, grad_out, n0, images, oy0, rows, o0, ob,
+                                               ob_count, pix, g_panel);
+                    failed = GCNN_NAME(gw_cv_unit)(panel, plan.tap_offset, taps, g_panel, pix,
+                                                   images * rows * out_w, ov, widest, sums);
+                    continue;
+                }
+                for (ptrdiff_t i = 0; i < images; ++i)
                     for (ptrdiff_t j = 0; j < ob_count; ++j) {
                         GCNN_T *dst = g_panel + i * g_image_elems + j * g_chan_elems;
                         for (ptrdiff_t r = 0; r < rows; ++r)
@@ -257,39 +397,44 @@ static int GCNN_NAME(grad_weight)(const gcnn_corr2d_params *params, const GCNN_T
                         if (flat && rows < band_rows)
                             memset(dst + rows * g_stride, 0, GCNN_LANES * sizeof(GCNN_T));
                     }
-                }
                 /* the vectors of a flat run cover (rows - 1) * row_stride + out_w */
                 const ptrdiff_t run = (rows - 1) * g_stride + out_w;
                 const ptrdiff_t tile_rows = flat ? 1 : rows;
                 const ptrdiff_t full_vectors =
                     flat ? (run + GCNN_LANES - 1) / GCNN_LANES : out_w / GCNN_LANES;
                 const ptrdiff_t tail = flat ? 0 : out_w % GCNN_LANES;
+                const ptrdiff_t KW = plan.p.kernel_w;
                 for (ptrdiff_t c = 0; c < C && failed == GCNN_OK; ++c)
                     for (ptrdiff_t ky = 0; ky < KH && failed == GCNN_OK; ++ky)
                         for (ptrdiff_t kx0 = 0; kx0 < KW && failed == GCNN_OK; kx0 += tw) {
                             const ptrdiff_t tap = (c * KH + ky) * KW + kx0;
                             failed = GCNN_NAME(run_gw_tile)(
                                 ob, KW - kx0 < tw ? KW - kx0 : tw, panel,
-                                (ptrdiff_t)plan.panel_elems, plan.p.stride_h * plan.row_stride,
-                                plan.tap_offset + tap, g_panel, g_image_elems, g_stride,
-                                g_chan_elems, images, tile_rows, full_vectors, tail,
-                                sums + tap * ob * GCNN_LANES);
+                                (ptrdiff_t)plan.panel_elems, row_step, plan.tap_offset + tap,
+                                g_panel, g_image_elems, g_stride, g_chan_elems, images,
+                                tile_rows, full_vectors, tail, sums + tap * ob * GCNN_LANES);
                         }
             }
-            /* lanes summed in a fixed order */
             GCNN_T *restrict out = partial + (chunks > 1 ? chunk * wsize : 0);
-            for (ptrdiff_t t = 0; t < taps; ++t)
-                for (ptrdiff_t j = 0; j < ob_count; ++j) {
-                    const GCNN_T *lanes = sums + (t * ob + j) * GCNN_LANES;
-                    GCNN_T total = lanes[0];
-                    for (ptrdiff_t lane = 1; lane < GCNN_LANES; ++lane)
-                        total += lanes[lane];
-                    out[(o0 + j) * taps + t] = total;
-                }
+            if (cv) { /* lanes are channels: a transposed copy */
+                for (ptrdiff_t t = 0; t < taps; ++t)
+                    for (ptrdiff_t j = 0; j < ob_count; ++j)
+                        out[(o0 + j) * taps + t] = sums[t * ob + j];
+            } else { /* lanes are pixels: summed in a fixed order */
+                for (ptrdiff_t t = 0; t < taps; ++t)
+                    for (ptrdiff_t j = 0; j < ob_count; ++j) {
+                        const GCNN_T *lanes = sums + (t * ob + j) * GCNN_LANES;
+                        GCNN_T total = lanes[0];
+                        for (ptrdiff_t lane = 1; lane < GCNN_LANES; ++lane)
+                            total += lanes[lane];
+                        out[(o0 + j) * taps + t] = total;
+                    }
+            }
         }
         free(panel_block);
         free(g_block);
         free(sums_block);
+        free(pix);
     }
     if (chunks > 1) {
         if (failed == GCNN_OK)
