@@ -1,8 +1,9 @@
-"""Command line: ``python -m gcnn {demo,bench}``.
+"""Command line: ``python -m gcnn {demo,bench,train}``.
 
 ``demo`` shows and checks the p4 equivariance of the tutorial's functions on a picture in a
 few seconds; ``bench`` times gcnn against the tutorial's SciPy code (and, when available,
-its layers against PyTorch). Run ``python -m gcnn COMMAND --help`` for the options.
+its layers against PyTorch); ``train`` trains a G-CNN on real images. Run
+``python -m gcnn COMMAND --help`` for the options.
 """
 
 from __future__ import annotations
@@ -127,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
         description=_DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    commands = parser.add_subparsers(dest="command", metavar="{demo,bench}")
+    commands = parser.add_subparsers(dest="command", metavar="{demo,bench,train}")
 
     demo = commands.add_parser(
         "demo",
@@ -213,6 +214,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="time spent measuring each side of a row, at least 3 runs regardless "
         "(default: 1.0, with --quick 0.2)",
     )
+
+    from .cli import train
+
+    train.add_parser(commands)
     return parser
 
 
@@ -257,6 +262,10 @@ def _run(argv: Sequence[str] | None) -> int:
             threads=args.threads,
             budget_seconds=budget,
         )
+    if args.command == "train":
+        from .cli import train
+
+        return train.run(args)
     parser.print_help()
     return 2
 
