@@ -15,7 +15,13 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 from setuptools.errors import CompileError, LinkError
 
-SOURCES = ["csrc/gcnn_module.c", "csrc/corr2d.c", "csrc/peak.c"]
+SOURCES = [
+    "csrc/gcnn_module.c",
+    "csrc/corr2d.c",
+    "csrc/channels.c",
+    "csrc/simd.c",
+    "csrc/peak.c",
+]
 
 
 def _compiler_accepts(compiler, flags, libs=()):
@@ -67,10 +73,20 @@ setup(
             sources=SOURCES,
             include_dirs=[numpy.get_include(), "csrc"],
             depends=[
-                "csrc/gcnn_kernels.h",
-                "csrc/corr2d_path.h",
-                "csrc/corr2d_impl.h",
-                "csrc/grad_impl.h",
+                f"csrc/{name}"
+                for name in (
+                    "gcnn_kernels.h",
+                    "kernel_common.h",
+                    "simd_paths.h",
+                    "simd_types.h",
+                    "simd_vec.h",
+                    "simd_vec_end.h",
+                    "corr2d_bodies.h",
+                    "corr2d_impl.h",
+                    "grad_impl.h",
+                    "channels_impl.h",
+                    "pool_impl.h",
+                )
             ],
         )
     ],

@@ -1,42 +1,21 @@
 /*
- * Batched multi-channel correlation (see gcnn_kernels.h for the contract).
- * This file holds the type-free planning and index maps, instantiates
- * corr2d_impl.h for float and double on each instruction-set path, and
- * dispatches at run time to the best path the CPU supports.
+ * Batched multi-channel correlation and its weight gradient (see
+ * gcnn_kernels.h for the contract).  This file holds the type-free planning
+ * and index maps, instantiates corr2d_impl.h and grad_impl.h for float and
+ * double on each instruction-set path, and dispatches at run time to the
+ * best path the CPU supports.
  */
 #include "gcnn_kernels.h"
+#include "kernel_common.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
-#if defined(__GNUC__) || defined(__clang__)
-#define GCNN_INLINE inline __attribute__((always_inline))
-#else
-#define GCNN_INLINE inline
-#endif
-#if defined(__clang__)
-#define GCNN_UNROLL _Pragma("unroll")
-#elif defined(__GNUC__) && __GNUC__ >= 8
-#define GCNN_UNROLL _Pragma("GCC unroll 16")
-#else
-#define GCNN_UNROLL
-#endif
-
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
-#define GCNN_X86_PATHS 1
-#else
-#define GCNN_X86_PATHS 0
-#endif
 
 /* col_src values that are not image columns */
 #define GCNN_COL_FILL (-1)  /* outside the image with boundary fill */
 #define GCNN_COL_SLACK (-2) /* past the padded row: never written, reads 0 */
 
-#define GCNN_ALIGN 64 /* bytes: a cache line and an AVX-512 vector */
 
 #define GCNN_MAX_OB 12     /* widest register tile (AVX-512 only) */
 #define GCNN_POW2_MAX_OB 8 /* widest tile every path has; tiles below are 1, 2, 4 */
@@ -53,6 +32,9 @@
 #define GCNN_GW_CV_PANEL_BYTES (32 * 1024)
 /* Bytes of input panel a band aims at: comfortably inside a 1-2 MiB L2. */
 #define GCNN_PANEL_TARGET_BYTES (256 * 1024)
+/* Bytes allocated after a panel: the widest tile of a flat run reads up to
+ * one tile width past the band's last row. */
+#define GCNN_PANEL_SLACK (GCNN_MAX_NV * GCNN_ALIGN)
 /* Bytes of weights plus tile input one channel block should keep in L1. */
 #define GCNN_L1_TARGET_BYTES (32 * 1024)
 /* Below this many multiply-adds a call runs on one thread: waking a team
@@ -86,6 +68,8 @@ struct gcnn_plan {
     ptrdiff_t row_block;         /* output rows per tile (GCNN_MAX_ROWS or 1) */
     ptrdiff_t cv_vectors;        /* > 0: channel-vector tiles of cv_vectors vectors of */
     ptrdiff_t cv_pixels;         /* channels x cv_pixels pixels (ob = cv_vectors * lanes) */
+    int flat;                    /* unit strides: tiles run along a band's rows as one flat
+                                    run (panel rows exactly padded_w long) */
     int unrolled_kw;             /* 3 or 5: tiles unroll kernel rows; 0: flat */
     ptrdiff_t phases;            /* stride_w phases kept: min(stride_w, kernel_w) */
     ptrdiff_t phase_stride;      /* elements per stride_w phase of a row */
@@ -101,23 +85,6 @@ struct gcnn_plan {
     ptrdiff_t dilate_h, dilate_w; /* input dilation, >= 1 */
     int threads;
 };
-
-/* Overflow-checked size arithmetic on nonnegative values. */
-static int mul_ok(ptrdiff_t a, ptrdiff_t b, ptrdiff_t *r)
-{
-    if (a != 0 && b > PTRDIFF_MAX / a)
-        return 0;
-    *r = a * b;
-    return 1;
-}
-
-static int add_ok(ptrdiff_t a, ptrdiff_t b, ptrdiff_t *r)
-{
-    if (b > PTRDIFF_MAX - a)
-        return 0;
-    *r = a + b;
-    return 1;
-}
 
 /* Source index of padded position i (image coordinates, may be negative)
  * in an axis of length n; -1 means "use the fill value".  The mirror and
@@ -196,10 +163,38 @@ static double gcnn_row_lane_use(ptrdiff_t w, ptrdiff_t lanes)
     return (double)w / (double)((w + lanes - 1) / lanes * lanes);
 }
 
-/* Share of the lanes that vectors of output channels fill. */
-static double gcnn_channel_lane_use(ptrdiff_t channels, ptrdiff_t lanes)
+/* Vectors of output channels in a channel-vector tile: as many as the
+ * channels fill, at most `most` (registers) and GCNN_MAX_CV. */
+static ptrdiff_t gcnn_cv_vectors(ptrdiff_t channels, ptrdiff_t lanes, ptrdiff_t most)
 {
-    return (double)channels / (double)((channels + lanes - 1) / lanes * lanes);
+    ptrdiff_t vectors = (channels + lanes - 1) / lanes;
+    if (vectors > most)
+        vectors = most;
+    if (vectors > GCNN_MAX_CV)
+        vectors = GCNN_MAX_CV;
+    return vectors > 0 ? vectors : 1;
+}
+
+/* Share of the lanes that blocks of `vectors` channel vectors fill. */
+static double gcnn_cv_lane_use(ptrdiff_t channels, ptrdiff_t lanes, ptrdiff_t vectors)
+{
+    const ptrdiff_t block = vectors * lanes;
+    return (double)channels / (double)((channels + block - 1) / block * block);
+}
+
+/* Channel block: a block's packed weights (kh*kw*ob per channel) and the
+ * input a tile reads (kh rows of tile_w + kw per channel) fit L1. */
+static void gcnn_plan_chan_block(struct gcnn_plan *plan, ptrdiff_t lanes, size_t elem_size)
+{
+    const gcnn_corr2d_params *p = &plan->p;
+    const ptrdiff_t per_channel =
+        p->kernel_h * (p->kernel_w * plan->ob + plan->nv * lanes + p->kernel_w) *
+        (ptrdiff_t)elem_size;
+    plan->chan_block = GCNN_L1_TARGET_BYTES / per_channel;
+    if (plan->chan_block < 1)
+        plan->chan_block = 1;
+    if (plan->chan_block > p->in_channels)
+        plan->chan_block = p->in_channels;
 }
 
 static void gcnn_plan_free(struct gcnn_plan *plan)
@@ -250,41 +245,52 @@ static int gcnn_plan_make(const gcnn_corr2d_params *params, size_t elem_size,
     if (acc_regs >= 24 && plan->ob == 8 && plan->nv == 2 && p->out_channels >= 24) {
         const ptrdiff_t padded8 = (p->out_channels + 7) / 8 * 8;
         const ptrdiff_t padded12 = (p->out_channels + 11) / 12 * 12;
-        if (padded12 * 14 * 16 < padded8 * 10 * 24)
+        if (padded12 * 14 * 16 <= padded8 * 10 * 24)
             plan->ob = 12;
     }
-    /* Rows much shorter than a vector leave most lanes idle; lanes filled
-     * with output channels instead do better (each tile: a few vectors of
-     * channels x a few pixels, one broadcast input value per pixel and tap). */
-    if (!fixed_split && lanes > 1 &&
-        gcnn_channel_lane_use(p->out_channels, lanes) >
-            gcnn_row_lane_use(plan->out_w, lanes) + GCNN_CV_MIN_GAIN) {
-        plan->cv_pixels = acc_regs >= GCNN_MAX_CV * GCNN_MAX_CV_PIXELS ? GCNN_MAX_CV_PIXELS : 4;
-        plan->cv_vectors = (p->out_channels + lanes - 1) / lanes;
-        if (plan->cv_vectors > acc_regs / plan->cv_pixels)
-            plan->cv_vectors = acc_regs / plan->cv_pixels;
-        if (plan->cv_vectors > GCNN_MAX_CV)
-            plan->cv_vectors = GCNN_MAX_CV;
-        plan->ob = plan->cv_vectors * lanes;
-        plan->nv = 1;
-        plan->row_block = 1;
-    }
-    plan->ob_blocks = (p->out_channels + plan->ob - 1) / plan->ob;
     plan->unrolled_kw =
         p->stride_w == 1 && (p->kernel_w == 3 || p->kernel_w == 5) ? (int)p->kernel_w : 0;
+    gcnn_plan_chan_block(plan, lanes, elem_size);
 
-    /* Channel block: a block's packed weights (kh*kw*ob per channel) and
-     * the input a tile reads (kh rows of tile_w + kw per channel) fit L1. */
-    {
-        const ptrdiff_t per_channel =
-            p->kernel_h * (p->kernel_w * plan->ob + plan->nv * lanes + p->kernel_w) *
-            (ptrdiff_t)elem_size;
-        plan->chan_block = GCNN_L1_TARGET_BYTES / per_channel;
-        if (plan->chan_block < 1)
-            plan->chan_block = 1;
-        if (plan->chan_block > p->in_channels)
-            plan->chan_block = p->in_channels;
+    /* Other ways to fill the lanes, taken when they fill clearly more:
+     * - flat runs (unit strides, row tiles, no channel blocks): a tile of
+     *   vectors need not stop at the end of an output row.  With panel rows
+     *   exactly as long as the padded input rows, output (y, x) and its taps
+     *   sit at the same flat offset from the band's start, so tiles run over
+     *   the band's rows as one run and only the lanes between rows
+     *   (padded_w - out_w per row) are wasted, not whole tiles' remainders.
+     *   A flat tile takes all input channels in one pass (no channel blocks):
+     *   on an AMD EPYC (Zen 4, 48 KiB L1) that was as fast or faster than
+     *   blocked row tiles for 48 to 512 channels of 3x3 at 26x26.
+     * - channel vectors, for rows much shorter than a vector: lanes hold
+     *   output channels, and each tile (a few vectors of channels x a few
+     *   pixels) broadcasts one input value per pixel and tap. */
+    double best = gcnn_row_lane_use(plan->out_w, plan->nv * lanes);
+    const int flat_ok =
+        !fixed_split && p->stride_h == 1 && p->stride_w == 1 && plan->row_block == 1;
+    const double flat_use = (double)plan->out_w / (double)plan->padded_w;
+    if (flat_ok && flat_use > best + GCNN_CV_MIN_GAIN) {
+        plan->flat = 1;
+        plan->nv = GCNN_MAX_NV;
+        while (plan->nv > 1 && plan->ob * plan->nv > acc_regs)
+            plan->nv /= 2;
+        best = flat_use;
     }
+    if (!fixed_split && lanes > 1) {
+        const ptrdiff_t pixels =
+            acc_regs >= GCNN_MAX_CV * GCNN_MAX_CV_PIXELS ? GCNN_MAX_CV_PIXELS : 4;
+        const ptrdiff_t vectors = gcnn_cv_vectors(p->out_channels, lanes, acc_regs / pixels);
+        if (gcnn_cv_lane_use(p->out_channels, lanes, vectors) > best + GCNN_CV_MIN_GAIN) {
+            plan->flat = 0;
+            plan->cv_pixels = pixels;
+            plan->cv_vectors = vectors;
+            plan->ob = vectors * lanes;
+            plan->nv = 1;
+            plan->row_block = 1;
+            plan->chan_block = p->in_channels; /* (a channel-vector tile takes every tap) */
+        }
+    }
+    plan->ob_blocks = (p->out_channels + plan->ob - 1) / plan->ob;
 
     /* A phase row holds its share of the padded row plus the slack that the
      * last, partly used tile reads: (out_w rounded up to whole tiles) plus
@@ -296,9 +302,10 @@ static int gcnn_plan_make(const gcnn_corr2d_params *params, size_t elem_size,
     plan->phase_stride = need > data ? need : data;
     /* whole vectors, so that rows stay aligned like the panel's start */
     plan->phase_stride = (plan->phase_stride + lanes - 1) / lanes * lanes;
-    /* The weight gradient at unit strides reads a band as one flat run of
-     * rows (grad_impl.h): rows as short as the padded row waste no lanes. */
-    if (fixed_split && p->stride_h == 1 && p->stride_w == 1)
+    /* Flat runs (forward above, and the weight gradient at unit strides,
+     * grad_impl.h): rows as short as the padded row waste no lanes.  The
+     * last tile of a run reads past the panel: see GCNN_PANEL_SLACK. */
+    if (plan->flat || (fixed_split && p->stride_h == 1 && p->stride_w == 1))
         plan->phase_stride = data;
     /* Tap kx reads phase kx % stride_w: with a stride wider than the kernel
      * the remaining phases are never read, so they are not stored. */
@@ -426,109 +433,9 @@ static void gcnn_gw_tile_shape(const struct gcnn_plan *plan, int acc_regs, ptrdi
 
 /* ---- instantiations ---------------------------------------------------- */
 
-/* Each path: corr2d_path.h instantiates the loop bodies for float and
- * double with GCNN_VBYTES-byte vectors and GCNN_ACC accumulators. */
-#define GCNN_PATH generic
-#define GCNN_ACC 8 /* 16 registers: 8 accumulators, loads and a weight */
-#define GCNN_VBYTES 16
-#include "corr2d_path.h"
-
-#if GCNN_X86_PATHS
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-#endif
-#define GCNN_PATH avx2
-#define GCNN_ACC 8
-#define GCNN_VBYTES 32
-#include "corr2d_path.h"
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
-
-#if defined(__clang__)
-#pragma clang attribute push(                                                  \
-    __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma"))),    \
-    apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")
-#endif
-#define GCNN_PATH avx512
-#define GCNN_ACC 24 /* 32 registers: 24 accumulators, loads and a weight */
-#define GCNN_VBYTES 64
-#include "corr2d_path.h"
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
-#endif /* GCNN_X86_PATHS */
-
-/* ---- dispatch ---------------------------------------------------------- */
-
-static int gcnn_simd_best(void)
-{
-#if GCNN_X86_PATHS
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw"))
-        return GCNN_SIMD_AVX512;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return GCNN_SIMD_AVX2;
-#endif
-    return GCNN_SIMD_GENERIC;
-}
-
-int gcnn_simd_resolve(int requested)
-{
-    const int best = gcnn_simd_best();
-    if (requested <= GCNN_SIMD_AUTO || requested > best)
-        return best;
-    return requested;
-}
-
-const char *gcnn_simd_name(int simd)
-{
-    switch (simd) {
-    case GCNN_SIMD_AVX512:
-        return "avx512";
-    case GCNN_SIMD_AVX2:
-        return "avx2";
-    case GCNN_SIMD_GENERIC:
-        return "generic";
-    default:
-        return "auto";
-    }
-}
-
-int gcnn_have_openmp(void)
-{
-#ifdef _OPENMP
-    return 1;
-#else
-    return 0;
-#endif
-}
-
-/* Call NAME_<path>(ARGS) for the best path the request and the CPU allow. */
-#if GCNN_X86_PATHS
-#define GCNN_DISPATCH(simd, NAME, ARGS)                                        \
-    switch (gcnn_simd_resolve(simd)) {                                         \
-    case GCNN_SIMD_AVX512:                                                     \
-        return NAME##_avx512 ARGS;                                             \
-    case GCNN_SIMD_AVX2:                                                       \
-        return NAME##_avx2 ARGS;                                               \
-    default:                                                                   \
-        return NAME##_generic ARGS;                                            \
-    }
-#else
-#define GCNN_DISPATCH(simd, NAME, ARGS) return NAME##_generic ARGS;
-#endif
+#define GCNN_BODIES "corr2d_bodies.h"
+#include "simd_paths.h"
+#undef GCNN_BODIES
 
 int gcnn_corr2d_f32(const gcnn_corr2d_params *p, const float *x,
                     const float *w, const float *bias, float fillvalue,

@@ -1,10 +1,9 @@
 /*
- * Loop body of the batched correlation, included by corr2d_path.h once for
- * each (element type, instruction set) pair, with GCNN_T (float or double),
- * GCNN_IT (the integer of its size), GCNN_NAME(s) (pastes a unique suffix
- * onto s), GCNN_VBYTES and GCNN_ACC defined.  corr2d.c provides the shared,
- * type-free helpers (plan, index maps); grad_impl.h, included after this
- * file, reuses its vectors and panels for the weight gradient.
+ * Loop body of the batched correlation, instantiated by simd_types.h once
+ * for each (element type, instruction set) pair (see there for the macros
+ * it may use).  corr2d.c provides the shared, type-free helpers (plan, index
+ * maps); grad_impl.h, included after this file, reuses its panels for the
+ * weight gradient.
  *
  * Strategy: each thread takes (image n, band of output rows) work items.
  * For an item it copies the input rows the band needs, over all channels,
@@ -14,24 +13,6 @@
  * accumulated over (c, ky, kx): every input vector loaded is shared by the
  * OB filters, every filter weight by the NV vectors.
  */
-
-#if defined(__GNUC__) || defined(__clang__)
-/* Element-aligned and may_alias: a dereference is an unaligned vector load
- * or store on a buffer of GCNN_T.  (memcpy into vectors made GCC route
- * every load through the stack on the AVX2 path.) */
-typedef GCNN_T GCNN_NAME(vec)
-    __attribute__((vector_size(GCNN_VBYTES), aligned(sizeof(GCNN_T)), may_alias));
-typedef GCNN_IT GCNN_NAME(ivec) __attribute__((vector_size(GCNN_VBYTES)));
-#define GCNN_LANES ((ptrdiff_t)(GCNN_VBYTES / sizeof(GCNN_T)))
-#define GCNN_VECTORS 1
-#else
-typedef GCNN_T GCNN_NAME(vec);
-#define GCNN_LANES ((ptrdiff_t)1)
-#define GCNN_VECTORS 0
-#endif
-#define VEC GCNN_NAME(vec)
-#define VLOAD(p) (*(const VEC *)(p))
-#define VSTORE(p, v) (*(VEC *)(p) = (v))
 
 /* Accumulate one OB x NV register tile over all channels and taps.
  * `in` points at the tile's first pixel in channel 0, tap row 0, phase 0;
@@ -155,6 +136,66 @@ static GCNN_INLINE void GCNN_NAME(band)(const struct gcnn_plan *plan,
                     }
                 }
             }
+        }
+    }
+}
+
+/* All tiles of one band for one output-channel block, as one flat run over
+ * the band's rows (plan->flat: unit strides, panel rows padded_w long, all
+ * channels in one pass).  Run position q is output (q / padded_w,
+ * q % padded_w); positions past out_w in a row are computed and dropped. */
+static GCNN_INLINE void GCNN_NAME(band_flat)(const struct gcnn_plan *plan,
+                                             const GCNN_T *restrict panel,
+                                             const GCNN_T *restrict wpk,
+                                             const GCNN_T *restrict bias, ptrdiff_t o0,
+                                             ptrdiff_t oy0, ptrdiff_t rows,
+                                             GCNN_T *restrict out_n, const int OB, const int NV)
+{
+    const ptrdiff_t out_h = plan->out_h, out_w = plan->out_w, row = plan->row_stride;
+    const ptrdiff_t tile_w = NV * GCNN_LANES;
+    const ptrdiff_t run = (rows - 1) * row + out_w;
+    const ptrdiff_t ob_count =
+        plan->p.out_channels - o0 < OB ? plan->p.out_channels - o0 : OB;
+    GCNN_T spill[GCNN_MAX_OB * GCNN_MAX_NV * 64 / sizeof(GCNN_T)];
+    for (ptrdiff_t q0 = 0; q0 < run; q0 += tile_w) {
+        VEC acc[GCNN_MAX_OB][GCNN_MAX_NV];
+        GCNN_UNROLL
+        for (int j = 0; j < OB; ++j) {
+            const GCNN_T b = (bias && j < ob_count) ? bias[o0 + j] : 0;
+            GCNN_UNROLL
+            for (int i = 0; i < NV; ++i)
+                acc[j][i] = (VEC){0} + b; /* splat */
+        }
+        switch (plan->unrolled_kw) {
+        case 3:
+            GCNN_NAME(tile)(panel + q0, plan->tap_offset, wpk, plan->taps, OB, NV, 3, acc);
+            break;
+        case 5:
+            GCNN_NAME(tile)(panel + q0, plan->tap_offset, wpk, plan->taps, OB, NV, 5, acc);
+            break;
+        default:
+            GCNN_NAME(tile)(panel + q0, plan->tap_offset, wpk, plan->taps, OB, NV, 0, acc);
+            break;
+        }
+        GCNN_UNROLL
+        for (int j = 0; j < OB; ++j) {
+            GCNN_UNROLL
+            for (int i = 0; i < NV; ++i)
+                VSTORE(spill + (j * NV + i) * GCNN_LANES, acc[j][i]);
+        }
+        /* copy the tile's pieces of output rows */
+        const ptrdiff_t q1 = q0 + tile_w < run ? q0 + tile_w : run;
+        for (ptrdiff_t q = q0; q < q1;) {
+            const ptrdiff_t y = q / row, x = q % row;
+            if (x >= out_w) { /* between rows */
+                q = (y + 1) * row;
+                continue;
+            }
+            const ptrdiff_t end = y * row + out_w < q1 ? y * row + out_w : q1;
+            for (ptrdiff_t j = 0; j < ob_count; ++j)
+                memcpy(out_n + ((o0 + j) * out_h + oy0 + y) * out_w + x,
+                       spill + j * tile_w + (q - q0), (size_t)(end - q) * sizeof(GCNN_T));
+            q = end;
         }
     }
 }
@@ -430,6 +471,25 @@ static int GCNN_NAME(run_band)(const struct gcnn_plan *plan,
         }
     }
 #undef GCNN_CV_CASE
+#define GCNN_FLAT_CASE(OBV, NVV)                                              \
+    case (OBV) * 16 + (NVV):                                                  \
+        GCNN_NAME(band_flat)(plan, panel, wpk_block, bias, o0, oy0, rows, out_n, OBV, NVV); \
+        return GCNN_OK;
+    if (plan->flat) {
+        switch (plan->ob * 16 + plan->nv) {
+            GCNN_FLAT_CASE(12, 2)
+            GCNN_FLAT_CASE(8, 2)
+            GCNN_FLAT_CASE(8, 1)
+            GCNN_FLAT_CASE(4, 4)
+            GCNN_FLAT_CASE(4, 2)
+            GCNN_FLAT_CASE(2, 8)
+            GCNN_FLAT_CASE(2, 4)
+            GCNN_FLAT_CASE(1, 8)
+        default: /* gcnn_plan_make only produces the shapes above */
+            return GCNN_EINTERNAL;
+        }
+    }
+#undef GCNN_FLAT_CASE
     if (plan->row_block > 1) {
         switch (plan->nv * 16 + plan->unrolled_kw) {
             GCNN_ROWS_CASE(4, 3)
@@ -499,7 +559,8 @@ static int GCNN_NAME(corr2d)(const gcnn_corr2d_params *params,
         /* calloc: tiles at the right edge read past the data of a phase row
          * into its slack; those lanes are discarded, but they must hold
          * initialised, finite values (zeros) so nothing undefined is read. */
-        char *panel_block = calloc(plan.panel_elems * sizeof(GCNN_T) + GCNN_ALIGN, 1);
+        char *panel_block =
+            calloc(plan.panel_elems * sizeof(GCNN_T) + GCNN_ALIGN + GCNN_PANEL_SLACK, 1);
         /* Rows start on a cache line (row_stride is a whole number of
          * vectors), so the kx = 0 tap of every tile loads without a split. */
         GCNN_T *panel = panel_block
@@ -535,11 +596,3 @@ static int GCNN_NAME(corr2d)(const gcnn_corr2d_params *params,
     gcnn_plan_free(&plan);
     return failed;
 }
-
-#include "grad_impl.h"
-
-#undef VLOAD
-#undef VSTORE
-#undef VEC
-#undef GCNN_LANES
-#undef GCNN_VECTORS

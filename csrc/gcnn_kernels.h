@@ -52,6 +52,7 @@
 #define GCNN_KERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -112,6 +113,70 @@ int gcnn_corr2d_grad_weight_f32(const gcnn_corr2d_params *p, const float *x,
 int gcnn_corr2d_grad_weight_f64(const gcnn_corr2d_params *p, const double *x,
                                 const double *grad_out, double fillvalue,
                                 double *grad_w);
+
+/* ---- per-channel work: batch normalisation and max pooling ---------------
+ *
+ * x[n][c][s]: n images, c channels, s values per channel and image (all of
+ * a channel's spatial and group axes), C-contiguous like the rest.  Every
+ * per-channel sum is computed by one thread in a fixed order, so results
+ * do not depend on num_threads.  Sums are accumulated in double across
+ * images (in the element type within one image's run of s values).
+ */
+
+/* mean[c] and the biased, centred variance var[c] over n and s (n*s >= 1). */
+int gcnn_channel_moments_f32(const float *x, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s,
+                             double *mean, double *var, int num_threads, int simd);
+int gcnn_channel_moments_f64(const double *x, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s,
+                             double *mean, double *var, int num_threads, int simd);
+
+/* out[i][k][j] = x[i][k][j] * scale[k] + shift[k]; out may be x. */
+int gcnn_channel_affine_f32(const float *x, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s,
+                            const float *scale, const float *shift, float *out,
+                            int num_threads, int simd);
+int gcnn_channel_affine_f64(const double *x, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s,
+                            const double *scale, const double *shift, double *out,
+                            int num_threads, int simd);
+
+/* Batch normalisation backward.  With xhat = (x - mean[k]) * inv_std[k],
+ * M = n * s and g = grad:
+ *     grad_bias[k]   = sum g,   grad_weight[k] = sum g * xhat    (double)
+ *     grad_x = weight[k] * inv_std[k] * (g - grad_bias[k] / M
+ *                                          - xhat * grad_weight[k] / M)
+ * weight NULL means 1.  grad_x may be grad. */
+int gcnn_batch_norm_backward_f32(const float *grad, const float *x, ptrdiff_t n, ptrdiff_t c,
+                                 ptrdiff_t s, const double *mean, const double *inv_std,
+                                 const float *weight, float *grad_x, double *grad_weight,
+                                 double *grad_bias, int num_threads, int simd);
+int gcnn_batch_norm_backward_f64(const double *grad, const double *x, ptrdiff_t n,
+                                 ptrdiff_t c, ptrdiff_t s, const double *mean,
+                                 const double *inv_std, const double *weight, double *grad_x,
+                                 double *grad_weight, double *grad_bias, int num_threads,
+                                 int simd);
+
+/* Max pooling of planes x[plane][height][width] padded by pad_h rows and
+ * pad_w columns of -infinity on each side: out[plane][oh][ow] is the
+ * largest value of its kernel_h x kernel_w window (stride_h, stride_w
+ * apart), NaN if the window holds one, and index[plane][oh][ow] the
+ * position y * width + x of the first such value in row-major window order.
+ * Preconditions (GCNN_EINVAL otherwise): sizes >= 1, strides >= 1,
+ * 0 <= pad <= kernel / 2, padded size >= kernel; height * width must fit
+ * int32 (GCNN_EOVERFLOW). */
+typedef struct {
+    ptrdiff_t planes, height, width;
+    ptrdiff_t kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w;
+    int num_threads;
+} gcnn_pool_params;
+
+int gcnn_pool_out_shape(const gcnn_pool_params *p, ptrdiff_t *out_h, ptrdiff_t *out_w);
+int gcnn_max_pool_f32(const gcnn_pool_params *p, const float *x, float *out, int32_t *index);
+int gcnn_max_pool_f64(const gcnn_pool_params *p, const double *x, double *out,
+                      int32_t *index);
+/* grad_x[plane] = sum of grad over the outputs whose index points there
+ * (zero elsewhere); every element of grad_x is written. */
+int gcnn_max_pool_backward_f32(const gcnn_pool_params *p, const float *grad,
+                               const int32_t *index, float *grad_x);
+int gcnn_max_pool_backward_f64(const gcnn_pool_params *p, const double *grad,
+                               const int32_t *index, double *grad_x);
 
 /* The path gcnn_corr2d_* takes for a request (resolves GCNN_SIMD_AUTO). */
 int gcnn_simd_resolve(int requested);

@@ -472,6 +472,331 @@ fail:
     return NULL;
 }
 
+/* A 1-D array of `count` elements of `typenum` (any numeric input is cast),
+ * aligned and contiguous; NULL with an exception otherwise. */
+static PyArrayObject *as_vector(PyObject *obj, const char *name, int typenum, npy_intp count)
+{
+    PyArrayObject *a =
+        (PyArrayObject *)PyArray_FROM_OTF(obj, typenum, NPY_ARRAY_IN_ARRAY | NPY_ARRAY_FORCECAST);
+    if (a == NULL)
+        return NULL;
+    if (PyArray_NDIM(a) != 1 || PyArray_DIM(a, 0) != count) {
+        char buf[128];
+        PyErr_Format(PyExc_ValueError, "%s must have shape (%zd,), got %s", name,
+                     (Py_ssize_t)count, shape_text(a, buf, sizeof buf));
+        Py_DECREF(a);
+        return NULL;
+    }
+    return a;
+}
+
+PyDoc_STRVAR(channel_moments_doc,
+"channel_moments(x, num_threads=1, simd=0)\n--\n\n"
+"Per-channel mean and biased variance of x (N, C, S), float32 or float64\n"
+"(private). Returns two float64 arrays of shape (C,).");
+
+static PyObject *core_channel_moments(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"x", "num_threads", "simd", NULL};
+    PyObject *x_obj;
+    int num_threads = 1, simd = GCNN_SIMD_AUTO;
+    (void)module;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|ii:channel_moments", keywords, &x_obj,
+                                     &num_threads, &simd))
+        return NULL;
+    PyArrayObject *x = as_float_array(x_obj, "x", -1, 3), *mean = NULL, *var = NULL;
+    if (x == NULL)
+        return NULL;
+    npy_intp c = PyArray_DIM(x, 1);
+    mean = (PyArrayObject *)PyArray_SimpleNew(1, &c, NPY_FLOAT64);
+    var = (PyArrayObject *)PyArray_SimpleNew(1, &c, NPY_FLOAT64);
+    if (mean == NULL || var == NULL)
+        goto fail;
+    int status;
+    const ptrdiff_t n = PyArray_DIM(x, 0), s = PyArray_DIM(x, 2);
+    Py_BEGIN_ALLOW_THREADS
+    if (PyArray_TYPE(x) == NPY_FLOAT32)
+        status = gcnn_channel_moments_f32(PyArray_DATA(x), n, c, s, PyArray_DATA(mean),
+                                          PyArray_DATA(var), num_threads, simd);
+    else
+        status = gcnn_channel_moments_f64(PyArray_DATA(x), n, c, s, PyArray_DATA(mean),
+                                          PyArray_DATA(var), num_threads, simd);
+    Py_END_ALLOW_THREADS
+    if (raise_status(status) < 0)
+        goto fail;
+    Py_DECREF(x);
+    return Py_BuildValue("(NN)", mean, var);
+fail:
+    Py_XDECREF(x);
+    Py_XDECREF(mean);
+    Py_XDECREF(var);
+    return NULL;
+}
+
+PyDoc_STRVAR(channel_affine_doc,
+"channel_affine(x, scale, shift, num_threads=1, simd=0)\n--\n\n"
+"x (N, C, S) * scale[c] + shift[c] (private); scale and shift are cast to\n"
+"x's dtype. Returns a new array like x.");
+
+static PyObject *core_channel_affine(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"x", "scale", "shift", "num_threads", "simd", NULL};
+    PyObject *x_obj, *scale_obj, *shift_obj;
+    int num_threads = 1, simd = GCNN_SIMD_AUTO;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOO|ii:channel_affine", keywords, &x_obj,
+                                     &scale_obj, &shift_obj, &num_threads, &simd))
+        return NULL;
+    PyArrayObject *x = NULL, *scale = NULL, *shift = NULL, *out = NULL;
+    x = as_float_array(x_obj, "x", -1, 3);
+    if (x == NULL)
+        goto fail;
+    const int typenum = PyArray_TYPE(x);
+    const npy_intp c = PyArray_DIM(x, 1);
+    scale = as_vector(scale_obj, "scale", typenum, c);
+    shift = scale ? as_vector(shift_obj, "shift", typenum, c) : NULL;
+    if (shift == NULL)
+        goto fail;
+    out = new_output(module, 3, PyArray_DIMS(x), typenum);
+    if (out == NULL)
+        goto fail;
+    int status;
+    const ptrdiff_t n = PyArray_DIM(x, 0), s = PyArray_DIM(x, 2);
+    Py_BEGIN_ALLOW_THREADS
+    if (typenum == NPY_FLOAT32)
+        status = gcnn_channel_affine_f32(PyArray_DATA(x), n, c, s, PyArray_DATA(scale),
+                                         PyArray_DATA(shift), PyArray_DATA(out), num_threads,
+                                         simd);
+    else
+        status = gcnn_channel_affine_f64(PyArray_DATA(x), n, c, s, PyArray_DATA(scale),
+                                         PyArray_DATA(shift), PyArray_DATA(out), num_threads,
+                                         simd);
+    Py_END_ALLOW_THREADS
+    if (raise_status(status) < 0)
+        goto fail;
+    Py_DECREF(x);
+    Py_DECREF(scale);
+    Py_DECREF(shift);
+    return (PyObject *)out;
+fail:
+    Py_XDECREF(x);
+    Py_XDECREF(scale);
+    Py_XDECREF(shift);
+    Py_XDECREF(out);
+    return NULL;
+}
+
+PyDoc_STRVAR(batch_norm_backward_doc,
+"batch_norm_backward(grad, x, mean, inv_std, weight=None, num_threads=1, simd=0)\n--\n\n"
+"Batch-norm gradients (private): grad and x (N, C, S) of one float dtype,\n"
+"mean and inv_std (C,) (cast to float64), weight (C,) or None. Returns\n"
+"(grad_x like x, grad_weight float64 (C,), grad_bias float64 (C,)).");
+
+static PyObject *core_batch_norm_backward(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"grad", "x",           "mean", "inv_std", "weight",
+                               "num_threads", "simd", NULL};
+    PyObject *g_obj, *x_obj, *mean_obj, *inv_std_obj, *weight_obj = Py_None;
+    int num_threads = 1, simd = GCNN_SIMD_AUTO;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOO|Oii:batch_norm_backward", keywords,
+                                     &g_obj, &x_obj, &mean_obj, &inv_std_obj, &weight_obj,
+                                     &num_threads, &simd))
+        return NULL;
+    PyArrayObject *g = NULL, *x = NULL, *mean = NULL, *inv_std = NULL, *weight = NULL;
+    PyArrayObject *grad_x = NULL, *grad_w = NULL, *grad_b = NULL;
+    char buf1[128], buf2[128];
+    x = as_float_array(x_obj, "x", -1, 3);
+    if (x == NULL)
+        goto fail;
+    const int typenum = PyArray_TYPE(x);
+    g = as_float_array(g_obj, "grad", typenum, 3);
+    if (g == NULL)
+        goto fail;
+    if (!PyArray_SAMESHAPE(g, x)) {
+        PyErr_Format(PyExc_ValueError, "grad must have the shape of x %s, got %s",
+                     shape_text(x, buf1, sizeof buf1), shape_text(g, buf2, sizeof buf2));
+        goto fail;
+    }
+    npy_intp c = PyArray_DIM(x, 1);
+    mean = as_vector(mean_obj, "mean", NPY_FLOAT64, c);
+    inv_std = mean ? as_vector(inv_std_obj, "inv_std", NPY_FLOAT64, c) : NULL;
+    if (inv_std == NULL)
+        goto fail;
+    if (weight_obj != Py_None && (weight = as_vector(weight_obj, "weight", typenum, c)) == NULL)
+        goto fail;
+    grad_x = new_output(module, 3, PyArray_DIMS(x), typenum);
+    grad_w = (PyArrayObject *)PyArray_SimpleNew(1, &c, NPY_FLOAT64);
+    grad_b = (PyArrayObject *)PyArray_SimpleNew(1, &c, NPY_FLOAT64);
+    if (grad_x == NULL || grad_w == NULL || grad_b == NULL)
+        goto fail;
+    int status;
+    const ptrdiff_t n = PyArray_DIM(x, 0), s = PyArray_DIM(x, 2);
+    const void *w = weight ? PyArray_DATA(weight) : NULL;
+    Py_BEGIN_ALLOW_THREADS
+    if (typenum == NPY_FLOAT32)
+        status = gcnn_batch_norm_backward_f32(PyArray_DATA(g), PyArray_DATA(x), n, c, s,
+                                              PyArray_DATA(mean), PyArray_DATA(inv_std), w,
+                                              PyArray_DATA(grad_x), PyArray_DATA(grad_w),
+                                              PyArray_DATA(grad_b), num_threads, simd);
+    else
+        status = gcnn_batch_norm_backward_f64(PyArray_DATA(g), PyArray_DATA(x), n, c, s,
+                                              PyArray_DATA(mean), PyArray_DATA(inv_std), w,
+                                              PyArray_DATA(grad_x), PyArray_DATA(grad_w),
+                                              PyArray_DATA(grad_b), num_threads, simd);
+    Py_END_ALLOW_THREADS
+    if (raise_status(status) < 0)
+        goto fail;
+    Py_DECREF(g);
+    Py_DECREF(x);
+    Py_DECREF(mean);
+    Py_DECREF(inv_std);
+    Py_XDECREF(weight);
+    return Py_BuildValue("(NNN)", grad_x, grad_w, grad_b);
+fail:
+    Py_XDECREF(g);
+    Py_XDECREF(x);
+    Py_XDECREF(mean);
+    Py_XDECREF(inv_std);
+    Py_XDECREF(weight);
+    Py_XDECREF(grad_x);
+    Py_XDECREF(grad_w);
+    Py_XDECREF(grad_b);
+    return NULL;
+}
+
+/* Parse and check pooling geometry; 0 or -1 with ValueError. */
+static int pool_params(gcnn_pool_params *p, ptrdiff_t *out_h, ptrdiff_t *out_w)
+{
+    int status = gcnn_pool_out_shape(p, out_h, out_w);
+    if (status == GCNN_EOVERFLOW) {
+        PyErr_SetString(PyExc_ValueError, "x's planes are too large to index (2**31 elements)");
+        return -1;
+    }
+    if (status != GCNN_OK) {
+        PyErr_Format(PyExc_ValueError,
+                     "invalid pooling of (%zd, %zd, %zd) planes: kernel (%zd, %zd), stride "
+                     "(%zd, %zd), padding (%zd, %zd) (sizes and strides >= 1, padding at most "
+                     "half the kernel, padded planes at least as large as the kernel)",
+                     p->planes, p->height, p->width, p->kernel_h, p->kernel_w, p->stride_h,
+                     p->stride_w, p->pad_h, p->pad_w);
+        return -1;
+    }
+    return 0;
+}
+
+PyDoc_STRVAR(max_pool_doc,
+"max_pool(x, kernel_size, stride, padding=(0, 0), num_threads=1)\n--\n\n"
+"Max pooling of x (P, H, W) float32/float64 (private). Returns (out, index):\n"
+"out (P, H', W') and int32 index, each window's winner as y * W + x.");
+
+static PyObject *core_max_pool(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"x", "kernel_size", "stride", "padding", "num_threads", NULL};
+    PyObject *x_obj;
+    gcnn_pool_params p;
+    memset(&p, 0, sizeof p);
+    p.num_threads = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O(nn)(nn)|(nn)i:max_pool", keywords, &x_obj,
+                                     &p.kernel_h, &p.kernel_w, &p.stride_h, &p.stride_w,
+                                     &p.pad_h, &p.pad_w, &p.num_threads))
+        return NULL;
+    PyArrayObject *x = as_float_array(x_obj, "x", -1, 3), *out = NULL, *index = NULL;
+    if (x == NULL)
+        return NULL;
+    p.planes = PyArray_DIM(x, 0);
+    p.height = PyArray_DIM(x, 1);
+    p.width = PyArray_DIM(x, 2);
+    ptrdiff_t out_h, out_w;
+    if (pool_params(&p, &out_h, &out_w) < 0)
+        goto fail;
+    npy_intp dims[3] = {p.planes, out_h, out_w};
+    out = new_output(module, 3, dims, PyArray_TYPE(x));
+    index = (PyArrayObject *)PyArray_SimpleNew(3, dims, NPY_INT32);
+    if (out == NULL || index == NULL)
+        goto fail;
+    int status;
+    Py_BEGIN_ALLOW_THREADS
+    if (PyArray_TYPE(x) == NPY_FLOAT32)
+        status = gcnn_max_pool_f32(&p, PyArray_DATA(x), PyArray_DATA(out), PyArray_DATA(index));
+    else
+        status = gcnn_max_pool_f64(&p, PyArray_DATA(x), PyArray_DATA(out), PyArray_DATA(index));
+    Py_END_ALLOW_THREADS
+    if (raise_status(status) < 0)
+        goto fail;
+    Py_DECREF(x);
+    return Py_BuildValue("(NN)", out, index);
+fail:
+    Py_XDECREF(x);
+    Py_XDECREF(out);
+    Py_XDECREF(index);
+    return NULL;
+}
+
+PyDoc_STRVAR(max_pool_backward_doc,
+"max_pool_backward(grad, index, input_size, kernel_size, stride, padding=(0, 0),\n"
+"                  num_threads=1)\n--\n\n"
+"Gradient of max_pool (private): grad (P, H', W') float32/float64 and the\n"
+"int32 index max_pool returned; input_size (H, W). Returns (P, H, W).");
+
+static PyObject *core_max_pool_backward(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"grad",   "index",   "input_size",  "kernel_size",
+                               "stride", "padding", "num_threads", NULL};
+    PyObject *g_obj, *index_obj;
+    gcnn_pool_params p;
+    memset(&p, 0, sizeof p);
+    p.num_threads = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO(nn)(nn)(nn)|(nn)i:max_pool_backward",
+                                     keywords, &g_obj, &index_obj, &p.height, &p.width,
+                                     &p.kernel_h, &p.kernel_w, &p.stride_h, &p.stride_w,
+                                     &p.pad_h, &p.pad_w, &p.num_threads))
+        return NULL;
+    PyArrayObject *g = as_float_array(g_obj, "grad", -1, 3), *index = NULL, *grad_x = NULL;
+    char buf1[128], buf2[128];
+    if (g == NULL)
+        return NULL;
+    index = (PyArrayObject *)PyArray_FROM_OTF(index_obj, NPY_INT32, NPY_ARRAY_IN_ARRAY);
+    if (index == NULL)
+        goto fail;
+    p.planes = PyArray_DIM(g, 0);
+    ptrdiff_t out_h, out_w;
+    if (pool_params(&p, &out_h, &out_w) < 0)
+        goto fail;
+    if (PyArray_DIM(g, 1) != out_h || PyArray_DIM(g, 2) != out_w || !PyArray_SAMESHAPE(g, index)) {
+        PyErr_Format(PyExc_ValueError,
+                     "grad and index must have shape (%zd, %zd, %zd), got %s and %s", p.planes,
+                     out_h, out_w, shape_text(g, buf1, sizeof buf1),
+                     shape_text(index, buf2, sizeof buf2));
+        goto fail;
+    }
+    npy_intp dims[3] = {p.planes, p.height, p.width};
+    grad_x = new_output(module, 3, dims, PyArray_TYPE(g));
+    if (grad_x == NULL)
+        goto fail;
+    int status;
+    Py_BEGIN_ALLOW_THREADS
+    if (PyArray_TYPE(g) == NPY_FLOAT32)
+        status = gcnn_max_pool_backward_f32(&p, PyArray_DATA(g), PyArray_DATA(index),
+                                            PyArray_DATA(grad_x));
+    else
+        status = gcnn_max_pool_backward_f64(&p, PyArray_DATA(g), PyArray_DATA(index),
+                                            PyArray_DATA(grad_x));
+    Py_END_ALLOW_THREADS
+    if (status == GCNN_EINVAL) {
+        PyErr_SetString(PyExc_ValueError, "index holds a position outside the input planes");
+        goto fail;
+    }
+    if (raise_status(status) < 0)
+        goto fail;
+    Py_DECREF(g);
+    Py_DECREF(index);
+    return (PyObject *)grad_x;
+fail:
+    Py_XDECREF(g);
+    Py_XDECREF(index);
+    Py_XDECREF(grad_x);
+    return NULL;
+}
+
 PyDoc_STRVAR(simd_level_doc,
 "simd_level(requested=0)\n--\n\n"
 "Name of the instruction-set path the kernels take: 'avx512', 'avx2' or\n"
@@ -528,6 +853,16 @@ static PyMethodDef core_methods[] = {
      correlate_doc},
     {"grad_weight", (PyCFunction)(void (*)(void))core_grad_weight,
      METH_VARARGS | METH_KEYWORDS, grad_weight_doc},
+    {"channel_moments", (PyCFunction)(void (*)(void))core_channel_moments,
+     METH_VARARGS | METH_KEYWORDS, channel_moments_doc},
+    {"channel_affine", (PyCFunction)(void (*)(void))core_channel_affine,
+     METH_VARARGS | METH_KEYWORDS, channel_affine_doc},
+    {"batch_norm_backward", (PyCFunction)(void (*)(void))core_batch_norm_backward,
+     METH_VARARGS | METH_KEYWORDS, batch_norm_backward_doc},
+    {"max_pool", (PyCFunction)(void (*)(void))core_max_pool, METH_VARARGS | METH_KEYWORDS,
+     max_pool_doc},
+    {"max_pool_backward", (PyCFunction)(void (*)(void))core_max_pool_backward,
+     METH_VARARGS | METH_KEYWORDS, max_pool_backward_doc},
     {"simd_level", (PyCFunction)(void (*)(void))core_simd_level,
      METH_VARARGS | METH_KEYWORDS, simd_level_doc},
     {"openmp", core_openmp, METH_NOARGS, openmp_doc},

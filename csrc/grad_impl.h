@@ -270,16 +270,13 @@ static int GCNN_NAME(grad_weight)(const gcnn_corr2d_params *params, const GCNN_T
                    (double)(((band_rows - 1) * plan.row_stride + out_w + GCNN_LANES - 1) /
                             GCNN_LANES * GCNN_LANES)
              : gcnn_row_lane_use(out_w, GCNN_LANES);
-    const int cv = GCNN_VECTORS && gcnn_channel_lane_use(O, GCNN_LANES) >
-                                       row_use + GCNN_CV_MIN_GAIN;
     const ptrdiff_t widest = GCNN_ACC >= GCNN_MAX_CV * GCNN_MAX_CV_PIXELS ? GCNN_MAX_CV_PIXELS : 4;
+    const ptrdiff_t cv_vectors = gcnn_cv_vectors(O, GCNN_LANES, GCNN_ACC / widest);
+    const int cv = GCNN_VECTORS && gcnn_cv_lane_use(O, GCNN_LANES, cv_vectors) >
+                                       row_use + GCNN_CV_MIN_GAIN;
     ptrdiff_t ob, tw = 1, ov = 0;
     if (cv) {
-        ov = (O + GCNN_LANES - 1) / GCNN_LANES;
-        if (ov > GCNN_ACC / widest)
-            ov = GCNN_ACC / widest;
-        if (ov > GCNN_MAX_CV)
-            ov = GCNN_MAX_CV;
+        ov = cv_vectors;
         ob = ov * GCNN_LANES;
     } else {
         gcnn_gw_tile_shape(&plan, GCNN_ACC, &ob, &tw);

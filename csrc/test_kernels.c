@@ -356,6 +356,180 @@ static void test_grad_weight_ignores_unread_columns(void)
     }
 }
 
+/* Batch-norm statistics, affine map and gradient against plain double loops. */
+static void test_batch_norm_against_reference(void)
+{
+    for (int trial = 0; trial < 30; ++trial) {
+        const ptrdiff_t n = randint(1, 5), c = randint(1, 7), s = randint(1, 300);
+        const size_t total = (size_t)(n * c * s);
+        double *x = malloc(total * sizeof *x), *g = malloc(total * sizeof *g);
+        double *gx = malloc(total * sizeof *gx), *out = malloc(total * sizeof *out);
+        float *xf = malloc(total * sizeof *xf), *gf = malloc(total * sizeof *gf);
+        float *gxf = malloc(total * sizeof *gxf), *outf = malloc(total * sizeof *outf);
+        double mean[7], var[7], meanf[7], varf[7], inv_std[7], gw[7], gb[7], gwf[7], gbf[7];
+        double scale[7], shift[7], weight[7];
+        float scalef[7], shiftf[7], weightf[7];
+        for (size_t i = 0; i < total; ++i) {
+            /* an offset makes the centring matter */
+            xf[i] = (float)(x[i] = 3.0 + uniform());
+            gf[i] = (float)(g[i] = uniform());
+        }
+        for (ptrdiff_t k = 0; k < c; ++k) {
+            scalef[k] = (float)(scale[k] = uniform());
+            shiftf[k] = (float)(shift[k] = uniform());
+            weightf[k] = (float)(weight[k] = uniform());
+        }
+        for (int simd = GCNN_SIMD_GENERIC; simd <= GCNN_SIMD_AVX512; ++simd) {
+            const int threads = 1 + trial % 2;
+            CHECK(gcnn_channel_moments_f64(x, n, c, s, mean, var, threads, simd) == GCNN_OK,
+                  "moments status");
+            CHECK(gcnn_channel_moments_f32(xf, n, c, s, meanf, varf, threads, simd) == GCNN_OK,
+                  "moments f32 status");
+            for (ptrdiff_t k = 0; k < c; ++k) {
+                double m = 0, v = 0, sg = 0, sgx = 0;
+                for (ptrdiff_t i = 0; i < n; ++i)
+                    for (ptrdiff_t j = 0; j < s; ++j)
+                        m += x[(i * c + k) * s + j];
+                m /= (double)(n * s);
+                for (ptrdiff_t i = 0; i < n; ++i)
+                    for (ptrdiff_t j = 0; j < s; ++j) {
+                        const double d = x[(i * c + k) * s + j] - m;
+                        v += d * d;
+                        sg += g[(i * c + k) * s + j];
+                        sgx += g[(i * c + k) * s + j] * d;
+                    }
+                v /= (double)(n * s);
+                CHECK(fabs(mean[k] - m) <= 1e-13 && fabs(var[k] - v) <= 1e-13,
+                      "trial %d simd %d: moments %g %g, want %g %g", trial, simd, mean[k], var[k],
+                      m, v);
+                CHECK(fabs(meanf[k] - m) <= 1e-5 && fabs(varf[k] - v) <= 1e-5,
+                      "trial %d simd %d: f32 moments %g %g, want %g %g", trial, simd, meanf[k],
+                      varf[k], m, v);
+                inv_std[k] = 1.0 / sqrt(v + 1e-5);
+                gw[k] = sgx * inv_std[k];
+                gb[k] = sg;
+            }
+            CHECK(gcnn_channel_affine_f64(x, n, c, s, scale, shift, out, threads, simd) ==
+                      GCNN_OK,
+                  "affine status");
+            CHECK(gcnn_channel_affine_f32(xf, n, c, s, scalef, shiftf, outf, threads, simd) ==
+                      GCNN_OK,
+                  "affine f32 status");
+            double grad_w[7], grad_b[7];
+            CHECK(gcnn_batch_norm_backward_f64(g, x, n, c, s, mean, inv_std, weight, gx, grad_w,
+                                               grad_b, threads, simd) == GCNN_OK,
+                  "backward status");
+            CHECK(gcnn_batch_norm_backward_f32(gf, xf, n, c, s, mean, inv_std, weightf, gxf,
+                                               gwf, gbf, threads, simd) == GCNN_OK,
+                  "backward f32 status");
+            const double count = (double)(n * s);
+            double err_affine = 0, err_affine32 = 0, err_gx = 0, err_gx32 = 0;
+            for (ptrdiff_t i = 0; i < n; ++i)
+                for (ptrdiff_t k = 0; k < c; ++k)
+                    for (ptrdiff_t j = 0; j < s; ++j) {
+                        const size_t at = (size_t)((i * c + k) * s + j);
+                        const double want = x[at] * scale[k] + shift[k];
+                        err_affine = fmax(err_affine, fabs(out[at] - want));
+                        err_affine32 = fmax(err_affine32, fabs(outf[at] - want));
+                        const double xhat = (x[at] - mean[k]) * inv_std[k];
+                        const double want_gx = weight[k] * inv_std[k] *
+                                               (g[at] - gb[k] / count - xhat * gw[k] / count);
+                        err_gx = fmax(err_gx, fabs(gx[at] - want_gx));
+                        err_gx32 = fmax(err_gx32, fabs(gxf[at] - want_gx));
+                    }
+            for (ptrdiff_t k = 0; k < c; ++k) {
+                CHECK(fabs(grad_w[k] - gw[k]) <= 1e-10 * (1 + fabs(gw[k])) &&
+                          fabs(grad_b[k] - gb[k]) <= 1e-10 * (1 + fabs(gb[k])),
+                      "trial %d simd %d: parameter gradients", trial, simd);
+                CHECK(fabs(gwf[k] - gw[k]) <= 1e-3 * (1 + fabs(gw[k])) &&
+                          fabs(gbf[k] - gb[k]) <= 1e-3 * (1 + fabs(gb[k])),
+                      "trial %d simd %d: f32 parameter gradients", trial, simd);
+            }
+            CHECK(err_affine <= 1e-14 && err_affine32 <= 1e-5, "trial %d simd %d: affine %g %g",
+                  trial, simd, err_affine, err_affine32);
+            CHECK(err_gx <= 1e-10 && err_gx32 <= 1e-3, "trial %d simd %d: grad_x %g %g", trial,
+                  simd, err_gx, err_gx32);
+        }
+        free(x), free(g), free(gx), free(out), free(xf), free(gf), free(gxf), free(outf);
+    }
+}
+
+/* Max pooling against a plain loop over windows, NaN and ties included. */
+static void test_max_pool_against_reference(void)
+{
+    for (int trial = 0; trial < 60; ++trial) {
+        gcnn_pool_params p;
+        memset(&p, 0, sizeof p);
+        p.planes = randint(1, 6);
+        p.kernel_h = randint(1, 4);
+        p.kernel_w = randint(1, 4);
+        p.height = randint(1, 12);
+        p.width = randint(1, 12);
+        p.stride_h = randint(1, 3);
+        p.stride_w = randint(1, 3);
+        p.pad_h = randint(0, p.kernel_h / 2);
+        p.pad_w = randint(0, p.kernel_w / 2);
+        p.num_threads = 1 + trial % 2;
+        if (p.height + 2 * p.pad_h < p.kernel_h)
+            p.height = p.kernel_h;
+        if (p.width + 2 * p.pad_w < p.kernel_w)
+            p.width = p.kernel_w;
+        ptrdiff_t oh, ow;
+        CHECK(gcnn_pool_out_shape(&p, &oh, &ow) == GCNN_OK, "pool shape");
+        const size_t nx = (size_t)(p.planes * p.height * p.width), no = (size_t)(p.planes * oh * ow);
+        double *x = malloc(nx * sizeof *x), *out = malloc(no * sizeof *out);
+        double *g = malloc(no * sizeof *g), *gx = malloc(nx * sizeof *gx);
+        double *ref_gx = calloc(nx, sizeof *ref_gx);
+        int32_t *index = malloc(no * sizeof *index);
+        for (size_t i = 0; i < nx; ++i)
+            x[i] = (double)randint(0, 5); /* few values: many ties */
+        if (trial % 4 == 0)
+            x[randint(0, (ptrdiff_t)nx - 1)] = NAN;
+        for (size_t i = 0; i < no; ++i)
+            g[i] = uniform();
+        CHECK(gcnn_max_pool_f64(&p, x, out, index) == GCNN_OK, "pool status");
+        CHECK(gcnn_max_pool_backward_f64(&p, g, index, gx) == GCNN_OK, "pool backward status");
+        for (ptrdiff_t pl = 0; pl < p.planes; ++pl)
+            for (ptrdiff_t oy = 0; oy < oh; ++oy)
+                for (ptrdiff_t ox = 0; ox < ow; ++ox) {
+                    double best = -INFINITY;
+                    ptrdiff_t at = -1;
+                    int seen_nan = 0;
+                    for (ptrdiff_t ky = 0; ky < p.kernel_h; ++ky)
+                        for (ptrdiff_t kx = 0; kx < p.kernel_w; ++kx) {
+                            const ptrdiff_t y = oy * p.stride_h - p.pad_h + ky;
+                            const ptrdiff_t xx = ox * p.stride_w - p.pad_w + kx;
+                            if (y < 0 || y >= p.height || xx < 0 || xx >= p.width || seen_nan)
+                                continue;
+                            const double v = x[(pl * p.height + y) * p.width + xx];
+                            if (isnan(v)) {
+                                seen_nan = 1;
+                                best = v;
+                                at = y * p.width + xx;
+                            } else if (at < 0 || v > best) {
+                                best = v;
+                                at = y * p.width + xx;
+                            }
+                        }
+                    const size_t o = (size_t)((pl * oh + oy) * ow + ox);
+                    CHECK(index[o] == at && (out[o] == best || (isnan(out[o]) && isnan(best))),
+                          "trial %d: window (%td, %td) gives %g at %d, want %g at %td", trial, oy,
+                          ox, out[o], index[o], best, at);
+                    ref_gx[(size_t)(pl * p.height * p.width + at)] += g[o];
+                }
+        double err = 0;
+        for (size_t i = 0; i < nx; ++i)
+            err = fmax(err, fabs(gx[i] - ref_gx[i]));
+        CHECK(err == 0, "trial %d: pool backward error %g", trial, err);
+        free(x), free(out), free(g), free(gx), free(ref_gx), free(index);
+    }
+    gcnn_pool_params bad = {1, 4, 4, 2, 2, 1, 1, 2, 0, 1};
+    ptrdiff_t oh, ow;
+    CHECK(gcnn_pool_out_shape(&bad, &oh, &ow) == GCNN_EINVAL, "pad above half the kernel");
+    bad.pad_h = 0, bad.height = 1 << 20, bad.width = 1 << 12;
+    CHECK(gcnn_pool_out_shape(&bad, &oh, &ow) == GCNN_EOVERFLOW, "plane beyond int32");
+}
+
 static void test_statuses(void)
 {
     const double x[4] = {1, 2, 3, 4}, w[1] = {1};
@@ -408,6 +582,8 @@ int main(void)
     test_threads_identical();
     test_grad_weight_against_reference();
     test_grad_weight_ignores_unread_columns();
+    test_batch_norm_against_reference();
+    test_max_pool_against_reference();
     test_statuses();
     printf("kernels: best SIMD path %s, OpenMP %s\n",
            gcnn_simd_name(gcnn_simd_resolve(GCNN_SIMD_AUTO)), gcnn_have_openmp() ? "yes" : "no");
@@ -415,6 +591,6 @@ int main(void)
         printf("0 passed, %d failed\n", failures);
         return 1;
     }
-    printf("6 passed, 0 failed\n");
+    printf("8 passed, 0 failed\n");
     return 0;
 }

@@ -671,28 +671,18 @@ def spatial_pool(
     if xa.ndim < 2:
         raise ValueError(f"x must have shape (..., H, W), got {xa.shape}")
     reduce = check_reduce(reduce, SPATIAL_POOL_REDUCTIONS)
-    kernel, strides, pads = pool_geometry(kernel_size, stride, padding)
-    height, width = xa.shape[-2:]
-    if height == 0 or width == 0:
-        raise ValueError(f"x must have a nonempty spatial size (H, W), got shape {xa.shape}")
-    values = xa.astype(compute_dtype(xa), copy=False)
+    values, kernel, strides, pads = _pool_operands(xa, kernel_size, stride, padding)
     if kernel is None:
         if reduce == "max":
             return values.max(axis=(-2, -1), keepdims=True)
         return values.mean(axis=(-2, -1), keepdims=True)
-    padded_size = (height + 2 * pads[0], width + 2 * pads[1])
-    if padded_size[0] < kernel[0] or padded_size[1] < kernel[1]:
-        raise ValueError(
-            f"x is too small for a {kernel[0]}x{kernel[1]} window: its spatial size "
-            f"{height}x{width} padded by {pads} is {padded_size[0]}x{padded_size[1]} "
-            f"(x has shape {xa.shape})"
-        )
+    if reduce == "max":
+        return max_pool_with_index(values, kernel, strides, pads)[0]
     if pads != (0, 0):
-        fill = -np.inf if reduce == "max" else 0.0
         widths = [(0, 0)] * (values.ndim - 2) + [(pads[0], pads[0]), (pads[1], pads[1])]
-        values = np.pad(values, widths, constant_values=fill)
-    out_h = (padded_size[0] - kernel[0]) // strides[0] + 1
-    out_w = (padded_size[1] - kernel[1]) // strides[1] + 1
+        values = np.pad(values, widths)
+    out_h = (values.shape[-2] - kernel[0]) // strides[0] + 1
+    out_w = (values.shape[-1] - kernel[1]) // strides[1] + 1
     # One strided slice per window offset (ky, kx), holding that tap of every window: kh*kw
     # vectorised operations on output-sized arrays.  About 25x faster than reducing the two
     # trailing axes of a sliding_window_view, which NumPy walks element by element.
@@ -706,13 +696,36 @@ def spatial_pool(
             ]
             if out is None:
                 out = np.array(tap, order="C", copy=True)
-            elif reduce == "max":
-                np.maximum(out, tap, out=out)
             else:
                 out += tap
-    if reduce == "mean":
-        out /= kernel[0] * kernel[1]
+    out /= kernel[0] * kernel[1]
     return out
+
+
+def _pool_operands(xa: np.ndarray, kernel_size, stride, padding) -> tuple:
+    """Checked (values in the float dtype, kernel, strides, pads) of a spatial pool."""
+    kernel, strides, pads = pool_geometry(kernel_size, stride, padding)
+    height, width = xa.shape[-2:]
+    if height == 0 or width == 0:
+        raise ValueError(f"x must have a nonempty spatial size (H, W), got shape {xa.shape}")
+    if kernel is not None:
+        padded_size = (height + 2 * pads[0], width + 2 * pads[1])
+        if padded_size[0] < kernel[0] or padded_size[1] < kernel[1]:
+            raise ValueError(
+                f"x is too small for a {kernel[0]}x{kernel[1]} window: its spatial size "
+                f"{height}x{width} padded by {pads} is {padded_size[0]}x{padded_size[1]} "
+                f"(x has shape {xa.shape})"
+            )
+    return xa.astype(compute_dtype(xa), copy=False), kernel, strides, pads
+
+
+def checked_max_pool(x, kernel_size, stride, padding) -> tuple[np.ndarray, np.ndarray]:
+    """Windowed max pooling with :func:`spatial_pool`'s checks; also returns the winners."""
+    xa = as_real_array(x, "x")
+    if xa.ndim < 2:
+        raise ValueError(f"x must have shape (..., H, W), got {xa.shape}")
+    values, kernel, strides, pads = _pool_operands(xa, kernel_size, stride, padding)
+    return max_pool_with_index(values, kernel, strides, pads)
 
 
 # --------------------------------------------------------------------------- planar conv2d
@@ -1232,3 +1245,34 @@ def group_conv_backward(
     ((1, 2, 4, 6, 6), (2, 2, 4, 3, 3), (2,))
     """
     return _group_backward(grad_out, x, weight, group, stride, padding, "group")
+
+
+def max_pool_with_index(values: np.ndarray, kernel, strides, pads) -> tuple[np.ndarray, np.ndarray]:
+    """Windowed max pooling over the last two axes of a float32/float64 array, in C.
+
+    Returns the pooled array and, per output, the int32 position ``y * W + x`` within its plane
+    of the window's first maximum (or first NaN), what the backward pass routes gradients to.
+    """
+    planes = values.reshape(-1, *values.shape[-2:]) if values.ndim != 3 else values
+    out, index = _core.max_pool(
+        np.ascontiguousarray(planes), kernel, strides, pads, _config.get_num_threads()
+    )
+    lead = values.shape[:-2]
+    return out.reshape(*lead, *out.shape[-2:]), index.reshape(*lead, *out.shape[-2:])
+
+
+def max_pool_backward(
+    grad: np.ndarray, index: np.ndarray, input_shape: tuple, kernel, strides, pads
+) -> np.ndarray:
+    """Gradient of :func:`max_pool_with_index`: each output's gradient added at its winner."""
+    planes = grad.reshape(-1, *grad.shape[-2:])
+    grad_x = _core.max_pool_backward(
+        np.ascontiguousarray(planes),
+        index.reshape(planes.shape),
+        tuple(input_shape[-2:]),
+        kernel,
+        strides,
+        pads,
+        _config.get_num_threads(),
+    )
+    return grad_x.reshape(input_shape)

@@ -1,0 +1,160 @@
+/*
+ * Per-channel kernels (see gcnn_kernels.h): batch-normalisation statistics,
+ * affine maps and gradients on the SIMD paths of simd_paths.h, and max
+ * pooling with the index of each window's winner for the backward pass.
+ */
+#include "gcnn_kernels.h"
+#include "kernel_common.h"
+
+#include <string.h>
+
+/* Below this many values a call runs on one thread. */
+#define GCNN_CHANNELS_PARALLEL_MIN ((ptrdiff_t)1 << 16)
+
+#define GCNN_BODIES "channels_impl.h"
+#include "simd_paths.h"
+#undef GCNN_BODIES
+
+#define GCNN_T float
+#define GCNN_NAME(s) s##_f32
+#include "pool_impl.h"
+#undef GCNN_NAME
+#undef GCNN_T
+#define GCNN_T double
+#define GCNN_NAME(s) s##_f64
+#include "pool_impl.h"
+#undef GCNN_NAME
+#undef GCNN_T
+
+/* Sizes of x[n][c][s]: all >= 1 and their product representable. */
+static int gcnn_channel_sizes_ok(ptrdiff_t n, ptrdiff_t c, ptrdiff_t s, ptrdiff_t *total)
+{
+    if (n < 1 || c < 1 || s < 1)
+        return GCNN_EINVAL;
+    if (!mul_ok(n, c, total) || !mul_ok(*total, s, total))
+        return GCNN_EOVERFLOW;
+    return GCNN_OK;
+}
+
+static int gcnn_channel_threads(ptrdiff_t total, int num_threads)
+{
+    return total >= GCNN_CHANNELS_PARALLEL_MIN && num_threads > 1 ? num_threads : 1;
+}
+
+#define GCNN_CHANNEL_ENTRY_CHECKS(...)                                         \
+    ptrdiff_t total;                                                           \
+    if (__VA_ARGS__)                                                           \
+        return GCNN_EINVAL;                                                    \
+    int status = gcnn_channel_sizes_ok(n, c, s, &total);                       \
+    if (status != GCNN_OK)                                                     \
+        return status;                                                         \
+    const int threads = gcnn_channel_threads(total, num_threads);
+
+int gcnn_channel_moments_f32(const float *x, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s,
+                             double *mean, double *var, int num_threads, int simd)
+{
+    GCNN_CHANNEL_ENTRY_CHECKS(x == NULL || mean == NULL || var == NULL)
+    GCNN_DISPATCH(simd, channel_moments_f32, (x, n, c, s, mean, var, threads))
+}
+
+int gcnn_channel_moments_f64(const double *x, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s,
+                             double *mean, double *var, int num_threads, int simd)
+{
+    GCNN_CHANNEL_ENTRY_CHECKS(x == NULL || mean == NULL || var == NULL)
+    GCNN_DISPATCH(simd, channel_moments_f64, (x, n, c, s, mean, var, threads))
+}
+
+int gcnn_channel_affine_f32(const float *x, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s,
+                            const float *scale, const float *shift, float *out,
+                            int num_threads, int simd)
+{
+    GCNN_CHANNEL_ENTRY_CHECKS(x == NULL || scale == NULL || shift == NULL || out == NULL)
+    GCNN_DISPATCH(simd, channel_affine_f32, (x, n, c, s, scale, shift, out, threads))
+}
+
+int gcnn_channel_affine_f64(const double *x, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s,
+                            const double *scale, const double *shift, double *out,
+                            int num_threads, int simd)
+{
+    GCNN_CHANNEL_ENTRY_CHECKS(x == NULL || scale == NULL || shift == NULL || out == NULL)
+    GCNN_DISPATCH(simd, channel_affine_f64, (x, n, c, s, scale, shift, out, threads))
+}
+
+int gcnn_batch_norm_backward_f32(const float *grad, const float *x, ptrdiff_t n, ptrdiff_t c,
+                                 ptrdiff_t s, const double *mean, const double *inv_std,
+                                 const float *weight, float *grad_x, double *grad_weight,
+                                 double *grad_bias, int num_threads, int simd)
+{
+    GCNN_CHANNEL_ENTRY_CHECKS(grad == NULL || x == NULL || mean == NULL || inv_std == NULL ||
+                              grad_x == NULL || grad_weight == NULL || grad_bias == NULL)
+    GCNN_DISPATCH(simd, batch_norm_backward_f32,
+                  (grad, x, n, c, s, mean, inv_std, weight, grad_x, grad_weight, grad_bias,
+                   threads))
+}
+
+int gcnn_batch_norm_backward_f64(const double *grad, const double *x, ptrdiff_t n,
+                                 ptrdiff_t c, ptrdiff_t s, const double *mean,
+                                 const double *inv_std, const double *weight, double *grad_x,
+                                 double *grad_weight, double *grad_bias, int num_threads,
+                                 int simd)
+{
+    GCNN_CHANNEL_ENTRY_CHECKS(grad == NULL || x == NULL || mean == NULL || inv_std == NULL ||
+                              grad_x == NULL || grad_weight == NULL || grad_bias == NULL)
+    GCNN_DISPATCH(simd, batch_norm_backward_f64,
+                  (grad, x, n, c, s, mean, inv_std, weight, grad_x, grad_weight, grad_bias,
+                   threads))
+}
+
+int gcnn_pool_out_shape(const gcnn_pool_params *p, ptrdiff_t *out_h, ptrdiff_t *out_w)
+{
+    if (p == NULL || out_h == NULL || out_w == NULL)
+        return GCNN_EINVAL;
+    if (p->planes < 1 || p->height < 1 || p->width < 1 || p->kernel_h < 1 || p->kernel_w < 1 ||
+        p->stride_h < 1 || p->stride_w < 1 || p->pad_h < 0 || p->pad_w < 0 ||
+        2 * p->pad_h > p->kernel_h || 2 * p->pad_w > p->kernel_w)
+        return GCNN_EINVAL;
+    /* (2 * pad <= kernel, so the doubling cannot overflow) */
+    ptrdiff_t plane, padded_h, padded_w;
+    if (!mul_ok(p->height, p->width, &plane) || plane > INT32_MAX ||
+        !add_ok(p->height, 2 * p->pad_h, &padded_h) || !add_ok(p->width, 2 * p->pad_w, &padded_w))
+        return GCNN_EOVERFLOW;
+    if (padded_h < p->kernel_h || padded_w < p->kernel_w)
+        return GCNN_EINVAL;
+    *out_h = (padded_h - p->kernel_h) / p->stride_h + 1;
+    *out_w = (padded_w - p->kernel_w) / p->stride_w + 1;
+    return GCNN_OK;
+}
+
+#define GCNN_POOL_ENTRY(...)                                                   \
+    ptrdiff_t out_h, out_w;                                                    \
+    if (__VA_ARGS__)                                                           \
+        return GCNN_EINVAL;                                                    \
+    int status = gcnn_pool_out_shape(p, &out_h, &out_w);                       \
+    if (status != GCNN_OK)                                                     \
+        return status;
+
+int gcnn_max_pool_f32(const gcnn_pool_params *p, const float *x, float *out, int32_t *index)
+{
+    GCNN_POOL_ENTRY(x == NULL || out == NULL || index == NULL)
+    return max_pool_f32(p, x, out, index, out_h, out_w);
+}
+
+int gcnn_max_pool_f64(const gcnn_pool_params *p, const double *x, double *out, int32_t *index)
+{
+    GCNN_POOL_ENTRY(x == NULL || out == NULL || index == NULL)
+    return max_pool_f64(p, x, out, index, out_h, out_w);
+}
+
+int gcnn_max_pool_backward_f32(const gcnn_pool_params *p, const float *grad,
+                               const int32_t *index, float *grad_x)
+{
+    GCNN_POOL_ENTRY(grad == NULL || index == NULL || grad_x == NULL)
+    return max_pool_backward_f32(p, grad, index, grad_x, out_h, out_w);
+}
+
+int gcnn_max_pool_backward_f64(const gcnn_pool_params *p, const double *grad,
+                               const int32_t *index, double *grad_x)
+{
+    GCNN_POOL_ENTRY(grad == NULL || index == NULL || grad_x == NULL)
+    return max_pool_backward_f64(p, grad, index, grad_x, out_h, out_w);
+}

@@ -1,0 +1,53 @@
+/*
+ * What the kernel files (corr2d.c, channels.c, simd.c) share: compiler
+ * hints, the instruction-set paths this build has, and overflow-checked
+ * size arithmetic.  Internal: not part of the kernels' contract.
+ */
+#ifndef GCNN_KERNEL_COMMON_H
+#define GCNN_KERNEL_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define GCNN_INLINE inline __attribute__((always_inline))
+#else
+#define GCNN_INLINE inline
+#endif
+#if defined(__clang__)
+#define GCNN_UNROLL _Pragma("unroll")
+#elif defined(__GNUC__) && __GNUC__ >= 8
+#define GCNN_UNROLL _Pragma("GCC unroll 16")
+#else
+#define GCNN_UNROLL
+#endif
+
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#define GCNN_X86_PATHS 1
+#else
+#define GCNN_X86_PATHS 0
+#endif
+
+#define GCNN_ALIGN 64 /* bytes: a cache line and an AVX-512 vector */
+
+/* Overflow-checked size arithmetic on nonnegative values. */
+static inline int mul_ok(ptrdiff_t a, ptrdiff_t b, ptrdiff_t *r)
+{
+    if (a != 0 && b > PTRDIFF_MAX / a)
+        return 0;
+    *r = a * b;
+    return 1;
+}
+
+static inline int add_ok(ptrdiff_t a, ptrdiff_t b, ptrdiff_t *r)
+{
+    if (b > PTRDIFF_MAX - a)
+        return 0;
+    *r = a + b;
+    return 1;
+}
+
+#endif /* GCNN_KERNEL_COMMON_H */

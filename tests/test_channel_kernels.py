@@ -1,0 +1,119 @@
+"""The C kernels behind batch normalisation and max pooling, called directly (gcnn._core).
+
+The layers in gcnn.nn are tested against PyTorch and finite differences; these tests pin the
+kernels themselves: NumPy references, any thread count giving the same bits, and the glue's
+errors for what the layers never pass.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gcnn import _core
+
+
+@pytest.mark.parametrize("dtype, tolerance", [(np.float64, 1e-12), (np.float32, 1e-5)])
+def test_moments_affine_and_backward_match_numpy(dtype, tolerance):
+    rng = np.random.default_rng(0)
+    x = (5 + rng.standard_normal((6, 5, 123))).astype(dtype)
+    g = rng.standard_normal(x.shape).astype(dtype)
+    mean, var = _core.channel_moments(x)
+    assert mean.dtype == var.dtype == np.float64
+    np.testing.assert_allclose(mean, x.astype(np.float64).mean(axis=(0, 2)), rtol=tolerance)
+    np.testing.assert_allclose(var, x.astype(np.float64).var(axis=(0, 2)), rtol=10 * tolerance)
+
+    scale, shift = rng.standard_normal(5), rng.standard_normal(5)
+    out = _core.channel_affine(x, scale, shift)
+    assert out.dtype == dtype
+    expected = x * scale.astype(dtype)[:, None] + shift.astype(dtype)[:, None]
+    np.testing.assert_allclose(out, expected, rtol=tolerance, atol=tolerance)
+
+    inv_std = 1 / np.sqrt(var + 1e-5)
+    weight = rng.standard_normal(5).astype(dtype)
+    grad_x, grad_w, grad_b = _core.batch_norm_backward(g, x, mean, inv_std, weight)
+    x64, g64 = x.astype(np.float64), g.astype(np.float64)
+    xhat = (x64 - mean[:, None]) * inv_std[:, None]
+    count = x.shape[0] * x.shape[2]
+    want_b = g64.sum(axis=(0, 2))
+    want_w = (g64 * xhat).sum(axis=(0, 2))
+    want_x = (
+        weight[:, None]
+        * inv_std[:, None]
+        * (g64 - want_b[:, None] / count - xhat * want_w[:, None] / count)
+    )
+    np.testing.assert_allclose(grad_b, want_b, rtol=10 * tolerance, atol=tolerance * count)
+    np.testing.assert_allclose(grad_w, want_w, rtol=10 * tolerance, atol=tolerance * count)
+    np.testing.assert_allclose(grad_x, want_x, rtol=100 * tolerance, atol=100 * tolerance)
+
+
+def test_results_do_not_depend_on_the_thread_count():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((64, 10, 4 * 26 * 26)).astype(np.float32)
+    g = rng.standard_normal(x.shape).astype(np.float32)
+    one = _core.channel_moments(x, 1)
+    two = _core.channel_moments(x, 2)
+    for a, b in zip(one, two):
+        np.testing.assert_array_equal(a, b)
+    inv_std = 1 / np.sqrt(one[1] + 1e-5)
+    for a, b in zip(
+        _core.batch_norm_backward(g, x, one[0], inv_std, None, 1),
+        _core.batch_norm_backward(g, x, one[0], inv_std, None, 2),
+    ):
+        np.testing.assert_array_equal(a, b)
+    planes = x.reshape(-1, 52, 52)
+    for a, b in zip(
+        _core.max_pool(planes, (2, 2), (2, 2), (0, 0), 1),
+        _core.max_pool(planes, (2, 2), (2, 2), (0, 0), 2),
+    ):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_max_pool_matches_numpy_and_routes_gradients_to_winners():
+    rng = np.random.default_rng(2)
+    x = rng.integers(0, 4, (3, 6, 7)).astype(np.float64)  # many ties
+    out, index = _core.max_pool(x, (2, 3), (2, 2), (1, 1))
+    padded = np.pad(x, ((0, 0), (1, 1), (1, 1)), constant_values=-np.inf)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (2, 3), axis=(1, 2))[:, ::2, ::2]
+    np.testing.assert_array_equal(out, windows.max(axis=(-2, -1)))
+    # the winner is the first maximum in row-major window order
+    flat = windows.reshape(*windows.shape[:3], -1)
+    first = flat.argmax(axis=-1)
+    ky, kx = np.divmod(first, 3)
+    rows = np.arange(out.shape[1])[:, None] * 2 - 1 + ky
+    cols = np.arange(out.shape[2])[None, :] * 2 - 1 + kx
+    np.testing.assert_array_equal(index, rows * 7 + cols)
+    grad = rng.standard_normal(out.shape)
+    grad_x = _core.max_pool_backward(grad, index, (6, 7), (2, 3), (2, 2), (1, 1))
+    expected = np.zeros_like(x)
+    for p in range(3):
+        np.add.at(expected[p].reshape(-1), index[p].reshape(-1), grad[p].reshape(-1))
+    np.testing.assert_array_equal(grad_x, expected)
+
+
+def test_max_pool_nan_wins_its_window():
+    x = np.array([[[1.0, np.nan, 5.0, 2.0]]])
+    out, index = _core.max_pool(x, (1, 2), (1, 2))
+    assert np.isnan(out[0, 0, 0]) and index[0, 0, 0] == 1
+    assert out[0, 0, 1] == 5.0 and index[0, 0, 1] == 2
+
+
+def test_glue_errors():
+    x = np.ones((2, 3, 4))
+    with pytest.raises(ValueError, match=r"scale must have shape \(3,\)"):
+        _core.channel_affine(x, np.ones(2), np.ones(3))
+    with pytest.raises(TypeError, match="grad must have the dtype of x"):
+        _core.batch_norm_backward(x.astype(np.float32), x, np.zeros(3), np.ones(3))
+    with pytest.raises(ValueError, match="grad must have the shape of x"):
+        _core.batch_norm_backward(np.ones((2, 3, 5)), x, np.zeros(3), np.ones(3))
+    with pytest.raises(ValueError, match="x must be 3-D"):
+        _core.channel_moments(np.ones((2, 3)))
+    with pytest.raises(ValueError, match="invalid pooling"):
+        _core.max_pool(x, (2, 2), (1, 1), (2, 0))
+    out, index = _core.max_pool(x, (2, 2), (2, 2))
+    with pytest.raises(ValueError, match="outside the input planes"):
+        _core.max_pool_backward(out, index + 100, (3, 4), (2, 2), (2, 2))
+    with pytest.raises(ValueError, match="grad and index must have shape"):
+        _core.max_pool_backward(out, index[:1], (3, 4), (2, 2), (2, 2))
+    with pytest.raises(ValueError, match=r"grad and index must have shape \(2, 2, 2\)"):
+        _core.max_pool_backward(out, index, (5, 4), (2, 2), (2, 2))
