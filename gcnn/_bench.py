@@ -232,6 +232,10 @@ class Case:
     to_comparable : callable, optional
         Maps the peer's result to gcnn's layout (e.g. a torch tensor to an ndarray of
         shape (N, C_out, |G|, H', W')) for the agreement check.
+    first_results : (gcnn result, peer result), optional
+        What the agreement check compares, when calls change state (a training step updates
+        the weights): the results of each side's first call from the same starting point.
+        By default the check compares the results of the timed calls.
     """
 
     label: str
@@ -240,6 +244,7 @@ class Case:
     run_peer: Callable[[], Any] | None
     flops: float
     to_comparable: Callable[[Any], np.ndarray] | None = None
+    first_results: tuple[Any, Any] | None = None
 
 
 def kernel_cases(
@@ -542,9 +547,7 @@ def run_cases(
                     peer_error = error
                     fast = time_call(case.run_gcnn, budget_seconds=budget_seconds)
                 else:
-                    fast, slow = time_side_by_side(
-                        case.run_gcnn, case.run_peer, 2 * budget_seconds
-                    )
+                    fast, slow = time_side_by_side(case.run_gcnn, case.run_peer, 2 * budget_seconds)
         except Exception as error:  # noqa: BLE001 - report the row, go on with the others
             print(_table_line([case.label, case.dtype, f"error: {error!r}"]), flush=True)
             all_agree = False
@@ -563,7 +566,8 @@ def run_cases(
             # two decimals near parity, where 0.96 and 1.04 must not both read 1.0
             ratio = f"{speedup:.2f}x" if speedup < 10 else f"{speedup:.1f}x"
             runs = f"{fast.samples}/{slow.samples}"
-            check = _agreement(fast.result, slow.result, case.dtype, case.to_comparable)
+            compared = case.first_results or (fast.result, slow.result)
+            check = _agreement(*compared, case.dtype, case.to_comparable)
             all_agree = all_agree and check == "ok"
         values = [
             case.label,
@@ -578,6 +582,41 @@ def run_cases(
         ]
         print(_table_line(values), flush=True)
     return all_agree
+
+
+def _training_section(budget_seconds: float, peak: dict[str, float], threads: int) -> bool:
+    """Whole training steps, gcnn vs PyTorch autograd, and the peak memory of a step."""
+    import gcnn
+
+    from .cli import bench_train
+
+    print()
+    gcnn.set_num_threads(threads)
+    rows = bench_train.training_cases(threads)
+    if not rows:
+        print("Training steps vs PyTorch: skipped (needs an importable torch).")
+        return True
+    print(
+        f"Training steps, float32, {threads} threads each: forward, cross-entropy, backward and "
+        "an Adam update of the same network"
+    )
+    print(
+        "  PyTorch: autograd through conv2d on the expanded filter, gathered from the compact "
+        "weight every step (the GrouPy/e2cnn way); torch.nn.BatchNorm3d for the group batch norm"
+    )
+    print("  flops = 3 x the convolutions' forward flops; check = first step's logits agree")
+    agree = run_cases(rows, "torch", budget_seconds, peak, threads)
+    print()
+    print("Peak memory of a training step (rise of the resident high-water mark over 3 steps)")
+    for name, batch, side in bench_train.TRAINING_SHAPES:
+        try:
+            ours = bench_train.peak_step_memory(name, batch, side, "gcnn", threads)
+            theirs = bench_train.peak_step_memory(name, batch, side, "torch", threads)
+        except Exception as error:  # noqa: BLE001 - report it, go on
+            print(f"  {name} N={batch} {side}x{side}: not measured ({error!r})")
+            continue
+        print(f"  {name} N={batch} {side}x{side}: gcnn {ours:.0f} MiB, torch {theirs:.0f} MiB")
+    return agree
 
 
 def run_bench(
@@ -647,14 +686,13 @@ def run_bench(
                 "torch.nn.functional.conv2d on gcnn.expand_filter's weight (expansion untimed)"
             )
             print("  flops = 2*N*C_out*|G|*C_in*(|G| or 1)*k*k*H'*W'")
-            all_agree = (
-                run_cases(rows, "torch", budget_seconds, peak, min(2, usable)) and all_agree
-            )
+            all_agree = run_cases(rows, "torch", budget_seconds, peak, min(2, usable)) and all_agree
         else:
             print(
                 "Layers vs PyTorch: skipped (needs gcnn.lift, gcnn.group_conv, "
                 "gcnn.expand_filter and an importable torch)."
             )
+        all_agree = _training_section(budget_seconds, peak, min(2, usable)) and all_agree
         if previous_threads is not None:
             gcnn.set_num_threads(previous_threads)
 

@@ -142,6 +142,11 @@ def test_bench_quick() -> None:
         assert all(re.search(r"\d+\.\d+x", row) and row.rstrip().endswith("ok") for row in rows), (
             result.stdout
         )
+    if importlib.util.find_spec("torch") is not None:
+        steps = [line for line in lines if line.startswith("train step ")]
+        assert len(steps) == 2, result.stdout  # P4CNN and P4MCNN
+        assert all(row.rstrip().endswith("ok") for row in steps), result.stdout
+        assert re.search(r"p4cnn N=64 28x28: gcnn \d+ MiB, torch \d+ MiB", result.stdout)
 
 
 def test_bench_rejects_bad_arguments() -> None:

@@ -1,0 +1,261 @@
+"""Benchmark rows for whole training steps: gcnn against PyTorch autograd on the same network.
+
+The PyTorch side is what GrouPy- and e2cnn-style layers run: each group convolution gathers its
+expanded filter from the compact weight on every forward (so autograd folds the gradient back),
+then calls ``torch.nn.functional.conv2d``.  Both sides start from the same weights and take one
+step of Adam on the same batch: forward, cross-entropy, backward, update.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Any
+
+import numpy as np
+
+from .. import _layers, models, nn, optim
+
+__all__ = ["peak_step_memory", "torch_twin", "training_cases"]
+
+#: (model name, batch, side) of the training-step rows.
+TRAINING_SHAPES = (("p4cnn", 64, 28), ("p4mcnn", 64, 28))
+
+
+def torch_twin(model: nn.Sequential):
+    """A ``torch.nn.Module`` computing what the gcnn `model` computes, with its current weights.
+
+    Knows the layers of :mod:`gcnn.models`: Conv2d, LiftingConv, GroupConv, BatchNorm2d,
+    GroupBatchNorm, ReLU, SpatialPool (windowed and global), GroupPool, Flatten.
+    """
+    import torch
+    from torch.nn import functional
+
+    class Expanded(torch.nn.Module):
+        """A convolution whose conv2d weight is gathered from the compact one each call."""
+
+        def __init__(self, layer, kind: str | None) -> None:
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.from_numpy(layer.weight.copy()))
+            self.bias = (
+                torch.nn.Parameter(torch.from_numpy(layer.bias.copy()))
+                if layer.bias is not None
+                else None
+            )
+            self.kind, self.order = kind, 1 if kind is None else layer.group.order
+            if kind is not None:
+                positions = np.arange(layer.weight.size).reshape(layer.weight.shape)
+                gather = _layers.expand_filter(positions, layer.group, kind).round()
+                self.register_buffer("gather", torch.from_numpy(gather.astype(np.int64)))
+            self.stride = layer.stride
+            self.padding = layer.padding_pair()
+
+        def forward(self, x):
+            if self.kind is None:
+                return functional.conv2d(x, self.weight, self.bias, self.stride, self.padding)
+            weight = self.weight.reshape(-1)[self.gather]
+            bias = None if self.bias is None else self.bias.repeat_interleave(self.order)
+            rows = x.reshape(x.shape[0], -1, *x.shape[-2:])
+            out = functional.conv2d(rows, weight, bias, self.stride, self.padding)
+            return out.reshape(out.shape[0], -1, self.order, *out.shape[-2:])
+
+    class Norm(torch.nn.Module):
+        def __init__(self, layer, group: bool) -> None:
+            super().__init__()
+            make = torch.nn.BatchNorm3d if group else torch.nn.BatchNorm2d
+            self.norm = make(layer.num_features, eps=layer.eps, momentum=layer.momentum)
+            with torch.no_grad():
+                self.norm.weight.copy_(torch.from_numpy(layer.weight))
+                self.norm.bias.copy_(torch.from_numpy(layer.bias))
+
+        def forward(self, x):
+            return self.norm(x)
+
+    class Pool(torch.nn.Module):
+        def __init__(self, layer) -> None:
+            super().__init__()
+            self.layer = layer
+
+        def forward(self, x):
+            layer = self.layer
+            if layer.kernel_size is None:
+                return x.amax(dim=(-2, -1), keepdim=True)
+            lead = x.shape[:-2]
+            flat = x.reshape(-1, 1, *x.shape[-2:])
+            out = functional.max_pool2d(flat, layer.kernel_size, layer.stride, layer.padding)
+            return out.reshape(*lead, *out.shape[-2:])
+
+    class GroupMax(torch.nn.Module):
+        def forward(self, x):
+            return x.amax(dim=-3)
+
+    modules = []
+    for layer in model:
+        if isinstance(layer, nn.Conv2d):
+            modules.append(Expanded(layer, None))
+        elif isinstance(layer, nn.LiftingConv):
+            modules.append(Expanded(layer, "lift"))
+        elif isinstance(layer, nn.GroupConv):
+            modules.append(Expanded(layer, "group"))
+        elif isinstance(layer, nn.GroupBatchNorm):
+            modules.append(Norm(layer, group=True))
+        elif isinstance(layer, nn.BatchNorm2d):
+            modules.append(Norm(layer, group=False))
+        elif isinstance(layer, nn.ReLU):
+            modules.append(torch.nn.ReLU())
+        elif isinstance(layer, nn.SpatialPool) and layer.reduce == "max":
+            modules.append(Pool(layer))
+        elif isinstance(layer, nn.GroupPool) and layer.reduce == "max":
+            modules.append(GroupMax())
+        elif isinstance(layer, nn.Flatten):
+            modules.append(torch.nn.Flatten())
+        else:
+            raise TypeError(f"no PyTorch twin for {layer!r}")
+    return torch.nn.Sequential(*modules)
+
+
+def _batch(batch: int, side: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    images = rng.random((batch, 1, side, side), dtype=np.float32)
+    labels = rng.integers(0, 10, batch)
+    return images, labels
+
+
+def gcnn_step(name: str, batch: int, side: int):
+    """A closure taking one gcnn training step of model `name`; returns (step, model)."""
+    model = getattr(models, name)(rng=0)
+    images, labels = _batch(batch, side)
+    loss_fn = nn.CrossEntropyLoss()
+    optimizer = optim.Adam(model.parameters())
+
+    def step() -> np.ndarray:
+        model.train()
+        logits = model(images)
+        loss_fn(logits, labels)
+        optimizer.zero_grad()
+        model.backward(loss_fn.backward())
+        optimizer.step()
+        return logits
+
+    return step, model
+
+
+def training_cases(threads: int = 2) -> list:
+    """Rows timing a whole training step of each model in TRAINING_SHAPES, gcnn vs PyTorch."""
+    from .._bench import Case
+
+    try:
+        import torch
+    except ImportError:
+        return []
+    torch.set_num_threads(threads)
+    cases = []
+    for name, batch, side in TRAINING_SHAPES:
+        run_gcnn, model = gcnn_step(name, batch, side)
+        twin = torch_twin(model)  # the same initial weights
+        images, labels = _batch(batch, side)
+        images_t, labels_t = torch.from_numpy(images), torch.from_numpy(labels)
+        optimizer = torch.optim.Adam(twin.parameters())
+
+        def run_torch(twin=twin, optimizer=optimizer, images_t=images_t, labels_t=labels_t) -> Any:
+            twin.train()
+            logits = twin(images_t)
+            loss = torch.nn.functional.cross_entropy(logits, labels_t)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            return logits.detach()
+
+        flops = 3 * _forward_flops(model, images)
+        # the first step of each starts from the same weights: its logits must agree
+        first = (run_gcnn(), run_torch())
+        cases.append(
+            Case(
+                label=f"train step {name} N={batch} {side}x{side} (adam)",
+                dtype="float32",
+                run_gcnn=run_gcnn,
+                run_peer=run_torch,
+                flops=flops,
+                to_comparable=lambda result: result.numpy(),
+                first_results=first,
+            )
+        )
+    return cases
+
+
+def _forward_flops(model: nn.Sequential, images: np.ndarray) -> float:
+    """Multiply-adds x 2 of the convolutions of one forward pass (backward: about twice)."""
+    flops = 0.0
+    x = images
+    for layer in model:
+        out = layer.eval()(x) if hasattr(layer, "eval") else layer(x)
+        if isinstance(layer, (nn.Conv2d, nn.LiftingConv, nn.GroupConv)):
+            fan_in = layer.weight[0].size
+            flops += 2.0 * out.size * fan_in
+        x = out
+    model.train()
+    return flops
+
+
+def peak_step_memory(
+    name: str, batch: int, side: int, library: str = "gcnn", threads: int = 2
+) -> float:
+    """Peak resident memory (MiB) a training step adds to a fresh process, measured there.
+
+    A child process builds the model and the batch, notes its resident high-water mark, takes
+    three steps, and reports how far the mark rose: the memory a step needs at most
+    (activations kept for backward, gradients, scratch), beyond the model and the interpreter.
+    The mark is Linux's VmHWM (``ru_maxrss`` elsewhere, which Linux carries over from the
+    parent process, so it would hide the child's own peak).
+    """
+    code = f"""
+import gcnn
+from gcnn.cli import bench_train
+gcnn.set_num_threads({threads})
+step = bench_train._step_for({library!r}, {name!r}, {batch}, {side}, {threads})
+before = bench_train._high_water_kib()
+for _ in range(3):
+    step()
+print((bench_train._high_water_kib() - before) / 1024)
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    return float(result.stdout.strip().splitlines()[-1])
+
+
+def _high_water_kib() -> float:
+    """This process's peak resident memory so far, in KiB."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return float(line.split()[1])
+    except OSError:
+        pass
+    import resource
+
+    return float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
+def _step_for(library: str, name: str, batch: int, side: int, threads: int = 2):
+    """The step closure of one library (used by peak_step_memory's child process)."""
+    step, model = gcnn_step(name, batch, side)
+    if library == "gcnn":
+        return step
+    import torch
+
+    torch.set_num_threads(threads)
+    twin = torch_twin(model)
+    images, labels = _batch(batch, side)
+    images_t, labels_t = torch.from_numpy(images), torch.from_numpy(labels)
+    optimizer = torch.optim.Adam(twin.parameters())
+
+    def torch_step() -> None:
+        logits = twin(images_t)
+        loss = torch.nn.functional.cross_entropy(logits, labels_t)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    return torch_step
