@@ -1,7 +1,8 @@
 """gcnn.convolve2d / gcnn.correlate2d against scipy.signal, value for value and error for error.
 
-scipy.signal is the reference (DESIGN.md section 1: "scipy.signal's signatures and results,
-for real float input"); dtype rules from DESIGN.md section 4.
+scipy.signal is the reference (docs/design.md, §1.3 scipy-compatible building blocks: the
+same arguments, output shapes and numbers for real input); dtype rules from docs/design.md,
+§5.1 Dtypes.
 """
 
 from __future__ import annotations
