@@ -418,7 +418,21 @@ def _timing_lines(image: np.ndarray, kernel: np.ndarray, lifted: np.ndarray) -> 
 
 def _say(text: str, indent: str = "  ") -> None:
     """Print prose wrapped to a terminal's width."""
-    print(textwrap.fill(text, width=92, initial_indent=indent, subsequent_indent=indent))
+    print(
+        textwrap.fill(_printable(text), width=92, initial_indent=indent, subsequent_indent=indent)
+    )
+
+
+def _printable(text: str) -> str:
+    """`text`, with the section sign of its citations spelled out when stdout cannot encode it.
+
+    An ASCII-only stdout then reads "section 2.4 ..." instead of raising UnicodeEncodeError.
+    """
+    try:
+        text.encode(getattr(sys.stdout, "encoding", None) or "ascii")
+    except (UnicodeEncodeError, LookupError):
+        return text.replace("\u00a7", "section ")
+    return text
 
 
 def _ms(seconds: float) -> str:
