@@ -221,9 +221,9 @@ def demo_kernel(size: int) -> np.ndarray:
 def rotate_group_maps(maps: np.ndarray, quarter_turns: int) -> np.ndarray:
     """Apply the p4 rotation ``r`` to maps on the group, shape (4, H, W).
 
-    ``(L_r F)[h] = rot90(F[(h - r) mod 4], r)`` (DESIGN.md section 2): each map is turned
-    by ``r`` quarter turns in the plane and the orientation axis is shifted cyclically
-    by ``+r``.
+    ``(L_r F)[h] = rot90(F[(h - r) mod 4], r)`` (docs/design.md, §2.4 Action on feature maps):
+    each map is turned by ``r`` quarter turns in the plane and the orientation axis is shifted
+    cyclically by ``+r``.
     """
     rotated = np.rot90(maps, quarter_turns, axes=(-2, -1))
     return np.roll(rotated, quarter_turns, axis=-3)
@@ -418,7 +418,21 @@ def _timing_lines(image: np.ndarray, kernel: np.ndarray, lifted: np.ndarray) -> 
 
 def _say(text: str, indent: str = "  ") -> None:
     """Print prose wrapped to a terminal's width."""
-    print(textwrap.fill(text, width=92, initial_indent=indent, subsequent_indent=indent))
+    print(
+        textwrap.fill(_printable(text), width=92, initial_indent=indent, subsequent_indent=indent)
+    )
+
+
+def _printable(text: str) -> str:
+    """`text`, with the section sign of its citations spelled out when stdout cannot encode it.
+
+    An ASCII-only stdout then reads "section 2.4 ..." instead of raising UnicodeEncodeError.
+    """
+    try:
+        text.encode(getattr(sys.stdout, "encoding", None) or "ascii")
+    except (UnicodeEncodeError, LookupError):
+        return text.replace("\u00a7", "section ")
+    return text
 
 
 def _ms(seconds: float) -> str:
@@ -496,7 +510,8 @@ def run_demo(
     print("  lift(rot90(x, r)) == roll(rot90(lift(x), r, axes=(1, 2)), +r, axis=0)")
     print(format_law_table(lift_rows))
     _say(
-        "The orientation axis shifts by +r, as the p4 action of DESIGN.md section 2 says: the "
+        "The orientation axis shifts by +r, as the p4 action on feature maps says "
+        "(docs/design.md, §2.4 Action on feature maps): the "
         "tutorial's lift convolves, and convolution commutes with rotating image and kernel "
         "together, so lift(rot x)[i] = rot(lift(x)[i - r])."
     )

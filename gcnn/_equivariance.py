@@ -2,8 +2,9 @@
 
 :func:`check_equivariance` transforms an input by every group element and reports how far a
 function is from commuting with the transformation.  :func:`equivariance_conditions` walks a
-stack of :mod:`gcnn.nn` layers and says, before anything runs, whether the laws of docs/design.md
-section 3 hold exactly for a given input size and, if not, which layer breaks them and why.
+stack of :mod:`gcnn.nn` layers and says, before anything runs, whether the laws hold exactly
+for a given input size and, if not, which layer breaks them and why.  The laws and their
+conditions are docs/design.md, §4 Equivariance.
 """
 
 from __future__ import annotations
@@ -267,8 +268,8 @@ class EquivarianceReport:
     Attributes
     ----------
     exact : bool
-        True when every law of docs/design.md section 3 holds exactly (up to rounding) for this
-        input size: every layer is a gcnn layer and every condition is met.
+        True when every law of docs/design.md, §4.1 The laws holds exactly (up to rounding)
+        for this input size: every layer is a gcnn layer and every condition is met.
     problems : list of str
         One entry per broken condition, naming the layer (index and repr) and why.
     notes : list of str
@@ -468,9 +469,9 @@ def equivariance_conditions(
     output is not invariant: a problem.  ``Linear`` needs flat vectors (after ``Flatten``) and
     keeps their invariance.
 
-    docs/design.md states the laws for square inputs; a non-square input is exactly equivariant too
-    when the conditions hold on both axes (its turned copy, W x H, then meets them as well), so
-    it is reported as a note, and as a problem only through an axis whose condition fails.
+    A non-square input is exactly equivariant when the conditions hold on both axes (its turned
+    copy, W x H, then meets them as well; docs/design.md, §4.3 Non-square inputs), so it is
+    reported as a note, and as a problem only through an axis whose condition fails.
 
     A layer that is not a gcnn layer is reported as a problem: nothing is known about it (use
     :func:`check_equivariance` on it).  The conditions are sufficient, not necessary: ``exact``

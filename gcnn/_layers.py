@@ -1,4 +1,7 @@
-"""Functional group-CNN layers: lifting, group convolution and pooling (DESIGN.md section 3).
+"""Functional group-CNN layers: lifting, group convolution and pooling.
+
+The contract is docs/design.md, §3 Layers; the backward functions follow docs/design.md,
+§6 Gradients.
 
 Layout is NCHW with the group axis right after the channels, ``(N, C, |G|, H, W)``, and the
 convolutions are cross-correlations like PyTorch's ``conv2d``.  Both convolutions reduce to ONE
@@ -204,8 +207,8 @@ def expand_filter(
         ``kind="lift"``: shape (C_out*|G|, C_in, k, k) with ``out[o*|G| + g] = T_g(weight[o])``.
         ``kind="group"``: shape (C_out*|G|, C_in*|G|, k, k) with
         ``out[o*|G| + g, c*|G| + h] = T_g(weight[o, c, g^-1 h])``.
-        A new C-contiguous array in the float dtype of DESIGN.md section 4 (float32 for
-        float16/float32 weights, float64 otherwise).
+        A new C-contiguous array in the float dtype of docs/design.md, §5.1 Dtypes (float32
+        for float16/float32 weights, float64 otherwise).
 
     Raises
     ------
@@ -398,7 +401,8 @@ def lift(
     -------
     numpy.ndarray, shape (N, C_out, |G|, H', W') or (C_out, |G|, H', W')
         ``H' = (H + 2*padding - k) // stride + 1`` (and likewise ``W'``), in the float dtype of
-        DESIGN.md section 4: float32 if `x` and `weight` are float16/float32, float64 otherwise.
+        docs/design.md, §5.1 Dtypes: float32 if `x` and `weight` are float16/float32, float64
+        otherwise.
 
     Raises
     ------
@@ -483,7 +487,8 @@ def group_conv(
     Returns
     -------
     numpy.ndarray, shape (N, C_out, |G|, H', W') or (C_out, |G|, H', W')
-        ``H' = (H + 2*padding - k) // stride + 1``, in the float dtype of DESIGN.md section 4.
+        ``H' = (H + 2*padding - k) // stride + 1``, in the float dtype of
+        docs/design.md, §5.1 Dtypes.
 
     Raises
     ------
@@ -550,7 +555,7 @@ def group_pool(x: ArrayLike, reduce: Literal["max", "mean", "sum"] = "max") -> n
     Returns
     -------
     numpy.ndarray, shape (N, C, H, W) or (C, H, W)
-        A new array in the float dtype of DESIGN.md section 4.
+        A new array in the float dtype of docs/design.md, §5.1 Dtypes.
 
     Raises
     ------
@@ -637,7 +642,7 @@ def spatial_pool(
     -------
     numpy.ndarray, shape (..., H', W')
         ``H' = (H + 2*padding - kernel) // stride + 1`` (floor, PyTorch's ``ceil_mode=False``),
-        a new array in the float dtype of DESIGN.md section 4.
+        a new array in the float dtype of docs/design.md, §5.1 Dtypes.
 
     Raises
     ------
@@ -843,8 +848,8 @@ def conv2d(
     -------
     numpy.ndarray, shape (N, C_out, H', W') or (C_out, H', W')
         ``H' = (H + 2*padding - kh) // stride + 1`` (and likewise ``W'``), in the float dtype of
-        the layers (docs/design.md, "Numbers"): float32 for float16/float32 operands, float64
-        otherwise.
+        the layers (docs/design.md, §5.1 Dtypes): float32 for float16/float32 operands,
+        float64 otherwise.
 
     Raises
     ------

@@ -146,7 +146,7 @@ def convolve2d(in1, in2, mode="full", boundary="fill", fillvalue=0) -> np.ndarra
     -------
     ndarray
         The convolution. float32 for float16/float32 operands, float64
-        otherwise (bool and integers are promoted, as in DESIGN.md).
+        otherwise (bool and integers are promoted; docs/design.md, §5.1 Dtypes).
 
     Raises
     ------

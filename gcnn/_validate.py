@@ -1,9 +1,9 @@
 """Argument checking and dtype promotion shared by every public function.
 
-DESIGN.md section 4: float32 and float64 are computed natively; bool and
-integers promote to float64, float16 to float32; complex, object and string
-dtypes are a TypeError.  Any memory layout is accepted; inputs are never
-modified (conversion copies when it must, never writes back).
+The rules of docs/design.md, §5 Numbers: float32 and float64 are computed
+natively; bool and integers promote to float64, float16 to float32; complex,
+object and string dtypes are a TypeError.  Any memory layout is accepted;
+inputs are never modified (conversion copies when it must, never writes back).
 """
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ approximately in between; :func:`equivariance_gap` measures how approximately.
 Conventions
 -----------
 A fiber of ``N`` samples ``f_n`` sits at the angles ``theta_n = 2*pi*n/N`` (for p4, ``N = 4``
-and ``theta_n = n*pi/2``, the orientation index of DESIGN.md section 2). Its coefficients are
-defined by ::
+and ``theta_n = n*pi/2``, the orientation index of docs/design.md, §2.1 Element indices).
+Its coefficients are defined by ::
 
     f_n = sum_{k=0}^{N-1} c_k exp(i*k*theta_n),     so     c = np.fft.fft(f) / N.
 
@@ -62,7 +62,7 @@ def _as_real_array(value: object, argument: str) -> np.ndarray:
     if kind in "bui":
         return array.astype(np.float64)
     if kind == "f":
-        # float16 computes as float32 (DESIGN.md section 4); wider-than-double as double.
+        # float16 computes as float32, wider-than-double as double (docs/design.md, §5.1 Dtypes).
         if array.dtype.itemsize <= 4:
             return array.astype(np.float32)
         return array.astype(np.float64)
@@ -411,7 +411,7 @@ def rotate_features(F: ArrayLike, theta: float) -> np.ndarray:
     Parameters
     ----------
     F : array_like, real, shape (..., 4, H, W)
-        p4 feature maps, orientation on axis -3 (DESIGN.md section 2).
+        p4 feature maps, orientation on axis -3 (docs/design.md, §2.4 Action on feature maps).
     theta : float
         Angle in radians, counter-clockwise in the sense of ``np.rot90``.
 
@@ -454,7 +454,8 @@ def rotate_features(F: ArrayLike, theta: float) -> np.ndarray:
     theta = _as_real_scalar(theta, "theta")
     quarter_turns = _quarter_turns(theta)
     if quarter_turns is not None:
-        # Exactly the left-regular action L_r of DESIGN.md: no interpolation, no rounding.
+        # Exactly the left-regular action L_r, no interpolation, no rounding (docs/design.md,
+        # §2.4 Action on feature maps).
         turned = np.rot90(array, quarter_turns, axes=(-2, -1))
         return np.ascontiguousarray(np.roll(turned, quarter_turns, axis=-3))
     shifted = _shift_fibers(array, theta / _QUARTER_TURN, axis=-3)
@@ -474,8 +475,9 @@ def equivariance_gap(
     ----------
     lift_fn : callable
         ``lift_fn(image)`` maps a real ``(H, W)`` image to p4 feature maps ``(4, H', W')``
-        following DESIGN.md's convention ``out[g] = corr(image, np.rot90(kernel, g))``, with
-        which ``lift_fn(np.rot90(x, g))`` equals ``L_g lift_fn(x)``.
+        following the convention ``out[g] = corr(image, np.rot90(kernel, g))`` of
+        docs/design.md, §3.2 lift and group_conv, with which ``lift_fn(np.rot90(x, g))`` equals
+        ``L_g lift_fn(x)``.
     image : array_like, real, shape (H, H)
         A square image (quarter turns must map the grid onto itself).
     angles : float or array_like of float

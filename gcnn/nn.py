@@ -669,8 +669,9 @@ class LiftingConv(_GroupConvolution):
 
     Notes
     -----
-    Backward is :func:`gcnn.lift_backward`: the weight gradient is for the compact weight
-    (every transformed copy's gradient turned back and summed, docs/design.md section 5).
+    Backward is :func:`gcnn.lift_backward`: the weight gradient is for the compact weight,
+    every transformed copy's gradient turned back and summed (docs/design.md, §6.2 Weight
+    gradient).
 
     Examples
     --------
@@ -1402,12 +1403,12 @@ class GroupBatchNorm(_BatchNorm):
     Notes
     -----
     ONE mean and variance per channel over the batch, the group axis and space together
-    (axes 0, 2, 3, 4), and one scale and shift per channel (docs/design.md section 5).  ``L_g``
-    permutes the group axis and turns every plane, which leaves these statistics unchanged, so
-    the layer commutes with ``L_g`` exactly (up to rounding) in training and eval mode;
-    statistics per orientation would break that.  Numerically this is PyTorch's
-    ``BatchNorm3d`` applied to (N, C, |G|, H, W).  The group axis may have any length (the layer
-    does not need the group).
+    (axes 0, 2, 3, 4), and one scale and shift per channel (docs/design.md, §7.3 Batch
+    normalisation).  ``L_g`` permutes the group axis and turns every plane, which leaves these
+    statistics unchanged, so the layer commutes with ``L_g`` exactly (up to rounding) in
+    training and eval mode; statistics per orientation would break that.  Numerically this is
+    PyTorch's ``BatchNorm3d`` applied to (N, C, |G|, H, W).  The group axis may have any length
+    (the layer does not need the group).
 
     Examples
     --------

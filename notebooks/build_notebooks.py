@@ -435,8 +435,9 @@ def tutorial_p4_group_convolution(features, kernel):
 `gcnn.lift_correlation` has the tutorial's name, defaults and numbers. Despite the name it
 computes a true **convolution** (SciPy's `convolve2d` flips the kernel), so each map equals a
 correlation with the kernel turned by a further 180 degrees. The layer `gcnn.lift` is the
-multi-channel, batched correlation of DESIGN.md; with zero padding the two agree once the
-kernel is flipped.
+multi-channel, batched correlation of
+[docs/design.md, §3.2 lift and group_conv](../docs/design.md#32-lift-and-group_conv); with zero
+padding the two agree once the kernel is flipped.
 """),
     _code(r"""
 kernel = np.random.default_rng(0).standard_normal((5, 5))

@@ -1,4 +1,4 @@
-"""Slow, obviously-correct references for gcnn's layers, straight from DESIGN.md section 3.
+"""Slow, obviously-correct references for gcnn's layers, from docs/design.md, §3 Layers.
 
 Loops over every index of the formulas, with ``scipy.signal.correlate2d`` for ``corr`` and an
 independent ``np.rot90``/``np.flip`` for ``T_g``; the group law (``g^-1 h``) comes from the

@@ -109,6 +109,22 @@ def test_demo_without_matplotlib_says_how_to_get_the_figure(tmp_path: Path) -> N
     assert "python -m pip install matplotlib" in result.stdout
 
 
+def test_demo_cites_the_design_page_even_on_an_ascii_terminal(tmp_path: Path) -> None:
+    """The printout cites docs/design.md with a section sign; ASCII-only stdout spells it out."""
+    environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "PYTHONIOENCODING": "ascii"}
+    result = subprocess.run(
+        [sys.executable, "-m", "gcnn", "demo", "--no-plot"],
+        cwd=str(tmp_path),
+        env=environment,
+        check=False,
+        capture_output=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr.decode("ascii", "replace")
+    text = " ".join(result.stdout.decode("ascii").split())
+    assert "(docs/design.md, section 2.4 Action on feature maps)" in text
+
+
 def test_demo_image_option_crops_and_even_kernel_fails(tmp_path: Path) -> None:
     wide = np.hstack([make_demo_image(48), np.zeros((48, 10))])
     np.save(tmp_path / "wide.npy", wide)

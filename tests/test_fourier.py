@@ -334,7 +334,10 @@ def test_rotate_features_keeps_dtype_and_inputs(rng):
 
 
 def make_lift(kernel: np.ndarray):
-    """DESIGN.md's lifting: out[g] = corr(image, rot90(kernel, g)), zero-filled 'same' mode."""
+    """Lifting as docs/design.md, §3.2 lift and group_conv defines it, zero-filled 'same' mode:
+
+    out[g] = corr(image, rot90(kernel, g)).
+    """
 
     def lift(image: np.ndarray) -> np.ndarray:
         return np.stack(
@@ -392,7 +395,9 @@ def test_gap_detects_a_lifting_that_turns_the_wrong_way(rng, image_and_lift):
     image, _ = image_and_lift
     kernel = rng.standard_normal((5, 5))
 
-    def wrong_lift(x):  # rotates its kernels clockwise: not equivariant with DESIGN's L_g
+    # Rotates its kernels clockwise: not equivariant with the L_g of docs/design.md, §2.4 Action
+    # on feature maps.
+    def wrong_lift(x):
         return make_lift(kernel)(x)[[0, 3, 2, 1]]
 
     assert equivariance_gap(wrong_lift, image, QUARTER, margin=5) > 0.1

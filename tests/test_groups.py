@@ -1,4 +1,4 @@
-"""Tests for gcnn.groups against DESIGN.md section 2, written from the formulas, not the code."""
+"""gcnn.groups against docs/design.md, §2 Groups, tested from the formulas, not the code."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ GROUP_IDS = ["p4", "p4m"]
 
 
 def reference_transform(array: np.ndarray, g: int) -> np.ndarray:
-    """T_g straight from DESIGN.md: mirror (flip the last axis) if m, then r quarter turns."""
+    """T_g of docs/design.md, §2.2 Action on images: mirror (flip the last axis) if m, then r
+    quarter turns."""
     mirror, turns = divmod(g, 4)
     if mirror:
         array = np.flip(array, -1)

@@ -1,4 +1,5 @@
-"""gcnn's group-CNN layers against the slow reference of DESIGN.md section 3, and their laws.
+"""gcnn's group-CNN layers against the slow reference of docs/design.md, §3 Layers, and their
+laws (docs/design.md, §4 Equivariance).
 
 The layer functions are imported from their private modules so these tests do not depend on
 what ``gcnn/__init__.py`` exports.
@@ -140,7 +141,8 @@ def test_fixed_cases_with_even_kernels_and_anisotropic_arguments(group):
 
 
 def test_group_conv_p4_kernel_index_is_h_minus_g():
-    """DESIGN: for p4 the kernel index g^-1 h reduces to (h - g) % 4."""
+    """For p4 the kernel index g^-1 h reduces to (h - g) % 4 (docs/design.md, §3.2 lift and
+    group_conv)."""
     rng = np.random.default_rng(2)
     x = rng.standard_normal((1, 1, 4, 6, 6))
     w = rng.standard_normal((1, 1, 4, 3, 3))

@@ -1,8 +1,8 @@
 """Memory layouts, every error path (Python wrapper and C backstop), SIMD paths, threads, refcounts.
 
-DESIGN.md section 4 (any layout in, inputs never modified, ValueError naming the argument,
-never a crash) and STYLE.md's Tests section.  The C core is compared against a slow NumPy/scipy
-transcription of the formula in csrc/gcnn_kernels.h.
+docs/design.md, §5 Numbers (any layout in, inputs never modified, ValueError naming the
+argument, never a crash) and docs/design.md, §9.4 Status codes and the glue.  The C core is
+compared against a slow NumPy/scipy transcription of the formula in csrc/gcnn_kernels.h.
 """
 
 from __future__ import annotations

@@ -40,7 +40,8 @@ def assert_matches(got: np.ndarray, expected: np.ndarray, rtol: float) -> None:
 
 
 def p4_formula(features, kernel, mode="same", boundary="symm", fillvalue=0):
-    """DESIGN.md section 1's formula for p4, for modes where the published code cannot run.
+    """The formula for p4 (docs/design.md, §1.1 The two functions), for modes where the
+    published code cannot run.
 
     The published code writes each result into ``np.zeros_like(features)``, which has the
     input's spatial shape, so it raises for 'full' and 'valid'; gcnn extends it by this formula.
@@ -433,7 +434,7 @@ def test_even_kernels_break_equivariance_in_same_mode(kernel_shape, boundary):
 ], ids=str)
 def test_non_square_inputs_stay_equivariant_with_odd_kernels(image_shape, kernel_shape,
                                                              boundary):
-    """Non-square images do NOT break the laws (contrary to DESIGN.md section 1's wording):
+    """Non-square images do NOT break the laws (docs/design.md, §4.3 Non-square inputs):
     with every kernel side odd, 'same' mode centres symmetrically, and rot90 of an (H, W)
     image is a (W, H) image for which the same laws hold exactly. Odd non-square kernels too."""
     lift_err, p4_err = relative_equivariance_error(image_shape, kernel_shape, boundary)
@@ -540,7 +541,7 @@ def test_bad_mode_boundary_fillvalue(func, first):
         func(first, kernel, boundary="fill", fillvalue=[1.0, 2.0])
     with pytest.raises(TypeError, match="fillvalue"):
         func(first, kernel, boundary="fill", fillvalue="x")
-    with pytest.raises(TypeError):  # keyword-only, like DESIGN.md's signature
+    with pytest.raises(TypeError):  # keyword-only (docs/design.md, §1.1 The two functions)
         func(first, kernel, "same")
 
 

@@ -1,10 +1,11 @@
 """The tutorial's two published functions, kept verbatim as the slow reference for gcnn.
 
-Source: the "Group CNNs" blog post (``/work/shared/tutorial/group-cnns-blog.md``),
-section 4.2 "Demonstration: Lifting Correlation with the p4 Rotation Group"
-(``lift_correlation``) and section 4.4 "Demonstration: Cross Correlation with the p4
-Rotation Group" (``p4_group_convolution``); the same code is the post's toy
-implementation on GitHub, https://github.com/wenhangao21/Tutorials/tree/main/Equivariance.
+Source: the blog post *Group Convolution Neural Networks* (toy code in the GitHub
+repository ``wenhangao21/Tutorials``, folder ``Equivariance``), section 4.2
+"Demonstration: Lifting Correlation with the p4 Rotation Group" (``lift_correlation``)
+and section 4.4 "Demonstration: Cross Correlation with the p4 Rotation Group"
+(``p4_group_convolution``).  What gcnn promises about these functions is
+docs/design.md, §1 Tutorial functions.
 
 Changes from the published text, and nothing else:
 
