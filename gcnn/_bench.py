@@ -46,9 +46,9 @@ DEFAULT_DTYPES = ("float64", "float32")
 
 # --------------------------------------------------------------------------- the tutorial
 #
-# The two functions below are the tutorial's NumPy/SciPy code, "Group Convolution Neural
-# Networks" (shared/tutorial/group-cnns-blog.md): lift_correlation from section 4.2 and
-# p4_group_convolution from section 4.4, kept as published (true convolution, mode="same",
+# The two functions below are the tutorial's NumPy/SciPy code (the blog post "Group
+# Convolution Neural Networks", toy code in the GitHub repository wenhangao21/Tutorials, folder
+# Equivariance): lift_correlation from its section 4.2 and p4_group_convolution from 4.4, kept as published (true convolution, mode="same",
 # boundary="symm") so the benchmark times the algorithm users have. One fix: the published
 # lift_correlation reads a global `conv_kernel` instead of its `kernel` argument; here the
 # argument is used.
@@ -664,7 +664,7 @@ def run_bench(
     print()
     have_scipy = scipy_available()
     print(
-        "Tutorial functions (group-cnns-blog.md sections 4.2 and 4.4): gcnn vs the "
+        "Tutorial functions (the blog post's sections 4.2 and 4.4): gcnn vs the "
         "tutorial's SciPy code"
     )
     print(
