@@ -125,36 +125,41 @@ int gcnn_pool_out_shape(const gcnn_pool_params *p, ptrdiff_t *out_h, ptrdiff_t *
     return GCNN_OK;
 }
 
+/* Checks, then `p` with the thread count the size deserves as `q`. */
 #define GCNN_POOL_ENTRY(...)                                                   \
     ptrdiff_t out_h, out_w;                                                    \
     if (__VA_ARGS__)                                                           \
         return GCNN_EINVAL;                                                    \
     int status = gcnn_pool_out_shape(p, &out_h, &out_w);                       \
     if (status != GCNN_OK)                                                     \
-        return status;
+        return status;                                                         \
+    gcnn_pool_params q = *p;                                                   \
+    q.num_threads = p->planes * p->height * p->width >= GCNN_CHANNELS_PARALLEL_MIN \
+                        ? p->num_threads                                       \
+                        : 1;
 
 int gcnn_max_pool_f32(const gcnn_pool_params *p, const float *x, float *out, int32_t *index)
 {
     GCNN_POOL_ENTRY(x == NULL || out == NULL || index == NULL)
-    return max_pool_f32(p, x, out, index, out_h, out_w);
+    return max_pool_f32(&q, x, out, index, out_h, out_w);
 }
 
 int gcnn_max_pool_f64(const gcnn_pool_params *p, const double *x, double *out, int32_t *index)
 {
     GCNN_POOL_ENTRY(x == NULL || out == NULL || index == NULL)
-    return max_pool_f64(p, x, out, index, out_h, out_w);
+    return max_pool_f64(&q, x, out, index, out_h, out_w);
 }
 
 int gcnn_max_pool_backward_f32(const gcnn_pool_params *p, const float *grad,
                                const int32_t *index, float *grad_x)
 {
     GCNN_POOL_ENTRY(grad == NULL || index == NULL || grad_x == NULL)
-    return max_pool_backward_f32(p, grad, index, grad_x, out_h, out_w);
+    return max_pool_backward_f32(&q, grad, index, grad_x, out_h, out_w);
 }
 
 int gcnn_max_pool_backward_f64(const gcnn_pool_params *p, const double *grad,
                                const int32_t *index, double *grad_x)
 {
     GCNN_POOL_ENTRY(grad == NULL || index == NULL || grad_x == NULL)
-    return max_pool_backward_f64(p, grad, index, grad_x, out_h, out_w);
+    return max_pool_backward_f64(&q, grad, index, grad_x, out_h, out_w);
 }

@@ -85,31 +85,57 @@ static void GCNN_NAME(run_grad_sums)(const GCNN_T *restrict g, const GCNN_T *res
     *sum_gx += (double)lanes_dots + tail_dots;
 }
 
+/* The arguments of one per-channel call, shared by its items. */
+struct GCNN_NAME(channel_work) {
+    const GCNN_T *x, *grad, *scale, *shift, *weight;
+    ptrdiff_t n, c, s;
+    const double *mean_in, *inv_std;
+    double *mean, *var, *grad_weight, *grad_bias;
+    GCNN_T *out;
+};
+
+/* Item = channel k: its mean and centred variance. */
+static int GCNN_NAME(moments_item)(void *arg, ptrdiff_t k, int worker)
+{
+    const struct GCNN_NAME(channel_work) *w = arg;
+    const ptrdiff_t n = w->n, c = w->c, s = w->s;
+    const double count = (double)n * (double)s;
+    double total = 0, squares = 0, unused = 0;
+    (void)worker;
+    for (ptrdiff_t i = 0; i < n; ++i)
+        GCNN_NAME(run_sums)(w->x + (i * c + k) * s, s, 0, &total, &unused);
+    const double m = total / count;
+    /* centred on the mean rounded to the element type; the rounding shift is
+     * removed exactly below (var = E[(x - m')^2] - (m - m')^2) */
+    const GCNN_T m_rounded = (GCNN_T)m;
+    double shifted_total = 0;
+    for (ptrdiff_t i = 0; i < n; ++i)
+        GCNN_NAME(run_sums)(w->x + (i * c + k) * s, s, m_rounded, &shifted_total, &squares);
+    const double offset = m - (double)m_rounded;
+    const double v = squares / count - offset * offset;
+    w->mean[k] = m;
+    w->var[k] = v > 0 ? v : 0;
+    return GCNN_OK;
+}
+
 static int GCNN_NAME(channel_moments)(const GCNN_T *x, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s,
                                       double *mean, double *var, int threads)
 {
-    const double count = (double)n * (double)s;
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
-#endif
-    for (ptrdiff_t k = 0; k < c; ++k) {
-        double total = 0, squares = 0, unused = 0;
-        for (ptrdiff_t i = 0; i < n; ++i)
-            GCNN_NAME(run_sums)(x + (i * c + k) * s, s, 0, &total, &unused);
-        const double m = total / count;
-        /* centred on the mean rounded to the element type; the rounding
-         * shift is removed exactly below (var = E[(x-m')^2] - (m-m')^2) */
-        const GCNN_T m_rounded = (GCNN_T)m;
-        double shifted_total = 0;
-        for (ptrdiff_t i = 0; i < n; ++i)
-            GCNN_NAME(run_sums)(x + (i * c + k) * s, s, m_rounded, &shifted_total, &squares);
-        const double offset = m - (double)m_rounded;
-        double v = squares / count - offset * offset;
-        mean[k] = m;
-        var[k] = v > 0 ? v : 0;
-        (void)shifted_total;
-    }
-    (void)threads;
+    struct GCNN_NAME(channel_work) w = {x, NULL, NULL, NULL, NULL, n, c, s, NULL, NULL,
+                                        mean, var, NULL, NULL, NULL};
+    return gcnn_parallel_for(c, threads, GCNN_NAME(moments_item), &w, NULL);
+}
+
+/* Item = one run (image, channel): x * scale + shift. */
+static int GCNN_NAME(affine_item)(void *arg, ptrdiff_t run, int worker)
+{
+    const struct GCNN_NAME(channel_work) *w = arg;
+    const GCNN_T a = w->scale[run % w->c], b = w->shift[run % w->c];
+    const GCNN_T *restrict src = w->x + run * w->s;
+    GCNN_T *restrict dst = w->out + run * w->s;
+    (void)worker;
+    for (ptrdiff_t j = 0; j < w->s; ++j)
+        dst[j] = src[j] * a + b;
     return GCNN_OK;
 }
 
@@ -117,17 +143,45 @@ static int GCNN_NAME(channel_affine)(const GCNN_T *x, ptrdiff_t n, ptrdiff_t c, 
                                      const GCNN_T *scale, const GCNN_T *shift, GCNN_T *out,
                                      int threads)
 {
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(threads) schedule(static)
-#endif
-    for (ptrdiff_t run = 0; run < n * c; ++run) {
-        const GCNN_T a = scale[run % c], b = shift[run % c];
-        const GCNN_T *restrict src = x + run * s;
-        GCNN_T *restrict dst = out + run * s;
-        for (ptrdiff_t j = 0; j < s; ++j)
-            dst[j] = src[j] * a + b;
-    }
-    (void)threads;
+    struct GCNN_NAME(channel_work) w = {x, NULL, scale, shift, NULL, n, c, s, NULL, NULL,
+                                        NULL, NULL, NULL, NULL, out};
+    return gcnn_parallel_for(n * c, threads, GCNN_NAME(affine_item), &w, NULL);
+}
+
+/* Item = channel k: grad_bias[k] = sum g and grad_weight[k] = sum g * xhat. */
+static int GCNN_NAME(bn_sums_item)(void *arg, ptrdiff_t k, int worker)
+{
+    const struct GCNN_NAME(channel_work) *w = arg;
+    const ptrdiff_t n = w->n, c = w->c, s = w->s;
+    double sum_g = 0, sum_gx = 0;
+    (void)worker;
+    for (ptrdiff_t i = 0; i < n; ++i)
+        GCNN_NAME(run_grad_sums)(w->grad + (i * c + k) * s, w->x + (i * c + k) * s, s,
+                                 (GCNN_T)w->mean_in[k], &sum_g, &sum_gx);
+    /* the run sums were centred on the rounded mean: shift to the exact one */
+    sum_gx -= (w->mean_in[k] - (double)(GCNN_T)w->mean_in[k]) * sum_g;
+    w->grad_bias[k] = sum_g;
+    w->grad_weight[k] = sum_gx * w->inv_std[k];
+    return GCNN_OK;
+}
+
+/* Item = one run: grad_x = A g + B (x - mean) + C, per channel. */
+static int GCNN_NAME(bn_grad_x_item)(void *arg, ptrdiff_t run, int worker)
+{
+    const struct GCNN_NAME(channel_work) *w = arg;
+    const ptrdiff_t k = run % w->c;
+    const double count = (double)w->n * (double)w->s;
+    const double r = w->inv_std[k], weight = w->weight ? (double)w->weight[k] : 1.0;
+    const GCNN_T A = (GCNN_T)(weight * r);
+    const GCNN_T B = (GCNN_T)(-weight * r * r * w->grad_weight[k] / count);
+    const GCNN_T C = (GCNN_T)(-weight * r * w->grad_bias[k] / count);
+    const GCNN_T m = (GCNN_T)w->mean_in[k];
+    const GCNN_T *restrict g = w->grad + run * w->s;
+    const GCNN_T *restrict xs = w->x + run * w->s;
+    GCNN_T *restrict dst = w->out + run * w->s;
+    (void)worker;
+    for (ptrdiff_t j = 0; j < w->s; ++j)
+        dst[j] = A * g[j] + B * (xs[j] - m) + C;
     return GCNN_OK;
 }
 
@@ -137,44 +191,13 @@ static int GCNN_NAME(batch_norm_backward)(const GCNN_T *grad, const GCNN_T *x, p
                                           GCNN_T *grad_x, double *grad_weight,
                                           double *grad_bias, int threads)
 {
-    const double count = (double)n * (double)s;
-#ifdef _OPENMP
-#pragma omp parallel num_threads(threads)
-#endif
-    {
-#ifdef _OPENMP
-#pragma omp for schedule(dynamic, 1)
-#endif
-        for (ptrdiff_t k = 0; k < c; ++k) {
-            double sum_g = 0, sum_gx = 0;
-            for (ptrdiff_t i = 0; i < n; ++i)
-                GCNN_NAME(run_grad_sums)(grad + (i * c + k) * s, x + (i * c + k) * s, s,
-                                         (GCNN_T)mean[k], &sum_g, &sum_gx);
-            /* the run sums were centred on the rounded mean: shift to the exact one */
-            sum_gx -= (mean[k] - (double)(GCNN_T)mean[k]) * sum_g;
-            grad_bias[k] = sum_g;
-            grad_weight[k] = sum_gx * inv_std[k];
-        }
-        /* grad_x = A g + B (x - mean) + C, per channel */
-#ifdef _OPENMP
-#pragma omp for schedule(static)
-#endif
-        for (ptrdiff_t run = 0; run < n * c; ++run) {
-            const ptrdiff_t k = run % c;
-            const double r = inv_std[k], w = weight ? (double)weight[k] : 1.0;
-            const GCNN_T A = (GCNN_T)(w * r);
-            const GCNN_T B = (GCNN_T)(-w * r * r * grad_weight[k] / count);
-            const GCNN_T C = (GCNN_T)(-w * r * grad_bias[k] / count);
-            const GCNN_T m = (GCNN_T)mean[k];
-            const GCNN_T *restrict g = grad + run * s;
-            const GCNN_T *restrict xs = x + run * s;
-            GCNN_T *restrict dst = grad_x + run * s;
-            for (ptrdiff_t j = 0; j < s; ++j)
-                dst[j] = A * g[j] + B * (xs[j] - m) + C;
-        }
-    }
-    (void)threads;
-    return GCNN_OK;
+    struct GCNN_NAME(channel_work) w = {x,       grad,        NULL,        NULL,     weight,
+                                        n,       c,           s,           mean,     inv_std,
+                                        NULL,    NULL,        grad_weight, grad_bias, grad_x};
+    const int status = gcnn_parallel_for(c, threads, GCNN_NAME(bn_sums_item), &w, NULL);
+    if (status != GCNN_OK)
+        return status;
+    return gcnn_parallel_for(n * c, threads, GCNN_NAME(bn_grad_x_item), &w, NULL);
 }
 
 #undef GCNN_RUN_ACC

@@ -321,19 +321,18 @@ static int gcnn_plan_make(const gcnn_corr2d_params *params, size_t elem_size,
     /* Threads only for work that pays for them; results are the same
      * either way. */
     plan->threads = 1;
-#ifdef _OPENMP
-    if (p->num_threads > 1 && mul_ok(p->batch, p->out_channels, &macs) &&
-        mul_ok(macs, plan->out_h, &macs) && mul_ok(macs, plan->out_w, &macs) &&
-        mul_ok(macs, p->in_channels, &macs) && mul_ok(macs, p->kernel_h, &macs) &&
-        mul_ok(macs, p->kernel_w, &macs)) {
-        if (macs >= GCNN_PARALLEL_MIN_MACS)
-            plan->threads = p->num_threads;
-    } else if (p->num_threads > 1) {
-        plan->threads = p->num_threads; /* too large to count: surely worth it */
+    if (p->num_threads > 1 && gcnn_threads_available()) {
+        if (mul_ok(p->batch, p->out_channels, &macs) && mul_ok(macs, plan->out_h, &macs) &&
+            mul_ok(macs, plan->out_w, &macs) && mul_ok(macs, p->in_channels, &macs) &&
+            mul_ok(macs, p->kernel_h, &macs) && mul_ok(macs, p->kernel_w, &macs)) {
+            if (macs >= GCNN_PARALLEL_MIN_MACS)
+                plan->threads = p->num_threads;
+        } else {
+            plan->threads = p->num_threads; /* too large to count: surely worth it */
+        }
+        if (plan->threads > GCNN_MAX_THREADS)
+            plan->threads = GCNN_MAX_THREADS;
     }
-#else
-    (void)macs;
-#endif
 
     /* Band height: fill about GCNN_PANEL_TARGET_BYTES of panel, but cut the
      * image into enough items for every thread to get several. */
@@ -486,6 +485,8 @@ const char *gcnn_strerror(int status)
         return "array sizes overflow";
     case GCNN_EINTERNAL:
         return "internal error: a case the kernels were not built for (a bug in gcnn)";
+    case GCNN_EINTERRUPTED:
+        return "interrupted";
     default:
         return "unknown gcnn status";
     }

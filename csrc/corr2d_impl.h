@@ -527,6 +527,49 @@ static int GCNN_NAME(run_band)(const struct gcnn_plan *plan,
 }
 #undef GCNN_BAND_CASE
 
+/* One forward call's work, shared by its items (see corr2d below). */
+struct GCNN_NAME(corr2d_work) {
+    const struct gcnn_plan *plan;
+    const GCNN_T *x, *wpk, *bias;
+    GCNN_T fillvalue;
+    GCNN_T *out;
+    ptrdiff_t bands;
+    char **panels; /* [worker]: each worker's panel, allocated on its first item */
+};
+
+/* Item = (image n, band of output rows): fill the panel, run every
+ * output-channel block over it. */
+static int GCNN_NAME(corr2d_item)(void *arg, ptrdiff_t item, int worker)
+{
+    const struct GCNN_NAME(corr2d_work) *work = arg;
+    const struct gcnn_plan *plan = work->plan;
+    /* calloc: tiles at the right edge read past the data of a phase row
+     * into its slack; those lanes are discarded, but they must hold
+     * initialised, finite values (zeros) so nothing undefined is read. */
+    if (work->panels[worker] == NULL &&
+        (work->panels[worker] = calloc(plan->panel_elems * sizeof(GCNN_T) + GCNN_ALIGN +
+                                           GCNN_PANEL_SLACK,
+                                       1)) == NULL)
+        return GCNN_ENOMEM;
+    /* Rows start on a cache line (row_stride is a whole number of vectors),
+     * so the kx = 0 tap of every row tile loads without a split. */
+    GCNN_T *panel = gcnn_aligned(work->panels[worker]);
+    const ptrdiff_t n = item / work->bands;
+    const ptrdiff_t oy0 = (item % work->bands) * plan->band_rows;
+    const ptrdiff_t rows = plan->out_h - oy0 < plan->band_rows ? plan->out_h - oy0 : plan->band_rows;
+    GCNN_NAME(fill_panel)(plan, work->x + n * plan->p.in_channels * plan->p.height * plan->p.width,
+                          oy0 * plan->p.stride_h, (rows - 1) * plan->p.stride_h + plan->p.kernel_h,
+                          work->fillvalue, panel);
+    GCNN_T *out_n = work->out + n * plan->p.out_channels * plan->out_h * plan->out_w;
+    for (ptrdiff_t block = 0; block < plan->ob_blocks; ++block) {
+        const int status = GCNN_NAME(run_band)(plan, panel, work->wpk + block * plan->taps * plan->ob,
+                                               work->bias, block * plan->ob, oy0, rows, out_n);
+        if (status != GCNN_OK)
+            return status;
+    }
+    return GCNN_OK;
+}
+
 static int GCNN_NAME(corr2d)(const gcnn_corr2d_params *params,
                              const GCNN_T *x, const GCNN_T *w,
                              const GCNN_T *bias, GCNN_T fillvalue, GCNN_T *out)
@@ -535,64 +578,27 @@ static int GCNN_NAME(corr2d)(const gcnn_corr2d_params *params,
     int status = gcnn_plan_make(params, sizeof(GCNN_T), GCNN_LANES, GCNN_ACC, 0, &plan);
     if (status != GCNN_OK)
         return status;
-
     GCNN_T *wpk = malloc(plan.packed_w_bytes);
-    if (wpk == NULL) {
+    char **panels = calloc((size_t)plan.threads, sizeof *panels);
+    if (wpk == NULL || panels == NULL) {
+        free(wpk);
+        free(panels);
         gcnn_plan_free(&plan);
         return GCNN_ENOMEM;
     }
     GCNN_NAME(pack_weights)(&plan, w, wpk);
-
-    const ptrdiff_t taps =
-        plan.p.in_channels * plan.p.kernel_h * plan.p.kernel_w;
     const ptrdiff_t bands = (plan.out_h + plan.band_rows - 1) / plan.band_rows;
-    const ptrdiff_t items = plan.p.batch * bands;
-    const ptrdiff_t image_size = plan.p.in_channels * plan.p.height * plan.p.width;
-    const ptrdiff_t out_image_size = plan.p.out_channels * plan.out_h * plan.out_w;
-    /* the first failure's status; GCNN_ENOMEM when a panel is missing */
-    int failed = GCNN_OK;
-
-#ifdef _OPENMP
-#pragma omp parallel num_threads(plan.threads) reduction(max : failed)
-#endif
-    {
-        /* calloc: tiles at the right edge read past the data of a phase row
-         * into its slack; those lanes are discarded, but they must hold
-         * initialised, finite values (zeros) so nothing undefined is read. */
-        char *panel_block =
-            calloc(plan.panel_elems * sizeof(GCNN_T) + GCNN_ALIGN + GCNN_PANEL_SLACK, 1);
-        /* Rows start on a cache line (row_stride is a whole number of
-         * vectors), so the kx = 0 tap of every tile loads without a split. */
-        GCNN_T *panel = panel_block
-                            ? (GCNN_T *)(panel_block + (GCNN_ALIGN - (uintptr_t)panel_block %
-                                                                         GCNN_ALIGN))
-                            : NULL;
-        /* (a reduction's private copy starts at max's identity, not at 0) */
-        failed = panel == NULL ? GCNN_ENOMEM : GCNN_OK;
-#ifdef _OPENMP
-/* dynamic: on a shared machine one thread may lose its core for a while;
- * the others then take its items.  Which thread computes an item does not
- * change the item's numbers. */
-#pragma omp for schedule(dynamic, 1)
-#endif
-        for (ptrdiff_t item = 0; item < items; ++item) {
-            if (panel == NULL || failed != GCNN_OK)
-                continue;
-            const ptrdiff_t n = item / bands;
-            const ptrdiff_t oy0 = (item % bands) * plan.band_rows;
-            const ptrdiff_t rows =
-                plan.out_h - oy0 < plan.band_rows ? plan.out_h - oy0 : plan.band_rows;
-            GCNN_NAME(fill_panel)(&plan, x + n * image_size, oy0 * plan.p.stride_h,
-                                  (rows - 1) * plan.p.stride_h + plan.p.kernel_h,
-                                  fillvalue, panel);
-            for (ptrdiff_t block = 0; block < plan.ob_blocks && failed == GCNN_OK; ++block)
-                failed = GCNN_NAME(run_band)(&plan, panel, wpk + block * taps * plan.ob, bias,
-                                             block * plan.ob, oy0, rows,
-                                             out + n * out_image_size);
-        }
-        free(panel_block);
-    }
+    struct GCNN_NAME(corr2d_work) work = {&plan, x, wpk, bias, fillvalue, out, bands, panels};
+    const gcnn_poll poll = {params->interrupted, params->interrupt_ctx};
+    /* Items go to whichever thread is free: on a shared machine a thread
+     * that loses its core takes no more items.  Which thread computes an
+     * item does not change the item's numbers. */
+    status = gcnn_parallel_for(plan.p.batch * bands, plan.threads, GCNN_NAME(corr2d_item), &work,
+                               params->interrupted ? &poll : NULL);
+    for (int t = 0; t < plan.threads; ++t)
+        free(panels[t]);
+    free(panels);
     free(wpk);
     gcnn_plan_free(&plan);
-    return failed;
+    return status;
 }

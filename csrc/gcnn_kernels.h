@@ -44,6 +44,9 @@
  * built for (a bug in gcnn, never the caller's mistake).
  *
  * The kernels never call into Python and may run with the GIL released.
+ * They run on gcnn's own worker threads (a pool that a busy machine cannot
+ * stall and that survives fork; see threads.h) when num_threads > 1 and the
+ * work is large enough.
  * Results do not depend on num_threads: every forward output element is
  * computed by one thread, always in the same order of summation, and the
  * weight gradient sums fixed chunks of the batch in a fixed order.
@@ -58,12 +61,16 @@
 extern "C" {
 #endif
 
+/* The largest thread team a call uses; larger num_threads are clamped. */
+#define GCNN_MAX_THREADS 256
+
 enum gcnn_status {
     GCNN_OK = 0,
     GCNN_EINVAL = 1,    /* invalid sizes or parameters */
     GCNN_ENOMEM = 2,    /* scratch allocation failed */
     GCNN_EOVERFLOW = 3, /* a size computation overflowed */
-    GCNN_EINTERNAL = 4  /* an unsupported case reached a kernel (a bug) */
+    GCNN_EINTERNAL = 4,   /* an unsupported case reached a kernel (a bug) */
+    GCNN_EINTERRUPTED = 5 /* the interrupt callback asked to stop */
 };
 
 /* How xpad is defined outside the image; indices follow scipy.signal. */
@@ -87,9 +94,14 @@ typedef struct {
     ptrdiff_t stride_h, stride_w;
     ptrdiff_t pad_top, pad_bottom, pad_left, pad_right;
     int boundary;    /* enum gcnn_boundary */
-    int num_threads; /* <= 1: serial; ignored without OpenMP */
+    int num_threads; /* <= 1: serial; at most GCNN_MAX_THREADS (256) are used */
     int simd;        /* enum gcnn_simd; an unavailable request falls back */
     ptrdiff_t dilate_h, dilate_w; /* input dilation; 0 or 1: none */
+    /* Optional (NULL: never asked): called by the calling thread between
+     * work items, at most every 50 ms; a nonzero answer stops the call,
+     * which returns GCNN_EINTERRUPTED with the output partly written. */
+    int (*interrupted)(void *ctx);
+    void *interrupt_ctx;
 } gcnn_corr2d_params;
 
 /* Output size for p; returns GCNN_OK or GCNN_EINVAL/GCNN_EOVERFLOW. */
@@ -182,8 +194,8 @@ int gcnn_max_pool_backward_f64(const gcnn_pool_params *p, const double *grad,
 int gcnn_simd_resolve(int requested);
 /* "generic", "avx2" or "avx512". */
 const char *gcnn_simd_name(int simd);
-/* Nonzero when built with OpenMP. */
-int gcnn_have_openmp(void);
+/* Nonzero when the kernels have worker threads (POSIX threads). */
+int gcnn_have_threads(void);
 /* Machine probe for benchmarks (csrc/peak.c): runs `iterations` rounds of
  * independent vector fused multiply-adds on path `simd`, float or double,
  * stores the flops done in *flops, returns a checksum (to keep the work). */

@@ -219,12 +219,28 @@ static PyArrayObject *as_float_array(PyObject *obj, const char *name, int typenu
     return (PyArrayObject *)PyArray_FROM_OTF(obj, got, NPY_ARRAY_IN_ARRAY);
 }
 
+/* The kernels' interrupt callback: take the GIL back for a moment and let
+ * Python run its signal handlers (Ctrl-C raises KeyboardInterrupt there).
+ * ctx is the calling thread's saved state; only that thread calls this. */
+static int check_interrupt(void *ctx)
+{
+    PyThreadState **state = ctx;
+    PyEval_RestoreThread(*state);
+    const int stop = PyErr_CheckSignals() != 0;
+    *state = PyEval_SaveThread();
+    return stop;
+}
+
 /* Turn a kernel status into an exception; 0 when status is GCNN_OK. */
 static int raise_status(int status)
 {
     switch (status) {
     case GCNN_OK:
         return 0;
+    case GCNN_EINTERRUPTED: /* check_interrupt left the signal handler's exception */
+        if (!PyErr_Occurred())
+            PyErr_SetNone(PyExc_KeyboardInterrupt);
+        return -1;
     case GCNN_ENOMEM:
         PyErr_NoMemory();
         return -1;
@@ -366,14 +382,16 @@ static PyObject *core_correlate(PyObject *module, PyObject *args, PyObject *kwar
 
     const void *bias_data = bias ? PyArray_DATA(bias) : NULL;
     int status;
-    Py_BEGIN_ALLOW_THREADS
+    PyThreadState *state = PyEval_SaveThread();
+    p.interrupted = check_interrupt;
+    p.interrupt_ctx = &state;
     if (typenum == NPY_FLOAT32)
         status = gcnn_corr2d_f32(&p, PyArray_DATA(x), PyArray_DATA(w), bias_data,
                                  (float)fillvalue, PyArray_DATA(out));
     else
         status = gcnn_corr2d_f64(&p, PyArray_DATA(x), PyArray_DATA(w), bias_data,
                                  fillvalue, PyArray_DATA(out));
-    Py_END_ALLOW_THREADS
+    PyEval_RestoreThread(state);
     if (raise_status(status) < 0)
         goto fail;
     Py_DECREF(x);
@@ -451,14 +469,16 @@ static PyObject *core_grad_weight(PyObject *module, PyObject *args, PyObject *kw
         goto fail;
 
     int status;
-    Py_BEGIN_ALLOW_THREADS
+    PyThreadState *state = PyEval_SaveThread();
+    p.interrupted = check_interrupt;
+    p.interrupt_ctx = &state;
     if (typenum == NPY_FLOAT32)
         status = gcnn_corr2d_grad_weight_f32(&p, PyArray_DATA(x), PyArray_DATA(g),
                                              (float)fillvalue, PyArray_DATA(out));
     else
         status = gcnn_corr2d_grad_weight_f64(&p, PyArray_DATA(x), PyArray_DATA(g), fillvalue,
                                              PyArray_DATA(out));
-    Py_END_ALLOW_THREADS
+    PyEval_RestoreThread(state);
     if (raise_status(status) < 0)
         goto fail;
     Py_DECREF(x);
@@ -839,13 +859,14 @@ static PyObject *core_fma_probe(PyObject *module, PyObject *args, PyObject *kwar
     return PyFloat_FromDouble(flops);
 }
 
-PyDoc_STRVAR(openmp_doc, "openmp()\n--\n\nTrue when the kernels were built with OpenMP.");
+PyDoc_STRVAR(threads_doc,
+"threads()\n--\n\nTrue when the kernels have worker threads (POSIX threads).");
 
-static PyObject *core_openmp(PyObject *module, PyObject *unused)
+static PyObject *core_threads(PyObject *module, PyObject *unused)
 {
     (void)module;
     (void)unused;
-    return PyBool_FromLong(gcnn_have_openmp());
+    return PyBool_FromLong(gcnn_have_threads());
 }
 
 static PyMethodDef core_methods[] = {
@@ -865,7 +886,7 @@ static PyMethodDef core_methods[] = {
      METH_VARARGS | METH_KEYWORDS, max_pool_backward_doc},
     {"simd_level", (PyCFunction)(void (*)(void))core_simd_level,
      METH_VARARGS | METH_KEYWORDS, simd_level_doc},
-    {"openmp", core_openmp, METH_NOARGS, openmp_doc},
+    {"threads", core_threads, METH_NOARGS, threads_doc},
     {"fma_probe", (PyCFunction)(void (*)(void))core_fma_probe, METH_VARARGS | METH_KEYWORDS,
      fma_probe_doc},
     {NULL, NULL, 0, NULL}};
@@ -874,6 +895,8 @@ static int core_exec(PyObject *module)
 {
     /* NumPy's C API table is loaded here, in the exec slot. */
     import_array1(-1);
+    if (PyModule_AddIntConstant(module, "MAX_THREADS", GCNN_MAX_THREADS) < 0)
+        return -1;
     core_state *state = PyModule_GetState(module);
     state->output_handler = pool_handler_new();
     return state->output_handler == NULL ? -1 : 0;

@@ -238,10 +238,132 @@ static void GCNN_NAME(gw_cv_unit_fill)(const struct gcnn_plan *plan, const GCNN_
             }
 }
 
-/* 64-byte aligned pointer into a block from calloc(elems + GCNN_ALIGN bytes). */
-static GCNN_T *GCNN_NAME(aligned)(char *block)
+/* Each worker's scratch, allocated on its first item. */
+struct GCNN_NAME(gw_scratch) {
+    char *panel, *g, *sums;
+    ptrdiff_t *pix;
+};
+
+/* One weight-gradient call's work, shared by its items (see grad_weight). */
+struct GCNN_NAME(gw_work) {
+    const struct gcnn_plan *plan;
+    const GCNN_T *x, *grad_out;
+    GCNN_T fillvalue;
+    GCNN_T *partial; /* [chunk][O][taps] (or grad_w itself with one chunk) */
+    struct GCNN_NAME(gw_scratch) *scratch;
+    ptrdiff_t ob, tw, ov, widest;
+    int cv, flat;
+    ptrdiff_t group, bands, units, chunks, ob_blocks, wsize, sums_elems, unit_pixels;
+    ptrdiff_t g_stride, g_chan_elems, g_image_elems;
+};
+
+/* Item = (chunk of units, block of ob output channels): sum the chunk into
+ * the block's vector sums, then write the block's rows of the partial. */
+static int GCNN_NAME(gw_item)(void *arg, ptrdiff_t item, int worker)
 {
-    return block ? (GCNN_T *)(block + (GCNN_ALIGN - (uintptr_t)block % GCNN_ALIGN)) : NULL;
+    const struct GCNN_NAME(gw_work) *w = arg;
+    const struct gcnn_plan *plan = w->plan;
+    struct GCNN_NAME(gw_scratch) *mine = &w->scratch[worker];
+    const ptrdiff_t batch = plan->p.batch, O = plan->p.out_channels, C = plan->p.in_channels;
+    const ptrdiff_t KH = plan->p.kernel_h, KW = plan->p.kernel_w, taps = plan->taps;
+    const ptrdiff_t out_h = plan->out_h, out_w = plan->out_w, band_rows = plan->band_rows;
+    const ptrdiff_t ob = w->ob, group = w->group, bands = w->bands;
+    if (mine->panel == NULL) {
+        /* calloc: see corr2d; the g panel's padding lanes must be zeros
+         * (flat runs read up to a vector past the last panel row) */
+        mine->panel = calloc(
+            (plan->panel_elems * (size_t)group + GCNN_LANES) * sizeof(GCNN_T) + GCNN_ALIGN, 1);
+        mine->g = calloc((size_t)(w->g_image_elems * group) * sizeof(GCNN_T) + GCNN_ALIGN, 1);
+        mine->sums = malloc((size_t)w->sums_elems * sizeof(GCNN_T) + GCNN_ALIGN);
+        mine->pix = w->cv ? malloc((size_t)w->unit_pixels * sizeof *mine->pix) : NULL;
+        if (mine->g == NULL || mine->sums == NULL || (w->cv && mine->pix == NULL)) {
+            free(mine->panel);
+            mine->panel = NULL; /* (the others are freed by the caller) */
+        }
+        if (mine->panel == NULL)
+            return GCNN_ENOMEM;
+    }
+    GCNN_T *panel = gcnn_aligned(mine->panel);
+    GCNN_T *g_panel = gcnn_aligned(mine->g);
+    /* vector sums of one item: rows [tap][j][lane]; channels [tap][j] */
+    GCNN_T *sums = gcnn_aligned(mine->sums);
+    const ptrdiff_t chunk = item / w->ob_blocks;
+    const ptrdiff_t o0 = (item % w->ob_blocks) * ob;
+    const ptrdiff_t ob_count = O - o0 < ob ? O - o0 : ob;
+    const ptrdiff_t first = chunk * w->units / w->chunks;
+    const ptrdiff_t last = (chunk + 1) * w->units / w->chunks;
+    const ptrdiff_t image_size = C * plan->p.height * plan->p.width;
+    const ptrdiff_t g_image_size = O * out_h * out_w;
+    const ptrdiff_t row_step = plan->p.stride_h * plan->row_stride;
+    memset(sums, 0, (size_t)w->sums_elems * sizeof(GCNN_T));
+    for (ptrdiff_t unit = first; unit < last; ++unit) {
+        /* a unit: images [n0, n0 + images) or one band of image n0 */
+        const ptrdiff_t n0 = bands == 1 ? unit * group : unit / bands;
+        const ptrdiff_t images = bands == 1 && batch - n0 < group ? batch - n0 : group;
+        const ptrdiff_t oy0 = bands == 1 ? 0 : (unit % bands) * band_rows;
+        const ptrdiff_t rows = out_h - oy0 < band_rows ? out_h - oy0 : band_rows;
+        for (ptrdiff_t i = 0; i < images; ++i)
+            GCNN_NAME(fill_panel)(plan, w->x + (n0 + i) * image_size, oy0 * plan->p.stride_h,
+                                  (rows - 1) * plan->p.stride_h + KH, w->fillvalue,
+                                  panel + (size_t)i * plan->panel_elems);
+        int status;
+        if (w->cv) {
+            GCNN_NAME(gw_cv_unit_fill)(plan, w->grad_out, n0, images, oy0, rows, o0, ob, ob_count,
+                                       mine->pix, g_panel);
+            status = GCNN_NAME(gw_cv_unit)(panel, plan->tap_offset, taps, g_panel, mine->pix,
+                                           images * rows * out_w, w->ov, w->widest, sums);
+            if (status != GCNN_OK)
+                return status;
+            continue;
+        }
+        for (ptrdiff_t i = 0; i < images; ++i)
+            for (ptrdiff_t j = 0; j < ob_count; ++j) {
+                GCNN_T *dst = g_panel + i * w->g_image_elems + j * w->g_chan_elems;
+                for (ptrdiff_t r = 0; r < rows; ++r)
+                    memcpy(dst + r * w->g_stride,
+                           w->grad_out + (n0 + i) * g_image_size +
+                               ((o0 + j) * out_h + oy0 + r) * out_w,
+                           (size_t)out_w * sizeof(GCNN_T));
+                /* a shorter band than the last: the run's last vector must
+                 * not see the old rows below it */
+                if (w->flat && rows < band_rows)
+                    memset(dst + rows * w->g_stride, 0, GCNN_LANES * sizeof(GCNN_T));
+            }
+        /* the vectors of a flat run cover (rows - 1) * row_stride + out_w */
+        const ptrdiff_t run = (rows - 1) * w->g_stride + out_w;
+        const ptrdiff_t tile_rows = w->flat ? 1 : rows;
+        const ptrdiff_t full_vectors =
+            w->flat ? (run + GCNN_LANES - 1) / GCNN_LANES : out_w / GCNN_LANES;
+        const ptrdiff_t tail = w->flat ? 0 : out_w % GCNN_LANES;
+        for (ptrdiff_t c = 0; c < C; ++c)
+            for (ptrdiff_t ky = 0; ky < KH; ++ky)
+                for (ptrdiff_t kx0 = 0; kx0 < KW; kx0 += w->tw) {
+                    const ptrdiff_t tap = (c * KH + ky) * KW + kx0;
+                    status = GCNN_NAME(run_gw_tile)(
+                        ob, KW - kx0 < w->tw ? KW - kx0 : w->tw, panel,
+                        (ptrdiff_t)plan->panel_elems, row_step, plan->tap_offset + tap, g_panel,
+                        w->g_image_elems, w->g_stride, w->g_chan_elems, images, tile_rows,
+                        full_vectors, tail, sums + tap * ob * GCNN_LANES);
+                    if (status != GCNN_OK)
+                        return status;
+                }
+    }
+    GCNN_T *restrict out = w->partial + (w->chunks > 1 ? chunk * w->wsize : 0);
+    if (w->cv) { /* lanes are channels: a transposed copy */
+        for (ptrdiff_t t = 0; t < taps; ++t)
+            for (ptrdiff_t j = 0; j < ob_count; ++j)
+                out[(o0 + j) * taps + t] = sums[t * ob + j];
+    } else { /* lanes are pixels: summed in a fixed order */
+        for (ptrdiff_t t = 0; t < taps; ++t)
+            for (ptrdiff_t j = 0; j < ob_count; ++j) {
+                const GCNN_T *lanes = sums + (t * ob + j) * GCNN_LANES;
+                GCNN_T total = lanes[0];
+                for (ptrdiff_t lane = 1; lane < GCNN_LANES; ++lane)
+                    total += lanes[lane];
+                out[(o0 + j) * taps + t] = total;
+            }
+    }
+    return GCNN_OK;
 }
 
 static int GCNN_NAME(grad_weight)(const gcnn_corr2d_params *params, const GCNN_T *x,
@@ -255,12 +377,10 @@ static int GCNN_NAME(grad_weight)(const gcnn_corr2d_params *params, const GCNN_T
     if (status != GCNN_OK)
         return status;
 
-    const ptrdiff_t batch = plan.p.batch, O = plan.p.out_channels, C = plan.p.in_channels;
-    const ptrdiff_t KH = plan.p.kernel_h, taps = plan.taps;
+    const ptrdiff_t batch = plan.p.batch, O = plan.p.out_channels, taps = plan.taps;
     const ptrdiff_t out_h = plan.out_h, out_w = plan.out_w;
     const ptrdiff_t band_rows = plan.band_rows;
     const ptrdiff_t bands = (out_h + band_rows - 1) / band_rows;
-    const ptrdiff_t row_step = plan.p.stride_h * plan.row_stride;
     const int flat = plan.p.stride_h == 1 && plan.p.stride_w == 1;
 
     /* Tiles: vectors along the output rows (flat runs at unit strides), or,
@@ -304,8 +424,6 @@ static int GCNN_NAME(grad_weight)(const gcnn_corr2d_params *params, const GCNN_T
     }
     /* x and grad_out exist in memory, so these products cannot overflow */
     const ptrdiff_t units = bands == 1 ? (batch + group - 1) / group : batch * bands;
-    const ptrdiff_t image_size = C * plan.p.height * plan.p.width;
-    const ptrdiff_t g_image_size = O * out_h * out_w;
     const ptrdiff_t unit_pixels = group * band_rows * out_w;
     ptrdiff_t wsize, sums_elems;
     if (!mul_ok(O, taps, &wsize) || !mul_ok(cv ? ob : ob * GCNN_LANES, taps, &sums_elems) ||
@@ -331,108 +449,28 @@ static int GCNN_NAME(grad_weight)(const gcnn_corr2d_params *params, const GCNN_T
         }
     }
     const ptrdiff_t ob_blocks = (O + ob - 1) / ob;
-    const ptrdiff_t items = chunks * ob_blocks;
-    int failed = GCNN_OK;
-
-#ifdef _OPENMP
-#pragma omp parallel num_threads(plan.threads) reduction(max : failed)
-#endif
-    {
-        /* calloc: see corr2d; the g panel's padding lanes must be zeros */
-        /* (flat runs read up to a vector past the last panel row) */
-        char *panel_block = calloc(
-            (plan.panel_elems * (size_t)group + GCNN_LANES) * sizeof(GCNN_T) + GCNN_ALIGN, 1);
-        char *g_block = calloc((size_t)(g_image_elems * group) * sizeof(GCNN_T) + GCNN_ALIGN, 1);
-        char *sums_block = malloc((size_t)sums_elems * sizeof(GCNN_T) + GCNN_ALIGN);
-        ptrdiff_t *pix = cv ? malloc((size_t)unit_pixels * sizeof *pix) : NULL;
-        GCNN_T *panel = GCNN_NAME(aligned)(panel_block);
-        GCNN_T *g_panel = GCNN_NAME(aligned)(g_block);
-        /* vector sums of one item: rows [tap][j][lane]; channels [tap][j] */
-        GCNN_T *sums = GCNN_NAME(aligned)(sums_block);
-        failed = panel == NULL || g_panel == NULL || sums == NULL || (cv && pix == NULL)
-                     ? GCNN_ENOMEM
-                     : GCNN_OK;
-#ifdef _OPENMP
-#pragma omp for schedule(dynamic, 1)
-#endif
-        for (ptrdiff_t item = 0; item < items; ++item) {
-            if (failed != GCNN_OK)
-                continue;
-            const ptrdiff_t chunk = item / ob_blocks;
-            const ptrdiff_t o0 = (item % ob_blocks) * ob;
-            const ptrdiff_t ob_count = O - o0 < ob ? O - o0 : ob;
-            const ptrdiff_t first = chunk * units / chunks, last = (chunk + 1) * units / chunks;
-            memset(sums, 0, (size_t)sums_elems * sizeof(GCNN_T));
-            for (ptrdiff_t unit = first; unit < last && failed == GCNN_OK; ++unit) {
-                /* a unit: images [n0, n0 + images) or one band of image n0 */
-                const ptrdiff_t n0 = bands == 1 ? unit * group : unit / bands;
-                const ptrdiff_t images = bands == 1 && batch - n0 < group ? batch - n0 : group;
-                const ptrdiff_t oy0 = bands == 1 ? 0 : (unit % bands) * band_rows;
-                const ptrdiff_t rows = out_h - oy0 < band_rows ? out_h - oy0 : band_rows;
-                for (ptrdiff_t i = 0; i < images; ++i)
-                    GCNN_NAME(fill_panel)(&plan, x + (n0 + i) * image_size,
-                                          oy0 * plan.p.stride_h,
-                                          (rows - 1) * plan.p.stride_h + KH, fillvalue,
-                                          panel + (size_t)i * plan.panel_elems);
-                if (cv) {
-                    GCNN_NAME(gw_cv_unit_fill)(&plan, grad_out, n0, images, oy0, rows, o0, ob,
-                                               ob_count, pix, g_panel);
-                    failed = GCNN_NAME(gw_cv_unit)(panel, plan.tap_offset, taps, g_panel, pix,
-                                                   images * rows * out_w, ov, widest, sums);
-                    continue;
-                }
-                for (ptrdiff_t i = 0; i < images; ++i)
-                    for (ptrdiff_t j = 0; j < ob_count; ++j) {
-                        GCNN_T *dst = g_panel + i * g_image_elems + j * g_chan_elems;
-                        for (ptrdiff_t r = 0; r < rows; ++r)
-                            memcpy(dst + r * g_stride,
-                                   grad_out + (n0 + i) * g_image_size +
-                                       ((o0 + j) * out_h + oy0 + r) * out_w,
-                                   (size_t)out_w * sizeof(GCNN_T));
-                        /* a shorter band than the last: the run's last
-                         * vector must not see the old rows below it */
-                        if (flat && rows < band_rows)
-                            memset(dst + rows * g_stride, 0, GCNN_LANES * sizeof(GCNN_T));
-                    }
-                /* the vectors of a flat run cover (rows - 1) * row_stride + out_w */
-                const ptrdiff_t run = (rows - 1) * g_stride + out_w;
-                const ptrdiff_t tile_rows = flat ? 1 : rows;
-                const ptrdiff_t full_vectors =
-                    flat ? (run + GCNN_LANES - 1) / GCNN_LANES : out_w / GCNN_LANES;
-                const ptrdiff_t tail = flat ? 0 : out_w % GCNN_LANES;
-                const ptrdiff_t KW = plan.p.kernel_w;
-                for (ptrdiff_t c = 0; c < C && failed == GCNN_OK; ++c)
-                    for (ptrdiff_t ky = 0; ky < KH && failed == GCNN_OK; ++ky)
-                        for (ptrdiff_t kx0 = 0; kx0 < KW && failed == GCNN_OK; kx0 += tw) {
-                            const ptrdiff_t tap = (c * KH + ky) * KW + kx0;
-                            failed = GCNN_NAME(run_gw_tile)(
-                                ob, KW - kx0 < tw ? KW - kx0 : tw, panel,
-                                (ptrdiff_t)plan.panel_elems, row_step, plan.tap_offset + tap,
-                                g_panel, g_image_elems, g_stride, g_chan_elems, images,
-                                tile_rows, full_vectors, tail, sums + tap * ob * GCNN_LANES);
-                        }
-            }
-            GCNN_T *restrict out = partial + (chunks > 1 ? chunk * wsize : 0);
-            if (cv) { /* lanes are channels: a transposed copy */
-                for (ptrdiff_t t = 0; t < taps; ++t)
-                    for (ptrdiff_t j = 0; j < ob_count; ++j)
-                        out[(o0 + j) * taps + t] = sums[t * ob + j];
-            } else { /* lanes are pixels: summed in a fixed order */
-                for (ptrdiff_t t = 0; t < taps; ++t)
-                    for (ptrdiff_t j = 0; j < ob_count; ++j) {
-                        const GCNN_T *lanes = sums + (t * ob + j) * GCNN_LANES;
-                        GCNN_T total = lanes[0];
-                        for (ptrdiff_t lane = 1; lane < GCNN_LANES; ++lane)
-                            total += lanes[lane];
-                        out[(o0 + j) * taps + t] = total;
-                    }
-            }
-        }
-        free(panel_block);
-        free(g_block);
-        free(sums_block);
-        free(pix);
+    struct GCNN_NAME(gw_scratch) *scratch = calloc((size_t)plan.threads, sizeof *scratch);
+    if (scratch == NULL) {
+        if (chunks > 1)
+            free(partial);
+        gcnn_plan_free(&plan);
+        return GCNN_ENOMEM;
     }
+    const struct GCNN_NAME(gw_work) work = {
+        &plan,    x,      grad_out,   fillvalue,     partial,      scratch,     ob,
+        tw,       ov,     widest,     cv,            flat,         group,       bands,
+        units,    chunks, ob_blocks,  wsize,         sums_elems,   unit_pixels, g_stride,
+        g_chan_elems, g_image_elems};
+    const gcnn_poll poll = {params->interrupted, params->interrupt_ctx};
+    int failed = gcnn_parallel_for(chunks * ob_blocks, plan.threads, GCNN_NAME(gw_item),
+                                   (void *)&work, params->interrupted ? &poll : NULL);
+    for (int t = 0; t < plan.threads; ++t) {
+        free(scratch[t].panel);
+        free(scratch[t].g);
+        free(scratch[t].sums);
+        free(scratch[t].pix);
+    }
+    free(scratch);
     if (chunks > 1) {
         if (failed == GCNN_OK)
             for (ptrdiff_t i = 0; i < wsize; ++i) {

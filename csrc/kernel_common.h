@@ -1,16 +1,16 @@
 /*
  * What the kernel files (corr2d.c, channels.c, simd.c) share: compiler
- * hints, the instruction-set paths this build has, and overflow-checked
- * size arithmetic.  Internal: not part of the kernels' contract.
+ * hints, the instruction-set paths this build has, alignment and
+ * overflow-checked size arithmetic, and the worker threads (threads.h).
+ * Internal: not part of the kernels' contract.
  */
 #ifndef GCNN_KERNEL_COMMON_H
 #define GCNN_KERNEL_COMMON_H
 
 #include <stddef.h>
 #include <stdint.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+
+#include "threads.h"
 
 #if defined(__GNUC__) || defined(__clang__)
 #define GCNN_INLINE inline __attribute__((always_inline))
@@ -32,6 +32,13 @@
 #endif
 
 #define GCNN_ALIGN 64 /* bytes: a cache line and an AVX-512 vector */
+
+/* The first GCNN_ALIGN-aligned byte of a block allocated GCNN_ALIGN bytes
+ * larger than needed (NULL for NULL). */
+static inline void *gcnn_aligned(char *block)
+{
+    return block ? block + (GCNN_ALIGN - (uintptr_t)block % GCNN_ALIGN) : NULL;
+}
 
 /* Overflow-checked size arithmetic on nonnegative values. */
 static inline int mul_ok(ptrdiff_t a, ptrdiff_t b, ptrdiff_t *r)

@@ -1,6 +1,6 @@
 /*
- * Which instruction-set path the kernels take on this CPU, and whether
- * they were built with OpenMP (see gcnn_kernels.h).
+ * Which instruction-set path the kernels take on this CPU (see
+ * gcnn_kernels.h).
  */
 #include "gcnn_kernels.h"
 #include "kernel_common.h"
@@ -38,13 +38,4 @@ const char *gcnn_simd_name(int simd)
     default:
         return "auto";
     }
-}
-
-int gcnn_have_openmp(void)
-{
-#ifdef _OPENMP
-    return 1;
-#else
-    return 0;
-#endif
 }

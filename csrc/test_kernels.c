@@ -109,7 +109,7 @@ static void test_known_answer(void)
     const double x[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
     const double w[4] = {1, 1, 1, 1};
     const double expected[4] = {12, 16, 24, 28};
-    gcnn_corr2d_params p = {1, 1, 3, 3, 1, 2, 2, 1, 1, 0, 0, 0, 0, GCNN_BOUNDARY_FILL, 1, 0, 0, 0};
+    gcnn_corr2d_params p = {1, 1, 3, 3, 1, 2, 2, 1, 1, 0, 0, 0, 0, GCNN_BOUNDARY_FILL, 1, 0, 0, 0, NULL, NULL};
     double out[4];
     for (int simd = GCNN_SIMD_GENERIC; simd <= GCNN_SIMD_AVX512; ++simd) {
         p.simd = simd;
@@ -227,7 +227,7 @@ static void test_random_against_reference(void)
  * bit-identical to one thread's. */
 static void test_threads_identical(void)
 {
-    gcnn_corr2d_params p = {2, 3, 64, 96, 9, 5, 5, 1, 1, 2, 2, 2, 2, GCNN_BOUNDARY_FILL, 1, 0, 0, 0};
+    gcnn_corr2d_params p = {2, 3, 64, 96, 9, 5, 5, 1, 1, 2, 2, 2, 2, GCNN_BOUNDARY_FILL, 1, 0, 0, 0, NULL, NULL};
     ptrdiff_t oh, ow;
     CHECK(gcnn_corr2d_out_shape(&p, &oh, &ow) == GCNN_OK, "out_shape");
     const size_t nx = 2 * 3 * 64 * 96, nw = 9 * 3 * 25, no = (size_t)(2 * 9 * oh * ow);
@@ -335,7 +335,7 @@ static void test_grad_weight_against_reference(void)
 static void test_grad_weight_ignores_unread_columns(void)
 {
     /* width 20, kernel 3, stride 2: outputs read columns 0..18 only */
-    gcnn_corr2d_params p = {1, 1, 4, 20, 2, 3, 3, 1, 2, 0, 0, 0, 0, GCNN_BOUNDARY_FILL, 1, 0, 0, 0};
+    gcnn_corr2d_params p = {1, 1, 4, 20, 2, 3, 3, 1, 2, 0, 0, 0, 0, GCNN_BOUNDARY_FILL, 1, 0, 0, 0, NULL, NULL};
     ptrdiff_t oh, ow;
     CHECK(gcnn_corr2d_out_shape(&p, &oh, &ow) == GCNN_OK && ow == 9, "out_shape");
     float x[80], g[2 * 2 * 9], gw[18];
@@ -530,12 +530,53 @@ static void test_max_pool_against_reference(void)
     CHECK(gcnn_pool_out_shape(&bad, &oh, &ow) == GCNN_EOVERFLOW, "plane beyond int32");
 }
 
+/* The interrupt callback: asked between items; a yes stops the call. */
+static int polls = 0;
+static int stop_at_second_poll(void *ctx)
+{
+    (void)ctx;
+    return ++polls >= 2;
+}
+static int never_stop(void *ctx)
+{
+    (void)ctx;
+    ++polls;
+    return 0;
+}
+
+static void test_interrupt(void)
+{
+    /* about 0.2 s of work on one thread, in many items */
+    gcnn_corr2d_params p = {8, 16, 96, 96, 16, 5, 5, 1, 1, 2, 2, 2, 2, GCNN_BOUNDARY_FILL,
+                            2, 0, 0, 0, stop_at_second_poll, NULL};
+    const size_t nx = 8 * 16 * 96 * 96, nw = 16 * 16 * 25, no = 8 * 16 * 96 * 96;
+    float *x = malloc(nx * sizeof *x), *w = malloc(nw * sizeof *w);
+    float *a = malloc(no * sizeof *a), *b = malloc(no * sizeof *b);
+    for (size_t i = 0; i < nx; ++i)
+        x[i] = (float)uniform();
+    for (size_t i = 0; i < nw; ++i)
+        w[i] = (float)uniform();
+    polls = 0;
+    const int status = gcnn_corr2d_f32(&p, x, w, NULL, 0.f, a);
+    CHECK(status == GCNN_EINTERRUPTED || polls < 2, "interrupt: status %d after %d polls",
+          status, polls);
+    CHECK(gcnn_corr2d_grad_weight_f32(&p, x, a, 0.f, b) == GCNN_EINTERRUPTED || polls < 2,
+          "grad_weight interrupt");
+    /* a callback that never says stop changes nothing */
+    p.interrupted = never_stop;
+    CHECK(gcnn_corr2d_f32(&p, x, w, NULL, 0.f, a) == GCNN_OK, "polled call");
+    p.interrupted = NULL;
+    CHECK(gcnn_corr2d_f32(&p, x, w, NULL, 0.f, b) == GCNN_OK, "unpolled call");
+    CHECK(memcmp(a, b, no * sizeof *a) == 0, "polling changed the result");
+    free(x), free(w), free(a), free(b);
+}
+
 static void test_statuses(void)
 {
     const double x[4] = {1, 2, 3, 4}, w[1] = {1};
     double out[16];
     ptrdiff_t oh, ow;
-    const gcnn_corr2d_params good = {1, 1, 2, 2, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0};
+    const gcnn_corr2d_params good = {1, 1, 2, 2, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, NULL, NULL};
     gcnn_corr2d_params p = good;
     CHECK(gcnn_corr2d_f64(&p, x, w, NULL, 0, out) == GCNN_OK, "good params");
     CHECK(gcnn_corr2d_f64(NULL, x, w, NULL, 0, out) == GCNN_EINVAL, "NULL params");
@@ -569,7 +610,7 @@ static void test_statuses(void)
     CHECK(gcnn_corr2d_out_shape(&p, &oh, &ow) == GCNN_EOVERFLOW, "pad overflow");
     p = good, p.pad_right = PTRDIFF_MAX / 4;
     CHECK(gcnn_corr2d_f64(&p, x, w, NULL, 0, out) == GCNN_EOVERFLOW, "panel overflow");
-    for (int s = 0; s <= 5; ++s)
+    for (int s = 0; s <= 6; ++s)
         CHECK(gcnn_strerror(s) != NULL && strlen(gcnn_strerror(s)) > 0, "strerror %d", s);
     CHECK(strcmp(gcnn_simd_name(gcnn_simd_resolve(GCNN_SIMD_GENERIC)), "generic") == 0,
           "generic is always available");
@@ -584,13 +625,14 @@ int main(void)
     test_grad_weight_ignores_unread_columns();
     test_batch_norm_against_reference();
     test_max_pool_against_reference();
+    test_interrupt();
     test_statuses();
-    printf("kernels: best SIMD path %s, OpenMP %s\n",
-           gcnn_simd_name(gcnn_simd_resolve(GCNN_SIMD_AUTO)), gcnn_have_openmp() ? "yes" : "no");
+    printf("kernels: best SIMD path %s, worker threads %s\n",
+           gcnn_simd_name(gcnn_simd_resolve(GCNN_SIMD_AUTO)), gcnn_have_threads() ? "yes" : "no");
     if (failures) {
         printf("0 passed, %d failed\n", failures);
         return 1;
     }
-    printf("8 passed, 0 failed\n");
+    printf("9 passed, 0 failed\n");
     return 0;
 }

@@ -423,8 +423,8 @@ def machine_line() -> str:
     cores = f"{logical} logical cores" + (f" ({usable} usable)" if usable != logical else "")
     get_threads = getattr(gcnn, "get_num_threads", None)
     threads = get_threads() if callable(get_threads) else "?"
-    openmp = _core_attribute("openmp", None)
-    openmp_text = "unknown" if openmp is None else ("yes" if openmp else "no")
+    have_threads = _core_attribute("threads", None)
+    threads_text = "unknown" if have_threads is None else ("yes" if have_threads else "no")
     try:
         import scipy
 
@@ -437,7 +437,7 @@ def machine_line() -> str:
         load = ""
     return (
         f"machine: {cpu_model()} | {cores}{load} | gcnn threads {threads} | "
-        f"SIMD {_core_attribute('simd_level', 'unknown')} | OpenMP {openmp_text} | "
+        f"SIMD {_core_attribute('simd_level', 'unknown')} | worker threads {threads_text} | "
         f"NumPy {np.__version__} | SciPy {scipy_version} | "
         f"Python {platform.python_version()}"
     )

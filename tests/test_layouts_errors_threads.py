@@ -93,7 +93,7 @@ def test_simd_level_names_and_fallback():
     order = ["generic", "avx2", "avx512"]
     assert order.index(_core.simd_level(2)) <= order.index(_core.simd_level(3))
     assert order.index(_core.simd_level(3)) <= order.index(best)
-    assert isinstance(_core.openmp(), bool)
+    assert isinstance(_core.threads(), bool)
 
 
 @pytest.mark.parametrize("seed", range(40))
