@@ -430,7 +430,8 @@ def equivariance_conditions(
     Raises
     ------
     TypeError
-        If `layers` is neither a layer nor an iterable of layers, or `input_size` is not an int
+        If `layers` is neither a layer nor an iterable of layers (or holds something that is
+        not callable), or `input_size` is not an int
         or a pair of ints.
     ValueError
         If `input_size` is not positive.
@@ -504,6 +505,12 @@ def equivariance_conditions(
             "layers must be a gcnn.nn.Sequential, an iterable of layers or one layer, "
             f"got {type(layers).__name__}"
         ) from None
+    for label, layer in items:
+        if not callable(layer):
+            raise TypeError(
+                f"layers must hold layers (gcnn.nn layers or callables), but layer {label} is "
+                f"{type(layer).__name__} {layer!r}"
+            )
     size: tuple[int, int] | None = _layers.positive_pair(input_size, "input_size")
     start = size
 

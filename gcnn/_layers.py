@@ -13,6 +13,7 @@ per call into a plain ``conv2d`` weight holding every transformed copy of every 
 from __future__ import annotations
 
 import functools
+import math
 import operator
 from collections.abc import Sequence
 from typing import Literal, Union
@@ -79,12 +80,23 @@ def _pair_of_ints(value, name: str) -> tuple[int, int]:
         raise TypeError(message) from None
 
 
+#: Largest stride, padding or size a layer accepts: beyond it sizes cannot be represented in C
+#: (and no array that large could exist).
+MAX_GEOMETRY = 2**62
+
+
+def _bounded(pair: tuple[int, int], value, name: str) -> tuple[int, int]:
+    if max(pair) > MAX_GEOMETRY:
+        raise ValueError(f"{name} is too large: at most 2**62, got {value!r}")
+    return pair
+
+
 def positive_pair(value, name: str) -> tuple[int, int]:
-    """`value` (int or pair) as a pair of positive ints."""
+    """`value` (int or pair) as a pair of positive ints (at most MAX_GEOMETRY)."""
     pair = _pair_of_ints(value, name)
     for number in pair:
         positive_int(number, name)
-    return pair
+    return _bounded(pair, value, name)
 
 
 def nonnegative_pair(value, name: str) -> tuple[int, int]:
@@ -92,7 +104,7 @@ def nonnegative_pair(value, name: str) -> tuple[int, int]:
     pair = _pair_of_ints(value, name)
     if min(pair) < 0:
         raise ValueError(f"{name} must be nonnegative, got {value!r}")
-    return pair
+    return _bounded(pair, value, name)
 
 
 def resolve_padding(padding: Padding, kernel_size: int, stride: tuple[int, int]) -> tuple[int, int]:
@@ -300,6 +312,38 @@ def _group_operands(xa: np.ndarray, wa: np.ndarray, grp: PointGroup) -> tuple[np
     return batched, xa.ndim == 5
 
 
+def _output_bytes(shape: tuple, dtype: np.dtype) -> int:
+    return math.prod(shape) * np.dtype(dtype).itemsize
+
+
+def _check_output(shape: tuple, dtype: np.dtype, cause: str) -> None:
+    """ValueError naming `cause` when an array of `shape` could not even be addressed."""
+    if _output_bytes(shape, dtype) > MAX_GEOMETRY:
+        raise ValueError(
+            f"{cause} would give an output of shape {shape} ({_output_bytes(shape, dtype)} bytes): "
+            "too large"
+        )
+
+
+class _ExplainMemoryError:
+    """Context manager: a MemoryError inside says which output did not fit, and for what."""
+
+    def __init__(self, shape: tuple, dtype: np.dtype, cause: str) -> None:
+        self.shape, self.dtype, self.cause = shape, dtype, cause
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, error, traceback) -> bool:
+        if kind is not None and issubclass(kind, MemoryError):
+            gib = _output_bytes(self.shape, self.dtype) / 2**30
+            raise MemoryError(
+                f"{self.cause}: the output of shape {self.shape} ({gib:.3g} GiB of "
+                f"{np.dtype(self.dtype)}) and its scratch do not fit in memory ({error})"
+            ) from error
+        return False
+
+
 def _group_correlate(
     batched: np.ndarray,
     w: np.ndarray,
@@ -340,6 +384,12 @@ def _group_correlate(
     out_h = (padded[0] - k) // strides[0] + 1
     out_w = (padded[1] - k) // strides[1] + 1
     out_shape = (batched.shape[0], out_channels, order, out_h, out_w)
+    layer = "lift" if kind == "lift" else "group_conv"
+    cause = (
+        f"{layer} of x with shape {batched.shape} by a {k}x{k} kernel with padding={padding!r} "
+        f"and stride={stride!r}"
+    )
+    _check_output(out_shape, dtype, cause)
 
     in_channels = batched.shape[1]
     if batched.shape[0] == 0 or out_channels == 0 or in_channels == 0:
@@ -357,16 +407,17 @@ def _group_correlate(
     if bias_array is not None:
         # Every output slot o*|G| + g of the expanded bank shares bias[o].
         repeated_bias = np.repeat(contiguous(bias_array, dtype), order)
-    out = _core.correlate(
-        x_rows,
-        bank,
-        repeated_bias,
-        strides,
-        (pads[0], pads[0], pads[1], pads[1]),
-        0,
-        0.0,
-        _config.get_num_threads(),
-    )
+    with _ExplainMemoryError(out_shape, dtype, cause):
+        out = _core.correlate(
+            x_rows,
+            bank,
+            repeated_bias,
+            strides,
+            (pads[0], pads[0], pads[1], pads[1]),
+            0,
+            0.0,
+            _config.get_num_threads(),
+        )
     return out.reshape(out_shape)
 
 
@@ -887,21 +938,27 @@ def conv2d(
     bias_array = _check_bias(bias, wa.shape[0])
     dtype = compute_dtype(batched, wa)
     out_shape = (batched.shape[0], wa.shape[0], out_h, out_w)
+    cause = (
+        f"conv2d of x with shape {batched.shape} by weight {wa.shape} with "
+        f"padding={padding!r} and stride={stride!r}"
+    )
+    _check_output(out_shape, dtype, cause)
     if batched.shape[0] == 0 or wa.shape[0] == 0 or batched.shape[1] == 0:
         out = np.zeros(out_shape, dtype=dtype)
         if bias_array is not None:
             out += bias_array.astype(dtype)[:, None, None]
     else:
-        out = _core.correlate(
-            contiguous(batched, dtype),
-            contiguous(wa, dtype),
-            None if bias_array is None else contiguous(bias_array, dtype),
-            strides,
-            pads,
-            0,
-            0.0,
-            _config.get_num_threads(),
-        )
+        with _ExplainMemoryError(out_shape, dtype, cause):
+            out = _core.correlate(
+                contiguous(batched, dtype),
+                contiguous(wa, dtype),
+                None if bias_array is None else contiguous(bias_array, dtype),
+                strides,
+                pads,
+                0,
+                0.0,
+                _config.get_num_threads(),
+            )
     return out if was_batched else out[0]
 
 

@@ -488,3 +488,36 @@ def test_c_core_rejects_what_the_wrapper_would_have_caught():
         _core.correlate(x, bank, np.ones(4))
     with pytest.raises(ValueError, match="padded input must be at least as large"):
         _core.correlate(x[..., :2, :2].copy(), bank)
+
+
+# --------------------------------------------------------------------------- sizes out of range
+
+
+@pytest.mark.parametrize(
+    "keywords, match",
+    [
+        ({"stride": 2**64}, r"stride is too large: at most 2\*\*62, got 18446744073709551616"),
+        ({"padding": 2**64}, r"padding is too large: at most 2\*\*62"),
+        ({"padding": (1, 2**63)}, r"padding is too large"),
+        ({"padding": 2**30}, r"lift of x with shape \(1, 2, 8, 8\).*padding=1073741824.*too large"),
+        ({"padding": 2**62}, r"lift of x .* too large"),
+    ],
+)
+def test_huge_geometry_names_the_argument(keywords, match):
+    with pytest.raises(ValueError, match=match):
+        lift(np.ones((1, 2, 8, 8)), np.ones((3, 2, 3, 3)), **keywords)
+
+
+def test_an_output_too_large_for_memory_says_which():
+    from gcnn import conv2d
+
+    x = np.broadcast_to(np.float32(1), (1, 1, 30000, 30000))  # no memory of its own
+    with pytest.raises(MemoryError, match=r"conv2d of x with shape \(1, 1, 30000, 30000\).*GiB"):
+        conv2d(x, np.ones((1, 1, 1, 1), np.float32), padding=2000000)  # 16 TiB of output
+    stride_ok = lift(np.ones((1, 2, 8, 8)), np.ones((3, 2, 3, 3)), stride=2**62, padding=2**61)
+    assert stride_ok.shape == (1, 3, 4, 2, 2)  # huge but valid geometry still computes
+
+
+def test_equivariance_conditions_refuses_what_is_not_a_layer():
+    with pytest.raises(TypeError, match="layer 0 is int 3"):
+        equivariance_conditions([3], 8)
