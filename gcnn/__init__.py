@@ -23,6 +23,7 @@ except ImportError as exc:  # a source checkout that was never built
     ) from exc
 
 from . import datasets, fourier, groups, nn, optim
+from ._version import __version__
 from ._config import get_num_threads, set_num_threads
 from ._equivariance import check_equivariance, equivariance_conditions
 from ._layers import (
@@ -38,7 +39,6 @@ from ._layers import (
 )
 from ._signal import convolve2d, correlate2d, lift_correlation, p4_group_convolution
 
-__version__ = "0.1.0"
 
 __all__ = [
     "check_equivariance",
