@@ -168,6 +168,17 @@ def test_relu_at_nan_the_one_documented_difference():
     np.testing.assert_array_equal(x_torch.grad.numpy(), [1.0, 1.0])
 
 
+@pytest.mark.parametrize("factory", ["z2cnn", "p4cnn", "p4mcnn"])
+def test_an_empty_batch_gives_an_empty_batch(factory):
+    # what a process of a distributed run gets when a batch has fewer images than processes
+    module = getattr(gt.models, factory)(channels=2, padding=1, rng=0)
+    empty = torch.zeros(0, 1, 8, 8)
+    for use_gcnn_kernels in (False, True):
+        gt.set_gcnn_kernels(module, use_gcnn_kernels)
+        for mode in ("train", "eval"):
+            assert getattr(module, mode)()(empty).shape == (0, 10)
+
+
 # --------------------------------------------------------------------------- construction
 
 

@@ -183,7 +183,10 @@ class _GroupConvolution(torch.nn.Module):
         if not batched:
             x = x.unsqueeze(0)
         order = self.group.order
-        rows = x if self._kind == "lift" else x.reshape(x.shape[0], -1, *x.shape[-2:])
+        if self._kind == "group":  # (N, C_in, |G|, H, W) as (N, C_in*|G|, H, W), spelled out:
+            rows = x.reshape(x.shape[0], self.in_channels * order, *x.shape[-2:])  # N may be 0
+        else:
+            rows = x
         bias = None if self.bias is None else self.bias.repeat_interleave(order)
         out = functional.conv2d(rows, self.expanded_weight(), bias, self.stride, self._padding_pair)
         out = out.reshape(out.shape[0], self.out_channels, order, *out.shape[-2:])
@@ -681,8 +684,7 @@ class SpatialPool(torch.nn.Module):
         if self.kernel_size is None:
             if self.reduce == "mean":
                 return x.mean(dim=(-2, -1), keepdim=True)
-            flat = x.reshape(*x.shape[:-2], -1)
-            return flat.max(dim=-1, keepdim=True).values.unsqueeze(-1)
+            return x.flatten(-2).max(dim=-1, keepdim=True).values.unsqueeze(-1)
         planes = x.reshape(-1, 1, *x.shape[-2:])
         if self.reduce == "max":
             out = functional.max_pool2d(planes, self.kernel_size, self.stride, self.padding)
