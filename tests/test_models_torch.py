@@ -52,3 +52,21 @@ def test_gradients_and_adam_step_match_pytorch(factory, size, padding):
     # in it moves the update by more, hence the looser tolerance on the weights after 2 steps
     for param, theirs in zip(net.parameters(), twin.parameters()):
         np.testing.assert_allclose(param.data, theirs.detach().numpy(), rtol=1e-6, atol=1e-9)
+
+
+def test_the_benchmark_s_four_ways_start_from_the_same_network():
+    from gcnn.cli import bench_train
+
+    net = models.p4cnn(channels=2, padding=1, dtype=np.float64, rng=0).eval()
+    module = torch_twin(net)
+    plain = bench_train._plain_twin(module)
+    x = np.random.default_rng(0).random((3, 1, 8, 8))
+    expected = net(x)
+    for twin in (module, plain):
+        np.testing.assert_allclose(twin(torch.from_numpy(x)).detach().numpy(), expected, rtol=1e-10)
+    expanded = sum(p.numel() for p in plain.parameters())
+    assert expanded > 3 * sum(p.numel() for p in module.parameters())  # no weight sharing
+    steps = bench_train.step_ways("p4cnn", 2, 28, threads=1)
+    assert list(steps) == list(bench_train.STEP_WAYS)
+    for step in steps.values():
+        step()

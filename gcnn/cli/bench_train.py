@@ -179,3 +179,99 @@ def _step_for(library: str, name: str, batch: int, side: int, threads: int = 2):
         optimizer.step()
 
     return torch_step
+
+
+# --------------------------------------------------------------------------- four ways
+
+
+#: The ways of taking a training step that :func:`scaling_table` times, in its column order.
+STEP_WAYS = ("gcnn", "gcnn.torch", "gcnn.torch + C", "plain PyTorch")
+
+
+def _plain_twin(module):
+    """The same network with ordinary parameters: each group convolution becomes a conv2d whose
+    weight IS the expanded filter (|G| times more parameters, no gather, no fold), the cost of a
+    plain CNN with the same tensor sizes."""
+    import torch
+    from torch.nn import functional
+
+    from gcnn.torch import GroupConv, LiftingConv
+
+    class PlainConvolution(torch.nn.Module):
+        def __init__(self, conv) -> None:
+            super().__init__()
+            order = conv.group.order
+            self.weight = torch.nn.Parameter(conv.expanded_weight().detach().clone())
+            self.bias = torch.nn.Parameter(conv.bias.detach().repeat_interleave(order).clone())
+            self.stride, self.padding, self.order = conv.stride, conv._padding_pair, order
+            self.out_channels = conv.out_channels
+
+        def forward(self, x):
+            rows = x.reshape(x.shape[0], -1, *x.shape[-2:])
+            out = functional.conv2d(rows, self.weight, self.bias, self.stride, self.padding)
+            return out.reshape(out.shape[0], self.out_channels, self.order, *out.shape[-2:])
+
+    layers = [
+        PlainConvolution(layer) if isinstance(layer, (LiftingConv, GroupConv)) else layer
+        for layer in module
+    ]
+    return torch.nn.Sequential(*layers)
+
+
+def step_ways(name: str, batch: int, side: int, threads: int = 2) -> dict:
+    """One training-step closure (Adam, float32, the same weights and batch) per way of
+    :data:`STEP_WAYS`."""
+    import torch
+
+    import gcnn
+    from gcnn.torch import from_numpy
+
+    torch.set_num_threads(threads)
+    gcnn.set_num_threads(threads)
+    steps = {"gcnn": gcnn_step(name, batch, side)[0]}
+    images, labels = (torch.from_numpy(a) for a in _batch(batch, side))
+    for way in STEP_WAYS[1:]:
+        module = from_numpy(getattr(models, name)(rng=0), use_gcnn_kernels=way.endswith("C"))
+        if way == "plain PyTorch":
+            module = _plain_twin(module)
+        optimizer = torch.optim.Adam(module.parameters())
+
+        def step(module=module, optimizer=optimizer) -> None:
+            loss = torch.nn.functional.cross_entropy(module(images), labels)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+
+        steps[way] = step
+    return steps
+
+
+def scaling_table(
+    shapes=TRAINING_SHAPES, threads: int = 2, rounds: int = 5, steps_per_round: int = 3
+) -> list[str]:
+    """Markdown rows: the median milliseconds of a training step, each way, per model.
+
+    The ways take turns, `steps_per_round` steps each, for `rounds` rounds (a shared machine
+    drifts; alternating spreads the drift over every way); each way's first step is not timed.
+    """
+    import time
+
+    lines = [
+        "| model, batch | " + " | ".join(f"{way} ms" for way in STEP_WAYS) + " |",
+        "|---|" + "---:|" * len(STEP_WAYS),
+    ]
+    for name, batch, side in shapes:
+        steps = step_ways(name, batch, side, threads)
+        samples: dict[str, list[float]] = {way: [] for way in steps}
+        for step in steps.values():
+            step()
+        for _ in range(rounds):
+            for way, step in steps.items():
+                for _ in range(steps_per_round):
+                    start = time.perf_counter()
+                    step()
+                    samples[way].append(time.perf_counter() - start)
+        medians = [1e3 * float(np.median(samples[way])) for way in STEP_WAYS]
+        cells = [f"{value:.0f}" for value in medians]
+        lines.append(f"| {name}, {batch} x {side}x{side} | " + " | ".join(cells) + " |")
+    return lines
