@@ -217,6 +217,18 @@ def test_without_a_seed_torch_s_generator_draws_and_a_seed_leaves_it_alone():
         assert torch.equal(torch.random.get_rng_state(), state)
 
 
+def test_models_follow_the_same_rule_and_conversion_leaves_torch_s_generator_alone():
+    torch.manual_seed(3)
+    first = gt.models.p4cnn(channels=2).state_dict()
+    torch.manual_seed(3)
+    again = gt.models.p4cnn(channels=2).state_dict()
+    assert all(torch.equal(first[name], again[name]) for name in first)
+    state = torch.random.get_rng_state()
+    gt.from_numpy(nn.Sequential(nn.Conv2d(1, 2, 3, rng=0), nn.Linear(2, 2, rng=0)))
+    gt.models.p4mcnn(channels=2, rng=0)
+    assert torch.equal(torch.random.get_rng_state(), state)
+
+
 def test_constructors_check_their_arguments_as_gcnn_does():
     with pytest.raises(ValueError, match="kernel_size must be square"):
         gt.LiftingConv(1, 2, (3, 2))

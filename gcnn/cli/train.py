@@ -145,7 +145,11 @@ def add_parser(commands) -> argparse.ArgumentParser:
     )
     parser.add_argument("--seed", metavar="S", type=int, default=0, help="seeds everything")
     parser.add_argument(
-        "--threads", metavar="T", type=_positive_int, help="gcnn.set_num_threads(T)"
+        "--threads",
+        metavar="T",
+        type=_positive_int,
+        help="gcnn.set_num_threads(T); with --backend torch also torch.set_num_threads(T), "
+        "in each process (default there: the usable CPUs shared among the local processes)",
     )
     parser.add_argument(
         "--dtype",
@@ -169,7 +173,8 @@ def add_parser(commands) -> argparse.ArgumentParser:
         metavar="N",
         type=_positive_int,
         default=1,
-        help="--backend torch: DistributedDataParallel over N local processes (default: 1)",
+        help="--backend torch: DistributedDataParallel over N local processes, each taking "
+        "its share of every batch (default: 1)",
     )
     parser.add_argument(
         "--gcnn-kernels",
