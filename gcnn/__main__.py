@@ -208,6 +208,13 @@ def build_parser() -> argparse.ArgumentParser:
         "or OMP_NUM_THREADS if set, else the usable CPUs); SciPy is single-threaded",
     )
     bench.add_argument(
+        "--training",
+        action="store_true",
+        help="only the training-step section: gcnn against PyTorch, the four ways of taking a "
+        "step (gcnn, gcnn.torch with and without gcnn's kernels, plain PyTorch), memory; "
+        "at --threads threads (default 2)",
+    )
+    bench.add_argument(
         "--budget",
         metavar="SECONDS",
         type=_positive_float,
@@ -261,6 +268,7 @@ def _run(argv: Sequence[str] | None) -> int:
             dtypes=_flatten(args.dtypes) or list(DEFAULT_DTYPES),
             threads=args.threads,
             budget_seconds=budget,
+            training_only=args.training,
         )
     if args.command == "train":
         from .cli import train

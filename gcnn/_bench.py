@@ -607,6 +607,15 @@ def _training_section(budget_seconds: float, peak: dict[str, float], threads: in
     print("  flops = 3 x the convolutions' forward flops; check = first step's logits agree")
     agree = run_cases(rows, "torch", budget_seconds, peak, threads)
     print()
+    print(
+        f"A training step four ways, float32, {threads} threads each (median ms; the ways take "
+        "turns): gcnn; gcnn.torch (autograd through conv2d on the gathered expanded filter); "
+        "gcnn.torch with gcnn's C kernels (use_gcnn_kernels=True); plain PyTorch (conv2d "
+        "layers whose weights are the expanded filters: the same tensor sizes, no weight sharing)"
+    )
+    for line in bench_train.scaling_table(threads=threads):
+        print(line, flush=True)
+    print()
     print("Peak memory of a training step (rise of the resident high-water mark over 3 steps)")
     for name, batch, side in bench_train.TRAINING_SHAPES:
         try:
@@ -626,6 +635,7 @@ def run_bench(
     threads: int | None = None,
     budget_seconds: float = 1.0,
     layers: bool = True,
+    training_only: bool = False,
 ) -> int:
     """Run ``python -m gcnn bench``; return the exit code (0 ok, 1 a result disagreed).
 
@@ -641,6 +651,9 @@ def run_bench(
         Time to spend measuring each side of each row (at least 3 runs each).
     layers : bool
         Also run :func:`layer_cases` (when it has rows).
+    training_only : bool
+        Only the training-step section (gcnn against PyTorch, the four ways of
+        :func:`gcnn.cli.bench_train.scaling_table`, memory).
     """
     import gcnn
 
@@ -661,38 +674,43 @@ def run_bench(
         "ratio = peer time / gcnn time (median per call); GFLOP/s = work of the published "
         "algorithm / gcnn time; runs = samples gcnn/peer; check = gcnn agrees with the peer."
     )
-    print()
-    have_scipy = scipy_available()
-    print(
-        "Tutorial functions (the blog post's sections 4.2 and 4.4): gcnn vs the "
-        "tutorial's SciPy code"
-    )
-    print(
-        "  work of the published algorithm: lift = 4 * 2*s*s*k*k flops, "
-        "p4 = 16 * 2*s*s*k*k flops; p4 input is (4, s, s)"
-    )
-    if not have_scipy:
-        print("  SciPy is not installed: timing gcnn alone (python -m pip install scipy).")
-    cases = kernel_cases(sizes, kernels, dtypes)
-    all_agree = run_cases(cases, "scipy", budget_seconds, peak, tutorial_threads)
-
-    if layers:
-        previous_threads = gcnn.get_num_threads() if hasattr(gcnn, "get_num_threads") else None
-        rows = layer_cases()
+    all_agree = True
+    if not training_only:
         print()
+        have_scipy = scipy_available()
+        print(
+            "Tutorial functions (the blog post's sections 4.2 and 4.4): gcnn vs the "
+            "tutorial's SciPy code"
+        )
+        print(
+            "  work of the published algorithm: lift = 4 * 2*s*s*k*k flops, "
+            "p4 = 16 * 2*s*s*k*k flops; p4 input is (4, s, s)"
+        )
+        if not have_scipy:
+            print("  SciPy is not installed: timing gcnn alone (python -m pip install scipy).")
+        cases = kernel_cases(sizes, kernels, dtypes)
+        all_agree = run_cases(cases, "scipy", budget_seconds, peak, tutorial_threads)
+
+    if layers or training_only:
+        previous_threads = gcnn.get_num_threads() if hasattr(gcnn, "get_num_threads") else None
+        rows = [] if training_only else layer_cases()
         if rows:
+            print()
             print(
                 "Layers, float32, padding='same', 2 threads each: gcnn vs "
                 "torch.nn.functional.conv2d on gcnn.expand_filter's weight (expansion untimed)"
             )
             print("  flops = 2*N*C_out*|G|*C_in*(|G| or 1)*k*k*H'*W'")
             all_agree = run_cases(rows, "torch", budget_seconds, peak, min(2, usable)) and all_agree
-        else:
+        elif not training_only:
+            print()
             print(
                 "Layers vs PyTorch: skipped (needs gcnn.lift, gcnn.group_conv, "
                 "gcnn.expand_filter and an importable torch)."
             )
-        all_agree = _training_section(budget_seconds, peak, min(2, usable)) and all_agree
+        # --training times at --threads when given; the full run keeps 2 threads for its peers
+        training_threads = threads if training_only and threads is not None else min(2, usable)
+        all_agree = _training_section(budget_seconds, peak, training_threads) and all_agree
         if previous_threads is not None:
             gcnn.set_num_threads(previous_threads)
 

@@ -1032,8 +1032,8 @@ class ReLU(Layer):
 
     Notes
     -----
-    Backward passes the gradient where ``x > 0`` and gives 0 elsewhere (also at ``x == 0`` and
-    NaN, as PyTorch).
+    Backward passes the gradient where ``x > 0`` and gives 0 elsewhere: at ``x == 0`` as PyTorch
+    does, and at NaN, where PyTorch's ReLU passes the gradient instead.
 
     Examples
     --------

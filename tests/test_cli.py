@@ -69,6 +69,7 @@ def test_help() -> None:
         assert "usage: python -m gcnn " + command in sub.stdout
     assert "--kernel-size" in run_gcnn("demo", "--help").stdout
     assert "--quick" in run_gcnn("bench", "--help").stdout
+    assert "--training" in run_gcnn("bench", "--help").stdout
 
 
 def test_demo_no_plot(tmp_path: Path) -> None:

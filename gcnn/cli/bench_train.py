@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import _layers, models, nn, optim
+from .. import models, nn, optim
 
 __all__ = ["peak_step_memory", "torch_twin", "training_cases"]
 
@@ -25,93 +25,13 @@ TRAINING_SHAPES = (("p4cnn", 64, 28), ("p4mcnn", 64, 28))
 def torch_twin(model: nn.Sequential):
     """A ``torch.nn.Module`` computing what the gcnn `model` computes, with its current weights.
 
-    Knows the layers of :mod:`gcnn.models`: Conv2d, LiftingConv, GroupConv, BatchNorm2d,
-    GroupBatchNorm, ReLU, SpatialPool (windowed and global), GroupPool, Flatten.
+    :func:`gcnn.torch.from_numpy`: each group convolution gathers its expanded filter from the
+    compact weight on every forward and calls ``torch.nn.functional.conv2d``; the batch norms
+    are ``torch.nn.BatchNorm2d``/``BatchNorm3d``.
     """
-    import torch
-    from torch.nn import functional
+    from gcnn.torch import from_numpy
 
-    class Expanded(torch.nn.Module):
-        """A convolution whose conv2d weight is gathered from the compact one each call."""
-
-        def __init__(self, layer, kind: str | None) -> None:
-            super().__init__()
-            self.weight = torch.nn.Parameter(torch.from_numpy(layer.weight.copy()))
-            self.bias = (
-                torch.nn.Parameter(torch.from_numpy(layer.bias.copy()))
-                if layer.bias is not None
-                else None
-            )
-            self.kind, self.order = kind, 1 if kind is None else layer.group.order
-            if kind is not None:
-                positions = np.arange(layer.weight.size).reshape(layer.weight.shape)
-                gather = _layers.expand_filter(positions, layer.group, kind).round()
-                self.register_buffer("gather", torch.from_numpy(gather.astype(np.int64)))
-            self.stride = layer.stride
-            self.padding = layer.padding_pair()
-
-        def forward(self, x):
-            if self.kind is None:
-                return functional.conv2d(x, self.weight, self.bias, self.stride, self.padding)
-            weight = self.weight.reshape(-1)[self.gather]
-            bias = None if self.bias is None else self.bias.repeat_interleave(self.order)
-            rows = x.reshape(x.shape[0], -1, *x.shape[-2:])
-            out = functional.conv2d(rows, weight, bias, self.stride, self.padding)
-            return out.reshape(out.shape[0], -1, self.order, *out.shape[-2:])
-
-    class Norm(torch.nn.Module):
-        def __init__(self, layer, group: bool) -> None:
-            super().__init__()
-            make = torch.nn.BatchNorm3d if group else torch.nn.BatchNorm2d
-            self.norm = make(layer.num_features, eps=layer.eps, momentum=layer.momentum)
-            with torch.no_grad():
-                self.norm.weight.copy_(torch.from_numpy(layer.weight))
-                self.norm.bias.copy_(torch.from_numpy(layer.bias))
-
-        def forward(self, x):
-            return self.norm(x)
-
-    class Pool(torch.nn.Module):
-        def __init__(self, layer) -> None:
-            super().__init__()
-            self.layer = layer
-
-        def forward(self, x):
-            layer = self.layer
-            if layer.kernel_size is None:
-                return x.amax(dim=(-2, -1), keepdim=True)
-            lead = x.shape[:-2]
-            flat = x.reshape(-1, 1, *x.shape[-2:])
-            out = functional.max_pool2d(flat, layer.kernel_size, layer.stride, layer.padding)
-            return out.reshape(*lead, *out.shape[-2:])
-
-    class GroupMax(torch.nn.Module):
-        def forward(self, x):
-            return x.amax(dim=-3)
-
-    modules = []
-    for layer in model:
-        if isinstance(layer, nn.Conv2d):
-            modules.append(Expanded(layer, None))
-        elif isinstance(layer, nn.LiftingConv):
-            modules.append(Expanded(layer, "lift"))
-        elif isinstance(layer, nn.GroupConv):
-            modules.append(Expanded(layer, "group"))
-        elif isinstance(layer, nn.GroupBatchNorm):
-            modules.append(Norm(layer, group=True))
-        elif isinstance(layer, nn.BatchNorm2d):
-            modules.append(Norm(layer, group=False))
-        elif isinstance(layer, nn.ReLU):
-            modules.append(torch.nn.ReLU())
-        elif isinstance(layer, nn.SpatialPool) and layer.reduce == "max":
-            modules.append(Pool(layer))
-        elif isinstance(layer, nn.GroupPool) and layer.reduce == "max":
-            modules.append(GroupMax())
-        elif isinstance(layer, nn.Flatten):
-            modules.append(torch.nn.Flatten())
-        else:
-            raise TypeError(f"no PyTorch twin for {layer!r}")
-    return torch.nn.Sequential(*modules)
+    return from_numpy(model)
 
 
 def _batch(batch: int, side: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -259,3 +179,99 @@ def _step_for(library: str, name: str, batch: int, side: int, threads: int = 2):
         optimizer.step()
 
     return torch_step
+
+
+# --------------------------------------------------------------------------- four ways
+
+
+#: The ways of taking a training step that :func:`scaling_table` times, in its column order.
+STEP_WAYS = ("gcnn", "gcnn.torch", "gcnn.torch + C", "plain PyTorch")
+
+
+def _plain_twin(module):
+    """The same network with ordinary parameters: each group convolution becomes a conv2d whose
+    weight IS the expanded filter (|G| times more parameters, no gather, no fold), the cost of a
+    plain CNN with the same tensor sizes."""
+    import torch
+    from torch.nn import functional
+
+    from gcnn.torch import GroupConv, LiftingConv
+
+    class PlainConvolution(torch.nn.Module):
+        def __init__(self, conv) -> None:
+            super().__init__()
+            order = conv.group.order
+            self.weight = torch.nn.Parameter(conv.expanded_weight().detach().clone())
+            self.bias = torch.nn.Parameter(conv.bias.detach().repeat_interleave(order).clone())
+            self.stride, self.padding, self.order = conv.stride, conv._padding_pair, order
+            self.out_channels = conv.out_channels
+
+        def forward(self, x):
+            rows = x.reshape(x.shape[0], -1, *x.shape[-2:])
+            out = functional.conv2d(rows, self.weight, self.bias, self.stride, self.padding)
+            return out.reshape(out.shape[0], self.out_channels, self.order, *out.shape[-2:])
+
+    layers = [
+        PlainConvolution(layer) if isinstance(layer, (LiftingConv, GroupConv)) else layer
+        for layer in module
+    ]
+    return torch.nn.Sequential(*layers)
+
+
+def step_ways(name: str, batch: int, side: int, threads: int = 2) -> dict:
+    """One training-step closure (Adam, float32, the same weights and batch) per way of
+    :data:`STEP_WAYS`."""
+    import torch
+
+    import gcnn
+    from gcnn.torch import from_numpy
+
+    torch.set_num_threads(threads)
+    gcnn.set_num_threads(threads)
+    steps = {"gcnn": gcnn_step(name, batch, side)[0]}
+    images, labels = (torch.from_numpy(a) for a in _batch(batch, side))
+    for way in STEP_WAYS[1:]:
+        module = from_numpy(getattr(models, name)(rng=0), use_gcnn_kernels=way.endswith("C"))
+        if way == "plain PyTorch":
+            module = _plain_twin(module)
+        optimizer = torch.optim.Adam(module.parameters())
+
+        def step(module=module, optimizer=optimizer) -> None:
+            loss = torch.nn.functional.cross_entropy(module(images), labels)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+
+        steps[way] = step
+    return steps
+
+
+def scaling_table(
+    shapes=TRAINING_SHAPES, threads: int = 2, rounds: int = 5, steps_per_round: int = 3
+) -> list[str]:
+    """Markdown rows: the median milliseconds of a training step, each way, per model.
+
+    The ways take turns, `steps_per_round` steps each, for `rounds` rounds (a shared machine
+    drifts; alternating spreads the drift over every way); each way's first step is not timed.
+    """
+    import time
+
+    lines = [
+        "| model, batch | " + " | ".join(f"{way} ms" for way in STEP_WAYS) + " |",
+        "|---|" + "---:|" * len(STEP_WAYS),
+    ]
+    for name, batch, side in shapes:
+        steps = step_ways(name, batch, side, threads)
+        samples: dict[str, list[float]] = {way: [] for way in steps}
+        for step in steps.values():
+            step()
+        for _ in range(rounds):
+            for way, step in steps.items():
+                for _ in range(steps_per_round):
+                    start = time.perf_counter()
+                    step()
+                    samples[way].append(time.perf_counter() - start)
+        medians = [1e3 * float(np.median(samples[way])) for way in STEP_WAYS]
+        cells = [f"{value:.0f}" for value in medians]
+        lines.append(f"| {name}, {batch} x {side}x{side} | " + " | ".join(cells) + " |")
+    return lines

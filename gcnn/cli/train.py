@@ -6,6 +6,10 @@ during each epoch, a table of epochs, and as its last line ``test error: E`` (or
 ``--rotate-test quarter``, one error per quarter turn of the test set); under ``--out`` it writes
 the checkpoint (``checkpoint.npz``, loadable without pickle) and the learning curves
 (``learning_curve.png``, with matplotlib installed).
+
+``--backend torch`` trains the same models, from the same initial weights and batches, with
+PyTorch (:mod:`gcnn.cli.train_torch`); data loading, the table, evaluation and the checkpoint
+are shared, and the gcnn backend's behaviour and output do not depend on it.
 """
 
 from __future__ import annotations
@@ -45,7 +49,14 @@ the MNIST-rot protocol; --rotate-test random does the same to the test images, a
 
 The last line printed is `test error: E` (percent), or with --rotate-test quarter
 `test error: E0 E90 E180 E270`. With --out DIR: DIR/checkpoint.npz (model and the
-settings to rebuild it) and DIR/learning_curve.png (needs matplotlib)."""
+settings to rebuild it) and DIR/learning_curve.png (needs matplotlib).
+
+--backend torch trains the same model from the same initial weights and batches with
+PyTorch (gcnn.torch; needs the torch extra) on --device, optionally with gcnn's C kernels
+for the convolutions (--gcnn-kernels, CPU). --workers N runs DistributedDataParallel over
+N local processes (gloo on CPU, NCCL on CUDA), each taking its shard of every batch, with
+batch statistics over the whole batch, so N processes train what one process trains.
+Under torchrun the processes come from torchrun instead (leave --workers at 1)."""
 
 _EPILOG = """\
 examples:
@@ -53,7 +64,11 @@ examples:
   python -m gcnn train --model z2cnn --data fashion-mnist --rotate-test quarter --out runs/z2
   python -m gcnn train --model p4cnn --data fashion-mnist --train-size 12000 \\
       --rotate-train random --rotate-test random --out runs/p4-rot
-  python -m gcnn train --eval runs/p4-rot/checkpoint.npz --data fashion-mnist --rotate-test quarter"""
+  python -m gcnn train --eval runs/p4-rot/checkpoint.npz --data fashion-mnist --rotate-test quarter
+  python -m gcnn train --backend torch --device cuda --model p4cnn --data fashion-mnist
+  python -m gcnn train --backend torch --workers 2 --model p4cnn --data digits
+  torchrun --nnodes 2 --nproc-per-node 4 --rdzv-backend c10d --rdzv-endpoint HOST:29500 \\
+      -m gcnn train --backend torch --device cuda --model p4cnn --data fashion-mnist"""
 
 
 # --------------------------------------------------------------------------- arguments
@@ -130,7 +145,41 @@ def add_parser(commands) -> argparse.ArgumentParser:
     )
     parser.add_argument("--seed", metavar="S", type=int, default=0, help="seeds everything")
     parser.add_argument(
-        "--threads", metavar="T", type=_positive_int, help="gcnn.set_num_threads(T)"
+        "--threads",
+        metavar="T",
+        type=_positive_int,
+        help="gcnn.set_num_threads(T); with --backend torch also torch.set_num_threads(T), "
+        "in each process (default there: the usable CPUs shared among the local processes)",
+    )
+    parser.add_argument(
+        "--dtype",
+        choices=("float32", "float64"),
+        default="float32",
+        help="dtype of the parameters and the computation (default: float32)",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=("gcnn", "torch"),
+        default="gcnn",
+        help="gcnn: NumPy and gcnn's C kernels (default); torch: PyTorch through gcnn.torch",
+    )
+    parser.add_argument(
+        "--device",
+        metavar="DEVICE",
+        help="--backend torch: where to train, e.g. cpu, cuda, cuda:1 (default: cpu)",
+    )
+    parser.add_argument(
+        "--workers",
+        metavar="N",
+        type=_positive_int,
+        default=1,
+        help="--backend torch: DistributedDataParallel over N local processes, each taking "
+        "its share of every batch (default: 1)",
+    )
+    parser.add_argument(
+        "--gcnn-kernels",
+        action="store_true",
+        help="--backend torch on CPU: compute the convolutions with gcnn's C kernels",
     )
     parser.add_argument("--out", metavar="DIR", help="write checkpoint.npz and the curves here")
     parser.add_argument(
@@ -259,7 +308,11 @@ class Progress:
 
 
 def predict(model: nn.Sequential, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """Predicted labels of `images` in eval mode (batch-norm running statistics)."""
+    """Predicted labels of `images` in eval mode (batch-norm running statistics).
+
+    `model` is a gcnn model or anything with its two methods used here, ``eval()`` and
+    ``model(images) -> logits`` on ndarrays (the torch backend passes a torch module so wrapped).
+    """
     model.eval()
     labels = [
         np.argmax(model(images[index]), axis=1) for index in batches(len(images), batch_size, None)
@@ -327,7 +380,11 @@ def _make_optimizer(name: str, params, lr: float | None) -> optim.Optimizer:
 
 def _build_model(settings: dict) -> nn.Sequential:
     factory = MODELS[settings["model"]]
-    kwargs = {"padding": settings["padding"], "rng": settings["seed"]}
+    kwargs = {
+        "padding": settings["padding"],
+        "rng": settings["seed"],
+        "dtype": settings.get("dtype", "float32"),
+    }
     if settings.get("channels") is not None:
         kwargs["channels"] = settings["channels"]
     return factory(**kwargs)
@@ -393,8 +450,65 @@ def _test_errors(model, data: Data, rotate_test: str) -> list[float]:
     return [error_rate(model, data.x_test, data.y_test)]
 
 
+TABLE_HEADER = (
+    f"{'epoch':>5}  {'train loss':>10}  {'train err':>9}  {'test err':>9}  {'s':>6}  {'img/s':>6}"
+)
+
+
+def epoch_line(row: dict, images: int) -> str:
+    """The table's line for one epoch of `images` training images (a History row)."""
+    return (
+        f"{row['epoch']:>5}  {row['train_loss']:>10.4f}  {100 * row['train_error']:>8.2f}%  "
+        f"{100 * row['test_error']:>8.2f}%  {row['seconds']:>6.1f}  "
+        f"{images / row['seconds']:>6.0f}"
+    )
+
+
+def report(
+    args: argparse.Namespace,
+    predictor,
+    model: nn.Sequential,
+    data: Data,
+    settings: dict,
+    history: History,
+) -> int:
+    """Write the checkpoint and curves under ``--out`` and print the last line, the test error.
+
+    `predictor` classifies (what :func:`predict` calls); `model` is the gcnn model to save.
+    """
+    if args.out is not None:
+        os.makedirs(args.out, exist_ok=True)
+        checkpoint = os.path.join(args.out, "checkpoint.npz")
+        save_checkpoint(checkpoint, model, settings)
+        print(f"checkpoint: {checkpoint}")
+        curve = os.path.join(args.out, "learning_curve.png")
+        if _plot_curves(history, curve, f"{args.model} on {data.description.split(':')[0]}"):
+            print(f"learning curves: {curve}")
+        else:
+            print("learning curves: not drawn (python -m pip install matplotlib)")
+    print(f"test error: {_format_errors(_test_errors(predictor, data, args.rotate_test))}")
+    return 0
+
+
+def _torch_only_options(args: argparse.Namespace) -> list[str]:
+    """The --backend torch options given to the gcnn backend."""
+    given = []
+    if args.device is not None:
+        given.append("--device")
+    if args.workers != 1:
+        given.append("--workers")
+    if args.gcnn_kernels:
+        given.append("--gcnn-kernels")
+    return given
+
+
 def run(args: argparse.Namespace) -> int:
     """Carry out ``python -m gcnn train`` with parsed arguments; returns the exit status."""
+    misplaced = _torch_only_options(args) if args.backend == "gcnn" else []
+    if misplaced:
+        verb = "needs" if len(misplaced) == 1 else "need"
+        print(f"gcnn train: {', '.join(misplaced)} {verb} --backend torch", file=sys.stderr)
+        return 2
     if args.threads is not None:
         _config.set_num_threads(args.threads)
     try:
@@ -416,8 +530,15 @@ def run(args: argparse.Namespace) -> int:
         except (OSError, ValueError, KeyError) as exc:
             print(f"gcnn train: cannot load {args.eval}: {exc}", file=sys.stderr)
             return 2
+        predictor = model
+        if args.backend == "torch":
+            from . import train_torch
+
+            predictor = train_torch.checkpoint_predictor(args, model)
+            if predictor is None:
+                return 2
         print(f"{settings['model']} from {args.eval}; {data.description}")
-        print(f"test error: {_format_errors(_test_errors(model, data, args.rotate_test))}")
+        print(f"test error: {_format_errors(_test_errors(predictor, data, args.rotate_test))}")
         return 0
 
     settings = {
@@ -426,7 +547,12 @@ def run(args: argparse.Namespace) -> int:
         "padding": 0 if data.x_train.shape[-1] >= 28 else 1,
         "seed": args.seed,
         "data": args.data,
+        "dtype": args.dtype,
     }
+    if args.backend == "torch":
+        from . import train_torch
+
+        return train_torch.run(args, data, settings)
     model = _build_model(settings)
     loss_fn = nn.CrossEntropyLoss()
     optimizer = _make_optimizer(args.optimizer, model.parameters(), args.lr)
@@ -437,8 +563,7 @@ def run(args: argparse.Namespace) -> int:
         f"{args.optimizer} lr {optimizer.lr:g}, batch {args.batch_size}, "
         f"{_config.get_num_threads()} threads"
     )
-    header = f"{'epoch':>5}  {'train loss':>10}  {'train err':>9}  {'test err':>9}  {'s':>6}  {'img/s':>6}"
-    print(header)
+    print(TABLE_HEADER)
     history = History()
     for epoch in range(1, args.epochs + 1):
         progress = Progress(
@@ -467,21 +592,5 @@ def run(args: argparse.Namespace) -> int:
             test_error=test_error,
             seconds=seconds,
         )
-        print(
-            f"{epoch:>5}  {train_loss:>10.4f}  {100 * train_error:>8.2f}%  "
-            f"{100 * test_error:>8.2f}%  {seconds:>6.1f}  {len(data.y_train) / seconds:>6.0f}",
-            flush=True,
-        )
-
-    if args.out is not None:
-        os.makedirs(args.out, exist_ok=True)
-        checkpoint = os.path.join(args.out, "checkpoint.npz")
-        save_checkpoint(checkpoint, model, settings)
-        print(f"checkpoint: {checkpoint}")
-        curve = os.path.join(args.out, "learning_curve.png")
-        if _plot_curves(history, curve, f"{args.model} on {data.description.split(':')[0]}"):
-            print(f"learning curves: {curve}")
-        else:
-            print("learning curves: not drawn (python -m pip install matplotlib)")
-    print(f"test error: {_format_errors(_test_errors(model, data, args.rotate_test))}")
-    return 0
+        print(epoch_line(history.rows[-1], len(data.y_train)), flush=True)
+    return report(args, model, model, data, settings, history)
