@@ -15,15 +15,24 @@
 #include "simd_paths.h"
 #undef GCNN_BODIES
 
+/* Values per work item of the ReLU loops. */
+#define GCNN_RELU_CHUNK ((ptrdiff_t)1 << 15)
+
 #define GCNN_T float
+#define GCNN_UINT uint32_t
 #define GCNN_NAME(s) s##_f32
 #include "pool_impl.h"
+#include "relu_impl.h"
 #undef GCNN_NAME
+#undef GCNN_UINT
 #undef GCNN_T
 #define GCNN_T double
+#define GCNN_UINT uint64_t
 #define GCNN_NAME(s) s##_f64
 #include "pool_impl.h"
+#include "relu_impl.h"
 #undef GCNN_NAME
+#undef GCNN_UINT
 #undef GCNN_T
 
 /* Sizes of x[n][c][s]: all >= 1 and their product representable. */
@@ -162,4 +171,37 @@ int gcnn_max_pool_backward_f64(const gcnn_pool_params *p, const double *grad,
 {
     GCNN_POOL_ENTRY(grad == NULL || index == NULL || grad_x == NULL)
     return max_pool_backward_f64(&q, grad, index, grad_x, out_h, out_w);
+}
+
+#define GCNN_RELU_ENTRY(...)                                                   \
+    if (count < 0 || (count > 0 && (__VA_ARGS__)))                             \
+        return GCNN_EINVAL;                                                    \
+    const int threads = gcnn_channel_threads(count, num_threads);
+
+int gcnn_relu_f32(const float *x, ptrdiff_t count, float *out, uint8_t *positive,
+                  int num_threads)
+{
+    GCNN_RELU_ENTRY(x == NULL || out == NULL || positive == NULL)
+    return relu_f32(x, count, out, positive, threads);
+}
+
+int gcnn_relu_f64(const double *x, ptrdiff_t count, double *out, uint8_t *positive,
+                  int num_threads)
+{
+    GCNN_RELU_ENTRY(x == NULL || out == NULL || positive == NULL)
+    return relu_f64(x, count, out, positive, threads);
+}
+
+int gcnn_relu_backward_f32(const float *grad, const uint8_t *positive, ptrdiff_t count,
+                           float *grad_x, int num_threads)
+{
+    GCNN_RELU_ENTRY(grad == NULL || positive == NULL || grad_x == NULL)
+    return relu_backward_f32(grad, positive, count, grad_x, threads);
+}
+
+int gcnn_relu_backward_f64(const double *grad, const uint8_t *positive, ptrdiff_t count,
+                           double *grad_x, int num_threads)
+{
+    GCNN_RELU_ENTRY(grad == NULL || positive == NULL || grad_x == NULL)
+    return relu_backward_f64(grad, positive, count, grad_x, threads);
 }

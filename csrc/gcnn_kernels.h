@@ -190,6 +190,18 @@ int gcnn_max_pool_backward_f32(const gcnn_pool_params *p, const float *grad,
 int gcnn_max_pool_backward_f64(const gcnn_pool_params *p, const double *grad,
                                const int32_t *index, double *grad_x);
 
+/* ReLU on `count` values: out = max(x, 0) (NaN stays NaN), positive[i] =
+ * (x[i] > 0); backward: grad_x = positive ? grad : 0.  out may be x, grad_x
+ * may be grad. */
+int gcnn_relu_f32(const float *x, ptrdiff_t count, float *out, uint8_t *positive,
+                  int num_threads);
+int gcnn_relu_f64(const double *x, ptrdiff_t count, double *out, uint8_t *positive,
+                  int num_threads);
+int gcnn_relu_backward_f32(const float *grad, const uint8_t *positive, ptrdiff_t count,
+                           float *grad_x, int num_threads);
+int gcnn_relu_backward_f64(const double *grad, const uint8_t *positive, ptrdiff_t count,
+                           double *grad_x, int num_threads);
+
 /* The path gcnn_corr2d_* takes for a request (resolves GCNN_SIMD_AUTO). */
 int gcnn_simd_resolve(int requested);
 /* "generic", "avx2" or "avx512". */

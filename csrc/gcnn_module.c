@@ -817,6 +817,111 @@ fail:
     return NULL;
 }
 
+/* A float32/float64 array of any shape as an aligned contiguous array
+ * (new reference), or NULL with TypeError. */
+static PyArrayObject *as_float_any(PyObject *obj, const char *name)
+{
+    if (!PyArray_Check(obj) || (PyArray_TYPE((PyArrayObject *)obj) != NPY_FLOAT32 &&
+                                PyArray_TYPE((PyArrayObject *)obj) != NPY_FLOAT64)) {
+        PyErr_Format(PyExc_TypeError, "%s must be a float32 or float64 numpy.ndarray", name);
+        return NULL;
+    }
+    return (PyArrayObject *)PyArray_FROM_OTF(obj, PyArray_TYPE((PyArrayObject *)obj),
+                                             NPY_ARRAY_IN_ARRAY);
+}
+
+PyDoc_STRVAR(relu_doc,
+"relu(x, num_threads=1)\n--\n\n"
+"max(x, 0) of a float32/float64 array (private). Returns (out, positive):\n"
+"out like x, positive a uint8 array of x's shape, 1 where x > 0.");
+
+static PyObject *core_relu(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"x", "num_threads", NULL};
+    PyObject *x_obj;
+    int num_threads = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|i:relu", keywords, &x_obj, &num_threads))
+        return NULL;
+    PyArrayObject *x = as_float_any(x_obj, "x"), *out = NULL, *positive = NULL;
+    if (x == NULL)
+        return NULL;
+    const int typenum = PyArray_TYPE(x);
+    out = new_output(module, PyArray_NDIM(x), PyArray_DIMS(x), typenum);
+    positive = (PyArrayObject *)PyArray_SimpleNew(PyArray_NDIM(x), PyArray_DIMS(x), NPY_UINT8);
+    if (out == NULL || positive == NULL)
+        goto fail;
+    int status;
+    const ptrdiff_t count = PyArray_SIZE(x);
+    Py_BEGIN_ALLOW_THREADS
+    if (typenum == NPY_FLOAT32)
+        status = gcnn_relu_f32(PyArray_DATA(x), count, PyArray_DATA(out), PyArray_DATA(positive),
+                               num_threads);
+    else
+        status = gcnn_relu_f64(PyArray_DATA(x), count, PyArray_DATA(out), PyArray_DATA(positive),
+                               num_threads);
+    Py_END_ALLOW_THREADS
+    if (raise_status(status) < 0)
+        goto fail;
+    Py_DECREF(x);
+    return Py_BuildValue("(NN)", out, positive);
+fail:
+    Py_XDECREF(x);
+    Py_XDECREF(out);
+    Py_XDECREF(positive);
+    return NULL;
+}
+
+PyDoc_STRVAR(relu_backward_doc,
+"relu_backward(grad, positive, num_threads=1)\n--\n\n"
+"grad where positive else 0 (private): grad float32/float64, positive the\n"
+"uint8 array relu returned, of grad's shape.");
+
+static PyObject *core_relu_backward(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"grad", "positive", "num_threads", NULL};
+    PyObject *g_obj, *p_obj;
+    int num_threads = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|i:relu_backward", keywords, &g_obj,
+                                     &p_obj, &num_threads))
+        return NULL;
+    PyArrayObject *g = as_float_any(g_obj, "grad"), *positive = NULL, *out = NULL;
+    char buf1[128], buf2[128];
+    if (g == NULL)
+        return NULL;
+    positive = (PyArrayObject *)PyArray_FROM_OTF(p_obj, NPY_UINT8, NPY_ARRAY_IN_ARRAY);
+    if (positive == NULL)
+        goto fail;
+    if (!PyArray_SAMESHAPE(g, positive)) {
+        PyErr_Format(PyExc_ValueError, "positive must have grad's shape %s, got %s",
+                     shape_text(g, buf1, sizeof buf1), shape_text(positive, buf2, sizeof buf2));
+        goto fail;
+    }
+    const int typenum = PyArray_TYPE(g);
+    out = new_output(module, PyArray_NDIM(g), PyArray_DIMS(g), typenum);
+    if (out == NULL)
+        goto fail;
+    int status;
+    const ptrdiff_t count = PyArray_SIZE(g);
+    Py_BEGIN_ALLOW_THREADS
+    if (typenum == NPY_FLOAT32)
+        status = gcnn_relu_backward_f32(PyArray_DATA(g), PyArray_DATA(positive), count,
+                                        PyArray_DATA(out), num_threads);
+    else
+        status = gcnn_relu_backward_f64(PyArray_DATA(g), PyArray_DATA(positive), count,
+                                        PyArray_DATA(out), num_threads);
+    Py_END_ALLOW_THREADS
+    if (raise_status(status) < 0)
+        goto fail;
+    Py_DECREF(g);
+    Py_DECREF(positive);
+    return (PyObject *)out;
+fail:
+    Py_XDECREF(g);
+    Py_XDECREF(positive);
+    Py_XDECREF(out);
+    return NULL;
+}
+
 PyDoc_STRVAR(simd_level_doc,
 "simd_level(requested=0)\n--\n\n"
 "Name of the instruction-set path the kernels take: 'avx512', 'avx2' or\n"
@@ -884,6 +989,9 @@ static PyMethodDef core_methods[] = {
      max_pool_doc},
     {"max_pool_backward", (PyCFunction)(void (*)(void))core_max_pool_backward,
      METH_VARARGS | METH_KEYWORDS, max_pool_backward_doc},
+    {"relu", (PyCFunction)(void (*)(void))core_relu, METH_VARARGS | METH_KEYWORDS, relu_doc},
+    {"relu_backward", (PyCFunction)(void (*)(void))core_relu_backward,
+     METH_VARARGS | METH_KEYWORDS, relu_backward_doc},
     {"simd_level", (PyCFunction)(void (*)(void))core_simd_level,
      METH_VARARGS | METH_KEYWORDS, simd_level_doc},
     {"threads", core_threads, METH_NOARGS, threads_doc},

@@ -117,3 +117,21 @@ def test_glue_errors():
         _core.max_pool_backward(out, index[:1], (3, 4), (2, 2), (2, 2))
     with pytest.raises(ValueError, match=r"grad and index must have shape \(2, 2, 2\)"):
         _core.max_pool_backward(out, index, (5, 4), (2, 2), (2, 2))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_and_its_gradient(dtype):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((3, 5, 7)).astype(dtype)
+    x[0, 0, :4] = [np.nan, np.inf, -np.inf, 0.0]
+    g = rng.standard_normal(x.shape).astype(dtype)
+    g[1, 1, 1] = np.nan
+    out, positive = _core.relu(x, 2)
+    np.testing.assert_array_equal(out, np.maximum(x, 0))
+    np.testing.assert_array_equal(positive, (x > 0).astype(np.uint8))
+    grad_x = _core.relu_backward(g, positive, 2)
+    np.testing.assert_array_equal(grad_x, np.where(x > 0, g, 0))
+    with pytest.raises(TypeError, match="x must be a float32 or float64"):
+        _core.relu(x.astype(np.int64))
+    with pytest.raises(ValueError, match="positive must have grad's shape"):
+        _core.relu_backward(g, positive[:1])
