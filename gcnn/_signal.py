@@ -106,9 +106,7 @@ def _filter2d(in1, in2, mode, boundary, fillvalue, flip: bool) -> np.ndarray:
         # No kernel taps (or nothing to compute): every sum is empty.
         return np.zeros(out_shape, dtype=dtype)
     if a.size == 0 and code != 0:
-        raise ValueError(
-            f"in1 must not be empty with boundary={boundary!r}, got shape {a.shape}"
-        )
+        raise ValueError(f"in1 must not be empty with boundary={boundary!r}, got shape {a.shape}")
     kernel = contiguous(b, dtype)
     if flip:
         kernel = kernel[::-1, ::-1]
@@ -333,8 +331,9 @@ def lift_correlation(image, kernel, *, mode="same", boundary="symm", fillvalue=0
     groups = _rotation_groups(ker)
     parts = [
         # convolution flips the kernel: correlate with the flipped rotations
-        _correlate_bank(img[None], np.ascontiguousarray(rotated[:, ::-1, ::-1]), mode, code,
-                        fill, flipped=True)[0]
+        _correlate_bank(
+            img[None], np.ascontiguousarray(rotated[:, ::-1, ::-1]), mode, code, fill, flipped=True
+        )[0]
         for _, rotated in groups
     ]
     if len(parts) == 1:

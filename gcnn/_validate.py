@@ -73,7 +73,9 @@ def check_fillvalue(fillvalue) -> float:
     except (TypeError, ValueError):
         raise TypeError(f"fillvalue must be a real number, got {fillvalue!r}") from None
     if arr.size != 1:
-        raise ValueError(f"fillvalue must be a scalar or a one-element array, got shape {arr.shape}")
+        raise ValueError(
+            f"fillvalue must be a scalar or a one-element array, got shape {arr.shape}"
+        )
     if arr.dtype.kind == "c":
         raise ValueError(f"fillvalue must be real, got {fillvalue!r}")
     if arr.dtype.kind not in "biuf":
