@@ -1,8 +1,8 @@
 """gcnn.convolve2d / gcnn.correlate2d against scipy.signal, value for value and error for error.
 
 scipy.signal is the reference (docs/design.md, §1.3 scipy-compatible building blocks: the
-same arguments, output shapes and numbers for real input); dtype rules from docs/design.md,
-§5.1 Dtypes.
+same arguments, output shapes, dtypes and numbers).  This file checks the float numbers;
+integer, complex and fillvalue rules are tests/test_scipy_dtypes.py.
 """
 
 from __future__ import annotations
@@ -196,31 +196,6 @@ def test_float16_computes_in_float32(func_pair, dtype1, dtype2):
         assert_matches(
             got, theirs(in1.astype(float), in2.astype(float), mode=mode, boundary="symm"), 1e-5
         )
-
-
-@pytest.mark.parametrize(
-    "dtype",
-    [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint32, bool],
-    ids=lambda d: np.dtype(d).name,
-)
-@pytest.mark.parametrize("func_pair", FUNCTIONS, ids=FUNCTION_IDS)
-def test_int_and_bool_promote_to_float64(func_pair, dtype):
-    ours, theirs = func_pair
-    rng = rng_for("int", np.dtype(dtype).name)
-    if dtype is bool:
-        in1, in2 = rng.random((6, 5)) > 0.5, rng.random((3, 2)) > 0.5
-    else:
-        # Large enough that int8/uint8 arithmetic (what scipy would do) would overflow.
-        in1 = rng.integers(0, 100, (6, 5)).astype(dtype)
-        in2 = rng.integers(0, 100, (3, 2)).astype(dtype)
-    for mode in MODES:
-        for boundary in ("fill", "wrap", "symm"):
-            got = ours(in1, in2, mode=mode, boundary=boundary, fillvalue=-1)
-            assert got.dtype == np.float64
-            expected = theirs(
-                in1.astype(float), in2.astype(float), mode=mode, boundary=boundary, fillvalue=-1
-            )
-            assert_matches(got, expected, 1e-12)
 
 
 @pytest.mark.parametrize(
