@@ -2,7 +2,8 @@
 
 scipy.signal is the reference (docs/design.md, §1.3 scipy-compatible building blocks: the
 same arguments, output shapes, dtypes and numbers).  This file checks the float numbers;
-integer, complex and fillvalue rules are tests/test_scipy_dtypes.py.
+integer, complex and fillvalue rules are tests/test_scipy_dtypes.py, and SciPy's own test
+classes run against gcnn in tests/test_scipy_suite.py.
 """
 
 from __future__ import annotations
