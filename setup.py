@@ -57,6 +57,7 @@ setup(
                     "threads.h",
                     "simd_paths.h",
                     "simd_types.h",
+                    "int_types.h",
                     "simd_vec.h",
                     "simd_vec_end.h",
                     "corr2d_bodies.h",

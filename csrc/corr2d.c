@@ -2,7 +2,8 @@
  * Batched multi-channel correlation and its weight gradient (see
  * gcnn_kernels.h for the contract).  This file holds the type-free planning
  * and index maps, instantiates corr2d_impl.h and grad_impl.h for float and
- * double on each instruction-set path, and dispatches at run time to the
+ * double on each instruction-set path (and corr2d_impl.h alone for the
+ * unsigned integers of int_types.h), and dispatches at run time to the
  * best path the CPU supports.
  */
 #include "gcnn_kernels.h"
@@ -436,6 +437,13 @@ static void gcnn_gw_tile_shape(const struct gcnn_plan *plan, int acc_regs, ptrdi
 #include "simd_paths.h"
 #undef GCNN_BODIES
 
+/* The forward body again, on unsigned integers: wrap-around arithmetic. */
+#define GCNN_BODIES "corr2d_impl.h"
+#define GCNN_TYPES "int_types.h"
+#include "simd_paths.h"
+#undef GCNN_TYPES
+#undef GCNN_BODIES
+
 int gcnn_corr2d_f32(const gcnn_corr2d_params *p, const float *x,
                     const float *w, const float *bias, float fillvalue,
                     float *out)
@@ -453,6 +461,21 @@ int gcnn_corr2d_f64(const gcnn_corr2d_params *p, const double *x,
         return GCNN_EINVAL;
     GCNN_DISPATCH(p->simd, corr2d_f64, (p, x, w, bias, fillvalue, out))
 }
+
+/* The integer kernels share the float kernels' plan and loop body: only
+ * the element type differs, and unsigned C arithmetic wraps. */
+#define GCNN_INT_ENTRY(BITS)                                                   \
+    int gcnn_corr2d_u##BITS(const gcnn_corr2d_params *p, const uint##BITS##_t *x,   \
+                            const uint##BITS##_t *w, const uint##BITS##_t *bias,    \
+                            uint##BITS##_t fillvalue, uint##BITS##_t *out)          \
+    {                                                                          \
+        if (p == NULL || x == NULL || w == NULL || out == NULL)                \
+            return GCNN_EINVAL;                                                \
+        GCNN_DISPATCH(p->simd, corr2d_u##BITS, (p, x, w, bias, fillvalue, out))   \
+    }
+GCNN_INT_ENTRY(32)
+GCNN_INT_ENTRY(64)
+#undef GCNN_INT_ENTRY
 
 int gcnn_corr2d_grad_weight_f32(const gcnn_corr2d_params *p, const float *x,
                                 const float *grad_out, float fillvalue,

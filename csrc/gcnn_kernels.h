@@ -115,6 +115,22 @@ int gcnn_corr2d_f64(const gcnn_corr2d_params *p, const double *x,
                     const double *w, const double *bias, double fillvalue,
                     double *out);
 
+/* Integer correlation in wrap-around arithmetic: the contract of
+ * gcnn_corr2d_f64 (layout, parameters, padding, boundary, dilation, bias,
+ * statuses) on unsigned integers of 32 or 64 bits.  Every product and
+ * sum is taken modulo 2^bits, so each output is the exact integer sum
+ * reduced modulo 2^bits, whatever the order of summation or the thread
+ * count.  Reduction modulo 2^n is a ring homomorphism, so:
+ *   - signed integers of the same width are passed as their two's-complement
+ *     bits (the same bits give the same result bits);
+ *   - narrower results (8 or 16 bits) are the low bits of a 32-bit call,
+ *     with the inputs widened either way (zero- or sign-extended).
+ * This is the wrap-around of scipy.signal.convolve2d on integer arrays. */
+int gcnn_corr2d_u32(const gcnn_corr2d_params *p, const uint32_t *x, const uint32_t *w,
+                    const uint32_t *bias, uint32_t fillvalue, uint32_t *out);
+int gcnn_corr2d_u64(const gcnn_corr2d_params *p, const uint64_t *x, const uint64_t *w,
+                    const uint64_t *bias, uint64_t fillvalue, uint64_t *out);
+
 /* Weight gradient: grad_out [batch][out_channels][out_h][out_w] (the shape
  * gcnn_corr2d_out_shape gives), grad_w [out_channels][in_channels][kernel_h]
  * [kernel_w], every element written.  Same parameters as the forward call

@@ -13,6 +13,10 @@
 
 #include "gcnn_kernels.h"
 
+#if NPY_ABI_VERSION < 0x02000000 /* NumPy 1.x headers: NumPy 2's accessor */
+#define PyDataType_ELSIZE(descr) ((descr)->elsize)
+#endif
+
 #include <stdlib.h>
 #if defined(__linux__)
 #include <sys/mman.h>
@@ -149,7 +153,11 @@ typedef struct {
 static PyArrayObject *new_output(PyObject *module, int ndim, npy_intp *dims, int typenum)
 {
     core_state *state = PyModule_GetState(module);
-    npy_intp bytes = typenum == NPY_FLOAT32 ? (npy_intp)sizeof(float) : (npy_intp)sizeof(double);
+    PyArray_Descr *descr = PyArray_DescrFromType(typenum);
+    if (descr == NULL)
+        return NULL;
+    npy_intp bytes = PyDataType_ELSIZE(descr);
+    Py_DECREF(descr);
     for (int i = 0; i < ndim; ++i) {
         if (dims[i] != 0 && bytes > NPY_MAX_INTP / dims[i]) {
             PyErr_SetString(PyExc_ValueError, "output too large: its size overflows");
@@ -316,64 +324,130 @@ PyDoc_STRVAR(correlate_doc,
 "values between them (fill boundary only). Returns (N, O, H', W') with\n"
 "H' = ((H - 1) * dilation_h + 1 + top + bottom - kh) // stride_h + 1.");
 
-static PyObject *core_correlate(PyObject *module, PyObject *args, PyObject *kwargs)
+PyDoc_STRVAR(correlate_int_doc,
+"correlate_int(x, weight, bias=None, stride=(1, 1), padding=(0, 0, 0, 0),\n"
+"              boundary=0, fillvalue=0, num_threads=1, simd=0, dilation=(1, 1))\n"
+"--\n\n"
+"correlate in wrap-around integer arithmetic (private; use the gcnn functions).\n\n"
+"x, weight and bias of one integer dtype of 4 or 8 bytes, signed or\n"
+"unsigned; fillvalue an integer, taken modulo 2**bits. Every output is the\n"
+"exact integer sum reduced modulo 2**bits, returned in x's dtype (two's\n"
+"complement for signed dtypes). Other arguments as for correlate.");
+
+/* An integer ndarray of 4 or 8 bytes (of x's dtype when `like` is not
+ * NULL), as an aligned, contiguous, native-order array.  Returns a new
+ * reference or NULL with TypeError/ValueError set. */
+static PyArrayObject *as_int_array(PyObject *obj, const char *name, PyArrayObject *like,
+                                   int ndim)
+{
+    if (!PyArray_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "%s must be a numpy.ndarray, got %.200s", name,
+                     Py_TYPE(obj)->tp_name);
+        return NULL;
+    }
+    PyArray_Descr *descr = PyArray_DESCR((PyArrayObject *)obj);
+    if (like != NULL && !PyArray_EquivTypes(descr, PyArray_DESCR(like))) {
+        PyErr_Format(PyExc_TypeError, "%s must have the dtype of x (%S), got %S", name,
+                     (PyObject *)PyArray_DESCR(like), (PyObject *)descr);
+        return NULL;
+    }
+    const npy_intp size = PyArray_ITEMSIZE((PyArrayObject *)obj);
+    if (!PyArray_ISINTEGER((PyArrayObject *)obj) || (size != 4 && size != 8)) {
+        PyErr_Format(PyExc_TypeError, "%s must have an integer dtype of 4 or 8 bytes, got %S", name,
+                     (PyObject *)descr);
+        return NULL;
+    }
+    if (PyArray_NDIM((PyArrayObject *)obj) != ndim) {
+        char buf[128];
+        PyErr_Format(PyExc_ValueError, "%s must be %d-D, got shape %s", name, ndim,
+                     shape_text((PyArrayObject *)obj, buf, sizeof buf));
+        return NULL;
+    }
+    return (PyArrayObject *)PyArray_FROM_OTF(obj, descr->type_num, NPY_ARRAY_IN_ARRAY);
+}
+
+/* What correlate and correlate_int share: the sizes of x (N, C, H, W),
+ * weight (O, C, kh, kw) and bias (O,) or NULL, checked, into p; the output
+ * size into out_h, out_w.  Returns 0, or -1 with ValueError set. */
+static int read_correlate_shapes(PyArrayObject *x, PyArrayObject *w, PyArrayObject *bias,
+                                 gcnn_corr2d_params *p, ptrdiff_t *out_h, ptrdiff_t *out_w)
+{
+    char buf1[128], buf2[160];
+    p->batch = PyArray_DIM(x, 0);
+    p->in_channels = PyArray_DIM(x, 1);
+    p->height = PyArray_DIM(x, 2);
+    p->width = PyArray_DIM(x, 3);
+    p->out_channels = PyArray_DIM(w, 0);
+    p->kernel_h = PyArray_DIM(w, 2);
+    p->kernel_w = PyArray_DIM(w, 3);
+    if (PyArray_DIM(w, 1) != p->in_channels) {
+        PyErr_Format(PyExc_ValueError,
+                     "weight must have shape (out_channels, %zd, kh, kw) for x of shape "
+                     "%s, got %s",
+                     p->in_channels, shape_text(x, buf1, sizeof buf1),
+                     shape_text(w, buf2, sizeof buf2));
+        return -1;
+    }
+    if (bias != NULL && PyArray_DIM(bias, 0) != p->out_channels) {
+        PyErr_Format(PyExc_ValueError, "bias must have shape (%zd,), got %s",
+                     p->out_channels, shape_text(bias, buf1, sizeof buf1));
+        return -1;
+    }
+    snprintf(buf2, sizeof buf2, "weight ");
+    shape_text(w, buf2 + 7, sizeof buf2 - 7);
+    return check_params(p, x, buf2, out_h, out_w);
+}
+
+/* correlate (integer == 0) and correlate_int (integer == 1). */
+static PyObject *correlate_common(PyObject *module, PyObject *args, PyObject *kwargs,
+                                  int integer)
 {
     static char *keywords[] = {"x",         "weight",      "bias", "stride",   "padding",
                                "boundary",  "fillvalue",   "num_threads", "simd",
                                "dilation",  NULL};
-    PyObject *x_obj, *w_obj, *bias_obj = Py_None;
+    PyObject *x_obj, *w_obj, *bias_obj = Py_None, *fill_obj = NULL;
     gcnn_corr2d_params p;
     memset(&p, 0, sizeof p);
     p.stride_h = p.stride_w = 1;
     p.dilate_h = p.dilate_w = 1;
     p.num_threads = 1;
-    double fillvalue = 0.0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|O(nn)(nnnn)idii(nn):correlate", keywords,
-                                     &x_obj, &w_obj, &bias_obj, &p.stride_h, &p.stride_w,
-                                     &p.pad_top, &p.pad_bottom, &p.pad_left, &p.pad_right,
-                                     &p.boundary, &fillvalue, &p.num_threads, &p.simd,
-                                     &p.dilate_h, &p.dilate_w))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs,
+                                     integer ? "OO|O(nn)(nnnn)iOii(nn):correlate_int"
+                                             : "OO|O(nn)(nnnn)iOii(nn):correlate",
+                                     keywords, &x_obj, &w_obj, &bias_obj, &p.stride_h,
+                                     &p.stride_w, &p.pad_top, &p.pad_bottom, &p.pad_left,
+                                     &p.pad_right, &p.boundary, &fill_obj, &p.num_threads,
+                                     &p.simd, &p.dilate_h, &p.dilate_w))
         return NULL;
+    double fill_double = 0.0;
+    unsigned long long fill_bits = 0;
+    if (fill_obj != NULL) {
+        /* an integer fill keeps all its bits; taken modulo 2**64 here and
+         * modulo 2**bits by the kernel's type */
+        if (integer)
+            fill_bits = PyLong_AsUnsignedLongLongMask(fill_obj);
+        else
+            fill_double = PyFloat_AsDouble(fill_obj);
+        if (PyErr_Occurred())
+            return NULL;
+    }
 
     PyArrayObject *x = NULL, *w = NULL, *bias = NULL, *out = NULL;
-    char buf1[128], buf2[160];
-    x = as_float_array(x_obj, "x", -1, 4);
+    x = integer ? as_int_array(x_obj, "x", NULL, 4) : as_float_array(x_obj, "x", -1, 4);
     if (x == NULL)
         goto fail;
     const int typenum = PyArray_TYPE(x);
-    w = as_float_array(w_obj, "weight", typenum, 4);
+    w = integer ? as_int_array(w_obj, "weight", x, 4) : as_float_array(w_obj, "weight", typenum, 4);
     if (w == NULL)
         goto fail;
     if (bias_obj != Py_None) {
-        bias = as_float_array(bias_obj, "bias", typenum, 1);
+        bias = integer ? as_int_array(bias_obj, "bias", x, 1)
+                       : as_float_array(bias_obj, "bias", typenum, 1);
         if (bias == NULL)
             goto fail;
     }
-
-    p.batch = PyArray_DIM(x, 0);
-    p.in_channels = PyArray_DIM(x, 1);
-    p.height = PyArray_DIM(x, 2);
-    p.width = PyArray_DIM(x, 3);
-    p.out_channels = PyArray_DIM(w, 0);
-    p.kernel_h = PyArray_DIM(w, 2);
-    p.kernel_w = PyArray_DIM(w, 3);
-    if (PyArray_DIM(w, 1) != p.in_channels) {
-        PyErr_Format(PyExc_ValueError,
-                     "weight must have shape (out_channels, %zd, kh, kw) for x of shape "
-                     "%s, got %s",
-                     p.in_channels, shape_text(x, buf1, sizeof buf1),
-                     shape_text(w, buf2, sizeof buf2));
-        goto fail;
-    }
-    if (bias != NULL && PyArray_DIM(bias, 0) != p.out_channels) {
-        PyErr_Format(PyExc_ValueError, "bias must have shape (%zd,), got %s",
-                     p.out_channels, shape_text(bias, buf1, sizeof buf1));
-        goto fail;
-    }
-    snprintf(buf2, sizeof buf2, "weight ");
-    shape_text(w, buf2 + 7, sizeof buf2 - 7);
     ptrdiff_t out_h, out_w;
-    if (check_params(&p, x, buf2, &out_h, &out_w) < 0)
+    if (read_correlate_shapes(x, w, bias, &p, &out_h, &out_w) < 0)
         goto fail;
     npy_intp dims[4] = {p.batch, p.out_channels, out_h, out_w};
     out = new_output(module, 4, dims, typenum);
@@ -381,16 +455,23 @@ static PyObject *core_correlate(PyObject *module, PyObject *args, PyObject *kwar
         goto fail;
 
     const void *bias_data = bias ? PyArray_DATA(bias) : NULL;
-    int status;
+    const npy_intp size = PyArray_ITEMSIZE(x);
+    int status = GCNN_EINTERNAL;
     PyThreadState *state = PyEval_SaveThread();
     p.interrupted = check_interrupt;
     p.interrupt_ctx = &state;
-    if (typenum == NPY_FLOAT32)
+    if (!integer && typenum == NPY_FLOAT32)
         status = gcnn_corr2d_f32(&p, PyArray_DATA(x), PyArray_DATA(w), bias_data,
-                                 (float)fillvalue, PyArray_DATA(out));
-    else
+                                 (float)fill_double, PyArray_DATA(out));
+    else if (!integer)
         status = gcnn_corr2d_f64(&p, PyArray_DATA(x), PyArray_DATA(w), bias_data,
-                                 fillvalue, PyArray_DATA(out));
+                                 fill_double, PyArray_DATA(out));
+    else if (size == 4)
+        status = gcnn_corr2d_u32(&p, PyArray_DATA(x), PyArray_DATA(w), bias_data,
+                                 (uint32_t)fill_bits, PyArray_DATA(out));
+    else if (size == 8)
+        status = gcnn_corr2d_u64(&p, PyArray_DATA(x), PyArray_DATA(w), bias_data,
+                                 (uint64_t)fill_bits, PyArray_DATA(out));
     PyEval_RestoreThread(state);
     if (raise_status(status) < 0)
         goto fail;
@@ -405,6 +486,16 @@ fail:
     Py_XDECREF(bias);
     Py_XDECREF(out);
     return NULL;
+}
+
+static PyObject *core_correlate(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    return correlate_common(module, args, kwargs, 0);
+}
+
+static PyObject *core_correlate_int(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    return correlate_common(module, args, kwargs, 1);
 }
 
 PyDoc_STRVAR(grad_weight_doc,
@@ -977,6 +1068,8 @@ static PyObject *core_threads(PyObject *module, PyObject *unused)
 static PyMethodDef core_methods[] = {
     {"correlate", (PyCFunction)(void (*)(void))core_correlate, METH_VARARGS | METH_KEYWORDS,
      correlate_doc},
+    {"correlate_int", (PyCFunction)(void (*)(void))core_correlate_int,
+     METH_VARARGS | METH_KEYWORDS, correlate_int_doc},
     {"grad_weight", (PyCFunction)(void (*)(void))core_grad_weight,
      METH_VARARGS | METH_KEYWORDS, grad_weight_doc},
     {"channel_moments", (PyCFunction)(void (*)(void))core_channel_moments,

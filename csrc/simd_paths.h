@@ -3,13 +3,19 @@
  * portable code, and on x86 with GCC or clang AVX2 and AVX-512 (chosen at
  * run time by GCNN_DISPATCH, never by -march=native).  Define GCNN_BODIES
  * (see simd_types.h) before including this file; GCNN_X86_PATHS must be
- * defined (1 or 0).
+ * defined (1 or 0).  GCNN_TYPES names the header that instantiates the
+ * bodies for each element type of a path: simd_types.h (float and double)
+ * unless defined, e.g. int_types.h for the wrap-around integer kernels.
  */
+#ifndef GCNN_TYPES
+#define GCNN_TYPES "simd_types.h"
+#define GCNN_TYPES_DEFAULTED
+#endif
 
 #define GCNN_PATH generic
 #define GCNN_ACC 8 /* 16 registers: 8 accumulators, loads and a weight */
 #define GCNN_VBYTES 16
-#include "simd_types.h"
+#include GCNN_TYPES
 #undef GCNN_PATH
 #undef GCNN_ACC
 #undef GCNN_VBYTES
@@ -24,7 +30,7 @@
 #define GCNN_PATH avx2
 #define GCNN_ACC 8
 #define GCNN_VBYTES 32
-#include "simd_types.h"
+#include GCNN_TYPES
 #undef GCNN_PATH
 #undef GCNN_ACC
 #undef GCNN_VBYTES
@@ -45,7 +51,7 @@
 #define GCNN_PATH avx512
 #define GCNN_ACC 24 /* 32 registers: 24 accumulators, loads and a weight */
 #define GCNN_VBYTES 64
-#include "simd_types.h"
+#include GCNN_TYPES
 #undef GCNN_PATH
 #undef GCNN_ACC
 #undef GCNN_VBYTES
@@ -55,6 +61,11 @@
 #pragma GCC pop_options
 #endif
 #endif /* GCNN_X86_PATHS */
+
+#ifdef GCNN_TYPES_DEFAULTED
+#undef GCNN_TYPES
+#undef GCNN_TYPES_DEFAULTED
+#endif
 
 #ifndef GCNN_DISPATCH
 /* Call NAME_<path>(ARGS) for the best path the request and the CPU allow. */

@@ -1,7 +1,8 @@
 /*
  * The C kernels alone, without Python: known answers, an independent naive
- * reference over random sizes for every type, SIMD path and thread count,
- * and every status code.  Built by `make test` under AddressSanitizer and
+ * reference over random sizes for every type (float, double, and the
+ * wrap-around integers, which must match bit for bit), SIMD path and thread
+ * count, and every status code.  Built by `make test` under AddressSanitizer and
  * UndefinedBehaviorSanitizer.
  */
 #include "gcnn_kernels.h"
@@ -571,6 +572,136 @@ static void test_interrupt(void)
     free(x), free(w), free(a), free(b);
 }
 
+/* The contract of gcnn_corr2d_u32/u64 as plainly as possible: the exact
+ * sum in uint64_t, whose arithmetic is modulo 2^64; the caller reduces it
+ * modulo 2^32 for the 32-bit kernel. */
+static void ref_corr2d_u64(const gcnn_corr2d_params *p, const uint64_t *x, const uint64_t *w,
+                           const uint64_t *bias, uint64_t fill, uint64_t *out, ptrdiff_t oh,
+                           ptrdiff_t ow)
+{
+    for (ptrdiff_t n = 0; n < p->batch; ++n)
+        for (ptrdiff_t o = 0; o < p->out_channels; ++o)
+            for (ptrdiff_t y = 0; y < oh; ++y)
+                for (ptrdiff_t xo = 0; xo < ow; ++xo) {
+                    uint64_t sum = bias ? bias[o] : 0;
+                    for (ptrdiff_t c = 0; c < p->in_channels; ++c)
+                        for (ptrdiff_t ky = 0; ky < p->kernel_h; ++ky)
+                            for (ptrdiff_t kx = 0; kx < p->kernel_w; ++kx) {
+                                ptrdiff_t iy =
+                                    ref_dilated_index(y * p->stride_h + ky - p->pad_top,
+                                                      p->height, p->dilate_h, p->boundary);
+                                ptrdiff_t ix =
+                                    ref_dilated_index(xo * p->stride_w + kx - p->pad_left,
+                                                      p->width, p->dilate_w, p->boundary);
+                                uint64_t v = (iy < 0 || ix < 0)
+                                                 ? fill
+                                                 : x[((n * p->in_channels + c) * p->height + iy) *
+                                                         p->width + ix];
+                                sum += v * w[((o * p->in_channels + c) * p->kernel_h + ky) *
+                                                 p->kernel_w + kx];
+                            }
+                    out[((n * p->out_channels + o) * oh + y) * ow + xo] = sum;
+                }
+}
+
+/* Random 64-bit patterns biased to the extremes, where wrap-around shows:
+ * 0, 1, all ones (-1), the signed extremes of 32 and 64 bits, and any. */
+static uint64_t extreme_bits(void)
+{
+    static const uint64_t special[] = {0,          1,          UINT64_MAX, 0x7FFFFFFFull,
+                                       0x80000000ull, 0xFFFFFFFFull, INT64_MAX,
+                                       (uint64_t)INT64_MAX + 1};
+    const ptrdiff_t pick = randint(0, 9);
+    if (pick < 8)
+        return special[pick];
+    return (uint64_t)((uniform() + 1.0) * 4294967296.0) << 32 ^
+           (uint64_t)((uniform() + 1.0) * 2147483648.0);
+}
+
+/* Integer kernels against the modular reference: every output bit-exact,
+ * for every SIMD path and thread count (wrap-around sums do not depend on
+ * their order, so nothing is allowed to differ). */
+static void test_int_against_reference(void)
+{
+    for (int trial = 0; trial < 80; ++trial) {
+        gcnn_corr2d_params p;
+        random_params(&p, trial % 10 == 0, trial % 3 == 1);
+        ptrdiff_t oh, ow;
+        CHECK(gcnn_corr2d_out_shape(&p, &oh, &ow) == GCNN_OK, "out_shape trial %d", trial);
+        const size_t nx = (size_t)(p.batch * p.in_channels * p.height * p.width);
+        const size_t nw = (size_t)(p.out_channels * p.in_channels * p.kernel_h * p.kernel_w);
+        const size_t no = (size_t)(p.batch * p.out_channels * oh * ow);
+        const size_t nb = (size_t)p.out_channels;
+        uint64_t *x = malloc((nx + 1) * sizeof *x), *w = malloc(nw * sizeof *w);
+        uint64_t *bias = malloc(nb * sizeof *bias), *ref = malloc(no * sizeof *ref);
+        uint64_t *out = malloc(no * sizeof *out);
+        uint32_t *x32 = malloc((nx + 1) * sizeof *x32), *w32 = malloc(nw * sizeof *w32);
+        uint32_t *bias32 = malloc(nb * sizeof *bias32), *out32 = malloc(no * sizeof *out32);
+        for (size_t i = 0; i < nx; ++i)
+            x32[i] = (uint32_t)(x[i] = extreme_bits());
+        for (size_t i = 0; i < nw; ++i)
+            w32[i] = (uint32_t)(w[i] = extreme_bits());
+        for (size_t i = 0; i < nb; ++i)
+            bias32[i] = (uint32_t)(bias[i] = extreme_bits());
+        const uint64_t fill = trial % 3 ? 0 : extreme_bits();
+        const int with_bias = trial % 2;
+        ref_corr2d_u64(&p, x, w, with_bias ? bias : NULL, fill, ref, oh, ow);
+        for (int simd = GCNN_SIMD_GENERIC; simd <= GCNN_SIMD_AVX512; ++simd)
+            for (int threads = 1; threads <= 2; ++threads) {
+                p.simd = simd;
+                p.num_threads = threads;
+                CHECK(gcnn_corr2d_u64(&p, x, w, with_bias ? bias : NULL, fill, out) == GCNN_OK,
+                      "u64 status trial %d", trial);
+                CHECK(gcnn_corr2d_u32(&p, x32, w32, with_bias ? bias32 : NULL, (uint32_t)fill,
+                                      out32) == GCNN_OK,
+                      "u32 status trial %d", trial);
+                size_t wrong64 = 0, wrong32 = 0;
+                for (size_t i = 0; i < no; ++i) {
+                    wrong64 += out[i] != ref[i];
+                    wrong32 += out32[i] != (uint32_t)ref[i];
+                }
+                CHECK(wrong64 == 0 && wrong32 == 0,
+                      "int trial %d simd %d threads %d: %zu u64 and %zu u32 outputs differ", trial,
+                      simd, threads, wrong64, wrong32);
+            }
+        free(x), free(w), free(bias), free(ref), free(out);
+        free(x32), free(w32), free(bias32), free(out32);
+    }
+}
+
+/* Known answers where every sum wraps: in 32 bits 0xFFFFFFFF is -1, and
+ * 0x80000000 * 2 is 0.  A 1x2 kernel (1, 2) over the row (-1, 0x80000000,
+ * 3), full padding with fill 5: outputs 2*5 + (-1), 2*(-1) + 0x80000000,
+ * 2*0x80000000 + 3, 2*3 + 5, all modulo 2^32. */
+static void test_int_known_answer(void)
+{
+    const uint32_t x[3] = {0xFFFFFFFFu, 0x80000000u, 3};
+    const uint32_t w[2] = {2, 1};
+    const uint32_t expected[4] = {9, 0x7FFFFFFEu, 3, 11};
+    gcnn_corr2d_params p = {1, 1, 1, 3, 1, 1, 2, 1, 1, 0, 0, 1, 1, GCNN_BOUNDARY_FILL, 1, 0, 0, 0, NULL, NULL};
+    uint32_t out[4];
+    uint64_t x64[3], w64[2], out64[4];
+    for (int i = 0; i < 3; ++i)
+        x64[i] = (uint64_t)(int64_t)(int32_t)x[i]; /* sign-extended: same low bits */
+    for (int i = 0; i < 2; ++i)
+        w64[i] = w[i];
+    for (int simd = GCNN_SIMD_GENERIC; simd <= GCNN_SIMD_AVX512; ++simd) {
+        p.simd = simd;
+        CHECK(gcnn_corr2d_u32(&p, x, w, NULL, 5, out) == GCNN_OK, "u32 status");
+        CHECK(gcnn_corr2d_u64(&p, x64, w64, NULL, 5, out64) == GCNN_OK, "u64 status");
+        for (int i = 0; i < 4; ++i) {
+            CHECK(out[i] == expected[i], "simd %d: u32 out[%d] = %u, want %u", simd, i, out[i],
+                  expected[i]);
+            CHECK((uint32_t)out64[i] == expected[i], "simd %d: u64 out[%d] = %llu", simd, i,
+                  (unsigned long long)out64[i]);
+        }
+    }
+    CHECK(gcnn_corr2d_u32(NULL, x, w, NULL, 0, out) == GCNN_EINVAL, "u32 NULL params");
+    CHECK(gcnn_corr2d_u64(&p, NULL, w64, NULL, 0, out64) == GCNN_EINVAL, "u64 NULL x");
+    p.kernel_w = 9, p.pad_left = p.pad_right = 0;
+    CHECK(gcnn_corr2d_u32(&p, x, w, NULL, 0, out) == GCNN_EINVAL, "u32 kernel wider than x");
+}
+
 static void test_statuses(void)
 {
     const double x[4] = {1, 2, 3, 4}, w[1] = {1};
@@ -626,6 +757,8 @@ int main(void)
     test_batch_norm_against_reference();
     test_max_pool_against_reference();
     test_interrupt();
+    test_int_known_answer();
+    test_int_against_reference();
     test_statuses();
     printf("kernels: best SIMD path %s, worker threads %s\n",
            gcnn_simd_name(gcnn_simd_resolve(GCNN_SIMD_AUTO)), gcnn_have_threads() ? "yes" : "no");
@@ -633,6 +766,6 @@ int main(void)
         printf("0 passed, %d failed\n", failures);
         return 1;
     }
-    printf("9 passed, 0 failed\n");
+    printf("11 passed, 0 failed\n");
     return 0;
 }

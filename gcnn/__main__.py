@@ -48,6 +48,10 @@ effective GFLOP/s counting the work of the published algorithm (lift: 4*2*s*s*k*
 p4: 16*2*s*s*k*k flops), and whether the two results agree. The first line describes
 the machine (CPU, cores, gcnn threads, SIMD level, library versions).
 
+Then gcnn.convolve2d against scipy.signal.convolve2d on integer and complex inputs
+(256x256 image, 5x5 kernel, mode 'same'): integer results must equal SciPy's bit for bit,
+dtype included.
+
 When gcnn.lift/gcnn.group_conv and PyTorch are available, layer rows compare them with
 torch.nn.functional.conv2d on the expanded filter (2 threads each).
 

@@ -6,6 +6,8 @@ floating-point operations of the published algorithm. Sections of rows:
 
 - :func:`kernel_cases`: ``gcnn.lift_correlation`` and ``gcnn.p4_group_convolution``
   against the tutorial's SciPy functions, copied below.
+- :func:`signal_cases`: ``gcnn.convolve2d`` against ``scipy.signal.convolve2d`` on
+  integer and complex inputs (integers must agree bit for bit, dtype included).
 - :func:`layer_cases`: ``gcnn.lift`` / ``gcnn.group_conv`` against
   ``torch.nn.functional.conv2d`` on the expanded filter, when both exist.
 
@@ -33,6 +35,7 @@ __all__ = [
     "layer_cases",
     "median_seconds",
     "run_bench",
+    "signal_cases",
     "time_call",
     "tutorial_lift_correlation",
     "tutorial_p4_group_convolution",
@@ -293,6 +296,64 @@ def _bind(func: Callable[..., Any], *args: Any) -> Callable[[], Any]:
     return lambda: func(*args)
 
 
+# scipy.signal rows: (image dtype, kernel dtype) at s = 256, k = 5, mode "same". uint8 images
+# with integer kernels and complex filters are what a drop-in is reached for.
+SIGNAL_PAIRS = (
+    ("uint8", "uint8"),
+    ("uint8", "int64"),
+    ("int32", "int32"),
+    ("int64", "int64"),
+    ("uint8", "complex128"),
+    ("complex64", "complex64"),
+    ("complex128", "complex128"),
+)
+
+
+def _signal_operand(rng: np.random.Generator, dtype: str, shape: tuple) -> np.ndarray:
+    """Random values: uint8 pixels, small integer kernels, full-range wide integers (so sums
+    wrap around), unit-variance complex numbers."""
+    kind = np.dtype(dtype).kind
+    if dtype == "uint8":
+        return rng.integers(0, 256, shape).astype(dtype)
+    if kind in "iu" and shape[0] <= 9:  # a kernel
+        return rng.integers(-8, 9, shape).astype(dtype)
+    if kind in "iu":
+        info = np.iinfo(dtype)
+        return rng.integers(info.min, info.max, shape, dtype=dtype, endpoint=True)
+    return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(dtype)
+
+
+def signal_cases(size: int = 256, kernel_size: int = 5, seed: int = 0) -> list[Case]:
+    """Rows for ``gcnn.convolve2d`` against ``scipy.signal.convolve2d``: integer and complex.
+
+    Each row is an (s, s) image and a (k, k) kernel of the dtypes of :data:`SIGNAL_PAIRS`,
+    ``mode="same"``. The row's dtype is the result's (SciPy's). Flops count 2 per real
+    multiply-add (integer ones too), 4 per real-by-complex and 8 per complex one.
+    """
+    import gcnn
+
+    have_scipy = scipy_available()
+    if have_scipy:
+        from scipy.signal import convolve2d as scipy_convolve2d
+    rng = np.random.default_rng(seed)
+    cases = []
+    for image_dtype, kernel_dtype in SIGNAL_PAIRS:
+        image = _signal_operand(rng, image_dtype, (size, size))
+        kernel = _signal_operand(rng, kernel_dtype, (kernel_size, kernel_size))
+        result = np.result_type(image, kernel)
+        complex_factors = sum(np.dtype(d).kind == "c" for d in (image_dtype, kernel_dtype))
+        cases.append(
+            Case(
+                label=f"convolve2d s={size} k={kernel_size} {image_dtype}*{kernel_dtype}",
+                dtype=result.name,
+                run_gcnn=_bind(gcnn.convolve2d, image, kernel, "same"),
+                run_peer=_bind(scipy_convolve2d, image, kernel, "same") if have_scipy else None,
+                flops=float(2 * 2**complex_factors * size * size * kernel_size**2),
+            )
+        )
+    return cases
+
+
 # Layer rows: (function, group, N, C_in, C_out, H = W, k), all float32 with padding="same".
 LAYER_SHAPES = (
     ("lift", "p4", 64, 3, 16, 64, 5),
@@ -486,7 +547,7 @@ def _busy_machine_note() -> str:
 
 _COLUMNS = (
     ("case", "<", 44),
-    ("dtype", "<", 7),
+    ("dtype", "<", 10),
     ("gcnn ms", ">", 10),
     ("{peer} ms", ">", 10),
     ("ratio", ">", 8),
@@ -510,14 +571,25 @@ def _header(peer: str) -> str:
 
 
 def _agreement(fast: Any, peer: Any, dtype: str, convert: Callable | None) -> str:
-    expected = np.asarray(convert(peer) if convert else peer, dtype=np.float64)
-    actual = np.asarray(fast, dtype=np.float64)
+    """ "ok", or what differs: integers exactly (dtype and every bit), floats and complex
+    numbers to a relative tolerance of the result's largest magnitude."""
+    expected = np.asarray(convert(peer) if convert else peer)
+    actual = np.asarray(fast)
     if actual.shape != expected.shape:
         return f"SHAPE {actual.shape}"
+    if "b" in actual.dtype.kind + expected.dtype.kind or np.dtype(dtype).kind in "iu":
+        if actual.dtype != expected.dtype:
+            return f"DTYPE {actual.dtype}"
+        wrong = int(np.count_nonzero(actual != expected))
+        return "ok" if wrong == 0 else f"DIFF {wrong} values"
+    if "c" in actual.dtype.kind + expected.dtype.kind:
+        expected, actual = expected.astype(np.complex128), actual.astype(np.complex128)
+    else:
+        expected, actual = expected.astype(np.float64), actual.astype(np.float64)
     scale = float(np.max(np.abs(expected))) if expected.size else 0.0
     error = float(np.max(np.abs(actual - expected))) if expected.size else 0.0
     relative = error / scale if scale > 0 else error
-    tolerance = 1e-4 if dtype == "float32" else 1e-10
+    tolerance = 1e-4 if dtype in ("float32", "complex64") else 1e-10
     return "ok" if relative <= tolerance else f"DIFF {relative:.1e}"
 
 
@@ -690,6 +762,21 @@ def run_bench(
             print("  SciPy is not installed: timing gcnn alone (python -m pip install scipy).")
         cases = kernel_cases(sizes, kernels, dtypes)
         all_agree = run_cases(cases, "scipy", budget_seconds, peak, tutorial_threads)
+
+        print()
+        print(
+            "scipy.signal.convolve2d, integer and complex inputs: gcnn.convolve2d vs SciPy's, "
+            "mode='same'"
+        )
+        print(
+            "  dtype = the result's (SciPy's); check: integers bit for bit, dtype included; "
+            "flops: 2 per multiply-add, 4 per real-by-complex, 8 per complex"
+        )
+        complex_peak = dict(peak, complex64=peak["float32"], complex128=peak["float64"])
+        all_agree = (
+            run_cases(signal_cases(), "scipy", budget_seconds, complex_peak, tutorial_threads)
+            and all_agree
+        )
 
     if layers or training_only:
         previous_threads = gcnn.get_num_threads() if hasattr(gcnn, "get_num_threads") else None

@@ -1,14 +1,20 @@
 """scipy.signal-compatible 2-D convolution and the tutorial's two functions.
 
-Everything here reduces to one call of the C correlation kernel
-(``gcnn._core.correlate``) with a filter bank and padding chosen so that the
-numbers match ``scipy.signal.convolve2d``/``correlate2d`` index for index:
+Everything here reduces to calls of the C correlation kernels with a filter
+bank and padding chosen so that the numbers match
+``scipy.signal.convolve2d``/``correlate2d`` index for index:
 
 * convolution is correlation with the kernel flipped on both axes;
 * ``full`` pads ``k - 1`` on both sides, ``valid`` pads nothing, and ``same``
   pads ``k // 2`` before and ``k - 1 - k // 2`` after for convolution
   (``(k - 1) // 2`` before for correlation), exactly where scipy centres it;
 * ``boundary`` decides what the padding holds, with scipy's index rules.
+
+The output dtype is SciPy's (docs/design.md, §1.3 scipy-compatible building
+blocks): floats go to ``gcnn._core.correlate``, integers to
+``gcnn._core.correlate_int`` (wrap-around arithmetic, exact), and complex
+numbers to the float kernel as real correlations of the real and imaginary
+parts, stacked as channels so that one call computes both parts.
 """
 
 from __future__ import annotations
@@ -17,13 +23,12 @@ import numpy as np
 
 from . import _config, _core
 from ._validate import (
-    as_real_array,
+    as_numeric_array,
     boundary_code,
-    check_fillvalue,
     check_mode,
-    compute_dtype,
-    contiguous,
     require_ndim,
+    signal_dtype,
+    signal_fillvalue,
 )
 
 __all__ = ["convolve2d", "correlate2d", "lift_correlation", "p4_group_convolution"]
@@ -59,44 +64,131 @@ def _valid_swap_needed(shape1, shape2) -> bool:
     return not ok1
 
 
+def _call_correlate(x, bank, pads, boundary, fill):
+    """One call of the float kernel: x (N, C, H, W), bank (O, C, kh, kw), one dtype."""
+    return _core.correlate(x, bank, None, (1, 1), pads, boundary, fill, _config.get_num_threads())
+
+
+def _int_operand(arr: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """`arr` in integer `dtype`, as the unsigned bits the C kernel computes on.
+
+    Reduction modulo 2**n is a ring homomorphism: the bits of the two's
+    complement do for signed types, and 8- and 16-bit values widen to the
+    32-bit kernel, whose low bits are the narrow result.
+    """
+    bits = arr.astype(dtype, copy=False).view(f"u{dtype.itemsize}")
+    return np.ascontiguousarray(bits, dtype=np.uint32 if dtype.itemsize <= 4 else np.uint64)
+
+
+def _complex_bank(images, bank, dtype, pads, boundary, fill):
+    """The complex correlation as real correlations of the real and imaginary parts.
+
+    With images ``a = ar + i ai`` and filters ``k = kr + i ki``,
+    ``corr(a, k) = corr(ar, kr) - corr(ai, ki) + i (corr(ar, ki) + corr(ai, kr))``.
+    The parts of the image are input channels and each filter gives two bank
+    rows, ``[kr, -ki]`` (real part) and ``[ki, kr]`` (imaginary part), so one
+    call of the float kernel computes both parts.  A real image has one
+    channel; a real kernel makes the parts two batches of images instead.  A
+    fill value's real part pads the real channel and its imaginary part the
+    imaginary channel: when they differ, each channel is one call.
+    """
+    real = np.finfo(dtype).dtype
+    fill = complex(fill)
+    count, filters = len(images), len(bank)
+    if bank.dtype.kind != "c":  # (then the image is complex)
+        parts = np.concatenate([images.real, images.imag])
+        x = np.ascontiguousarray(parts, dtype=real)[:, None]
+        kernel = np.ascontiguousarray(bank, dtype=real)[:, None]
+        if fill.real == fill.imag:
+            r = _call_correlate(x, kernel, pads, boundary, fill.real)
+        else:
+            r = np.concatenate(
+                [
+                    _call_correlate(x[:count], kernel, pads, boundary, fill.real),
+                    _call_correlate(x[count:], kernel, pads, boundary, fill.imag),
+                ]
+            )
+        out = np.empty((count,) + r.shape[1:], dtype=dtype)
+        out.real = r[:count]
+        out.imag = r[count:]
+        return out
+    channels = 2 if images.dtype.kind == "c" or fill.imag != 0 else 1
+    x = np.empty((count, channels) + images.shape[1:], dtype=real)
+    x[:, 0] = images.real
+    if channels == 2:
+        x[:, 1] = images.imag
+    w = np.empty((2 * filters, channels) + bank.shape[1:], dtype=real)
+    w[0::2, 0] = bank.real
+    w[1::2, 0] = bank.imag
+    if channels == 2:
+        w[0::2, 1] = -bank.imag
+        w[1::2, 1] = bank.real
+    if channels == 1 or fill.real == fill.imag:
+        r = _call_correlate(x, w, pads, boundary, fill.real)
+    else:
+        r = _call_correlate(x[:, :1], np.ascontiguousarray(w[:, :1]), pads, boundary, fill.real)
+        r += _call_correlate(x[:, 1:], np.ascontiguousarray(w[:, 1:]), pads, boundary, fill.imag)
+    out = np.empty((count, filters) + r.shape[2:], dtype=dtype)
+    out.real = r[:, 0::2]
+    out.imag = r[:, 1::2]
+    return out
+
+
 def _correlate_bank(
     images: np.ndarray,
     bank: np.ndarray,
+    dtype: np.dtype,
     mode: str,
     boundary: int,
-    fillvalue: float,
+    fill,
     flipped: bool,
 ) -> np.ndarray:
     """Correlate each image (N, H, W) with each filter (O, kh, kw) -> (N, O, H', W').
 
-    `bank` holds the filters as they are applied (already flipped for a
-    convolution); `flipped` only selects scipy's centring for 'same'.
+    `dtype` is the output dtype (:func:`signal_dtype` of the operands) and
+    `fill` the fill value converted to it.  `bank` holds the filters as they
+    are applied (already flipped for a convolution); `flipped` only selects
+    scipy's centring for 'same'.
     """
     kh, kw = bank.shape[1:]
     top, bottom = _pads(kh, mode, flipped)
     left, right = _pads(kw, mode, flipped)
-    return _core.correlate(
-        images[:, None],
-        bank[:, None],
-        None,
-        (1, 1),
-        (top, bottom, left, right),
+    pads = (top, bottom, left, right)
+    if dtype.kind == "c":
+        return _complex_bank(images, bank, dtype, pads, boundary, fill)
+    if dtype.kind in "iu":
+        out = _core.correlate_int(
+            _int_operand(images, dtype)[:, None],
+            _int_operand(bank, dtype)[:, None],
+            None,
+            (1, 1),
+            pads,
+            boundary,
+            int(np.asarray(fill, dtype=dtype).view(f"u{dtype.itemsize}")),
+            _config.get_num_threads(),
+        )
+        # the low bits are the result (two's complement for signed dtypes)
+        return out.astype(f"u{dtype.itemsize}", copy=False).view(dtype)
+    return _call_correlate(
+        np.ascontiguousarray(images, dtype=dtype)[:, None],
+        np.ascontiguousarray(bank, dtype=dtype)[:, None],
+        pads,
         boundary,
-        fillvalue,
-        _config.get_num_threads(),
+        float(fill),
     )
 
 
 def _filter2d(in1, in2, mode, boundary, fillvalue, flip: bool) -> np.ndarray:
     """Shared body of convolve2d (flip=True) and correlate2d (flip=False)."""
-    a = as_real_array(in1, "in1")
-    b = as_real_array(in2, "in2")
+    a = as_numeric_array(in1, "in1")
+    b = as_numeric_array(in2, "in2")
     require_ndim(a, 2, "in1", "array")
     require_ndim(b, 2, "in2", "array")
     mode = check_mode(mode)
     code = boundary_code(boundary)
-    fill = check_fillvalue(fillvalue)
-    dtype = compute_dtype(a, b)
+    dtype = signal_dtype(a, b)
+    # As in scipy, the fill value is read (and checked) for boundary='fill' only.
+    fill = signal_fillvalue(fillvalue, dtype) if code == 0 else np.zeros((), dtype)
 
     swapped = mode == "valid" and _valid_swap_needed(a.shape, b.shape)
     if swapped:
@@ -106,31 +198,26 @@ def _filter2d(in1, in2, mode, boundary, fillvalue, flip: bool) -> np.ndarray:
         # No kernel taps (or nothing to compute): every sum is empty.
         return np.zeros(out_shape, dtype=dtype)
     if a.size == 0 and code != 0:
-        raise ValueError(
-            f"in1 must not be empty with boundary={boundary!r}, got shape {a.shape}"
-        )
-    kernel = contiguous(b, dtype)
-    if flip:
-        kernel = kernel[::-1, ::-1]
-    out = _correlate_bank(
-        contiguous(a, dtype)[None], np.ascontiguousarray(kernel)[None], mode, code, fill, flip
-    )[0, 0]
+        raise ValueError(f"in1 must not be empty with boundary={boundary!r}, got shape {a.shape}")
+    # scipy's correlate2d correlates with the conjugate of in2 (after the swap)
+    kernel = b[::-1, ::-1] if flip else b.conj() if b.dtype.kind == "c" else b
+    out = _correlate_bank(a[None], kernel[None], dtype, mode, code, fill, flip)[0, 0]
     if swapped and not flip:
-        # scipy computes correlate(in2, in1) here and reverses it, which is
-        # correlate(in1, in2) read backwards; convolution commutes.
+        # scipy computes correlate(in2, in1) here and reverses it (for real
+        # input, correlate(in1, in2) read backwards); convolution commutes.
         out = out[::-1, ::-1].copy()
     return out
 
 
 def convolve2d(in1, in2, mode="full", boundary="fill", fillvalue=0) -> np.ndarray:
-    """Convolve two 2-D arrays, with scipy.signal.convolve2d's arguments and numbers.
+    """Convolve two 2-D arrays, with scipy.signal.convolve2d's arguments, dtypes and numbers.
 
     Parameters
     ----------
     in1 : array_like, shape (M1, N1)
-        First input (the image).
+        First input (the image): bool, integer, float or complex.
     in2 : array_like, shape (M2, N2)
-        Second input (the kernel).
+        Second input (the kernel): bool, integer, float or complex.
     mode : {'full', 'valid', 'same'}, optional
         Output size: ``full`` (M1+M2-1, N1+N2-1); ``valid`` (M1-M2+1, N1-N2+1),
         the inputs swapped first when `in2` is the larger in every dimension;
@@ -140,22 +227,39 @@ def convolve2d(in1, in2, mode="full", boundary="fill", fillvalue=0) -> np.ndarra
         image with the edge repeated. ``'circular'``, ``'symmetric'`` and
         ``'pad'`` are accepted as in scipy.
     fillvalue : scalar, optional
-        Value outside `in1` for ``boundary='fill'``. Must be real.
+        Value outside `in1` for ``boundary='fill'`` (ignored otherwise, as in
+        scipy), converted to the output dtype as scipy converts it: numbers
+        by value (2.5 is 2 for an integer output), arrays only where NumPy
+        casts their dtype safely.
 
     Returns
     -------
     ndarray
-        The convolution. float32 for float16/float32 operands, float64
-        otherwise (bool and integers are promoted; docs/design.md, §5.1 Dtypes).
+        The convolution, in scipy's dtype: NumPy's result type of `in1` and
+        `in2` (docs/design.md, §1.3 scipy-compatible building blocks).
+
+        * bool and integers: that integer type, computed exactly, and on
+          overflow wrapped around modulo ``2**bits`` as scipy (and NumPy)
+          wrap: ``convolve2d(np.uint8([[200, 100]]), np.uint8([[1, 1]]),
+          'valid')`` is ``[[44]]``.
+        * float32 and float64: computed natively.
+        * complex64 and complex128: computed as real correlations of the real
+          and imaginary parts.
+        * Where scipy has no loop, gcnn keeps its float rules: bool with bool
+          gives float64, a float16 result float32; longdouble and clongdouble
+          are computed in and returned as float64 and complex128.
 
     Raises
     ------
     TypeError
-        For complex, object or string inputs.
+        For object or string inputs (scipy: ValueError), or a `fillvalue`
+        that is not a number.
     ValueError
         For inputs that are not 2-D, an unknown `mode` or `boundary`, a
-        non-scalar or complex `fillvalue`, or ``mode='valid'`` when neither
-        input is at least as large as the other in every dimension.
+        `fillvalue` that is not one element or does not convert to the output
+        dtype (a complex fill for a real output, an integer out of range; with
+        scipy's words), or ``mode='valid'`` when neither input is at least as
+        large as the other in every dimension.
 
     Notes
     -----
@@ -163,8 +267,10 @@ def convolve2d(in1, in2, mode="full", boundary="fill", fillvalue=0) -> np.ndarra
     with ``in1_ext`` the input extended by `boundary` and the offsets ``o``
     fixed by `mode` (``0`` for full, ``M2 // 2`` and ``N2 // 2`` for same,
     ``M2 - 1`` and ``N2 - 1`` for valid).  Computed as a correlation with the
-    flipped kernel by the C core; the summation order differs from scipy's,
-    so results agree to rounding (about 1e-15 relative in float64).
+    flipped kernel by the C core.  Integer results equal scipy's bit for bit
+    (sums modulo ``2**bits`` do not depend on their order); float and complex
+    results agree to rounding (about 1e-15 relative in float64), since the
+    summation order differs from scipy's.
 
     Examples
     --------
@@ -174,6 +280,12 @@ def convolve2d(in1, in2, mode="full", boundary="fill", fillvalue=0) -> np.ndarra
     array([[1., 2., 0.],
            [0., 1., 2.],
            [0., 0., 1.]])
+    >>> gcnn.convolve2d([[1, 2, 3], [3, 4, 5]], [[2, 3, 4], [4, 5, 6]], mode="valid")
+    array([[62]])
+    >>> gcnn.convolve2d(np.array([[200, 100]], dtype=np.uint8), np.ones((1, 2), np.uint8))
+    array([[200,  44, 100]], dtype=uint8)
+    >>> gcnn.convolve2d([[1, 2]], [[1j, 1]])
+    array([[0.+1.j, 1.+2.j, 2.+0.j]])
     """
     return _filter2d(in1, in2, mode, boundary, fillvalue, flip=True)
 
@@ -186,10 +298,12 @@ def correlate2d(in1, in2, mode="full", boundary="fill", fillvalue=0) -> np.ndarr
     in1 : array_like, shape (M1, N1)
         First input.
     in2 : array_like, shape (M2, N2)
-        Second input (the template slid over `in1`).
+        Second input (the template slid over `in1`); complex templates are
+        conjugated, as scipy does.
     mode, boundary, fillvalue
         As for :func:`convolve2d`.  In ``valid`` mode with `in2` the larger
-        input, the result is reversed on both axes, as scipy does.
+        input, the inputs are swapped (so the conjugate falls on `in1`) and
+        the result is reversed on both axes, as scipy does.
 
     Returns
     -------
@@ -203,7 +317,7 @@ def correlate2d(in1, in2, mode="full", boundary="fill", fillvalue=0) -> np.ndarr
 
     Notes
     -----
-    ``out[i, j] = sum_{a, b} in1_ext[i - o_i + a, j - o_j + b] * in2[a, b]``
+    ``out[i, j] = sum_{a, b} in1_ext[i - o_i + a, j - o_j + b] * conj(in2[a, b])``
     where ``o`` is ``M2 - 1`` (full), ``(M2 - 1) // 2`` (same) or 0 (valid).
 
     Examples
@@ -213,6 +327,8 @@ def correlate2d(in1, in2, mode="full", boundary="fill", fillvalue=0) -> np.ndarr
     >>> gcnn.correlate2d(np.arange(4.0).reshape(2, 2), np.ones((1, 2)), mode="valid")
     array([[1.],
            [5.]])
+    >>> gcnn.correlate2d([[1]], [[2j]])
+    array([[0.-2.j]])
     """
     return _filter2d(in1, in2, mode, boundary, fillvalue, flip=False)
 
@@ -232,8 +348,13 @@ def _rotation_groups(kernel: np.ndarray):
 
 
 def _prepare_blog_args(image, kernel, mode, boundary, fillvalue, image_name, image_ndim):
-    arr = as_real_array(image, image_name)
-    ker = as_real_array(kernel, "kernel")
+    """Checked arguments of the tutorial's functions, and convolve2d's output dtype.
+
+    The kernel comes back in the precision the correlation computes in (the
+    real one when only the image is complex); the image as it was given.
+    """
+    arr = as_numeric_array(image, image_name)
+    ker = as_numeric_array(kernel, "kernel")
     what = "image (H, W)" if image_ndim == 2 else "stack of feature maps (|G|, H, W)"
     require_ndim(arr, image_ndim, image_name, what)
     require_ndim(ker, 2, "kernel", "array (kh, kw)")
@@ -243,8 +364,8 @@ def _prepare_blog_args(image, kernel, mode, boundary, fillvalue, image_name, ima
         raise ValueError(f"kernel must not be empty, got shape {ker.shape}")
     mode = check_mode(mode)
     code = boundary_code(boundary)
-    fill = check_fillvalue(fillvalue)
-    dtype = compute_dtype(arr, ker)
+    dtype = signal_dtype(arr, ker)
+    fill = signal_fillvalue(fillvalue, dtype) if code == 0 else np.zeros((), dtype)
     if mode != "same" and ker.shape[0] != ker.shape[1]:
         raise ValueError(
             f"kernel must be square for mode={mode!r} (its quarter turns would give outputs "
@@ -255,7 +376,21 @@ def _prepare_blog_args(image, kernel, mode, boundary, fillvalue, image_name, ima
             f"for mode='valid' the kernel must fit inside the {image_name}, got kernel "
             f"{ker.shape} and {image_name} {arr.shape}"
         )
-    return contiguous(arr, dtype), contiguous(ker, dtype), mode, code, fill
+    kernel_dtype = np.finfo(dtype).dtype if dtype.kind == "c" and ker.dtype.kind != "c" else dtype
+    return arr, ker.astype(kernel_dtype, copy=False), mode, code, fill, dtype
+
+
+def _p4_dtype(features: np.ndarray, dtype: np.dtype) -> np.dtype:
+    """The published p4 code's output dtype, where it has one.
+
+    It adds each convolution (of `dtype`) into ``np.zeros_like(features)``,
+    which NumPy allows when `dtype` casts to the features' dtype within its
+    kind.  Where it does not (the published code raises), gcnn returns the
+    convolution's own dtype (docs/design.md, §1.2 Facts about the published
+    code).
+    """
+    own = signal_dtype(features)
+    return own if np.can_cast(dtype, own, "same_kind") else dtype
 
 
 def lift_correlation(image, kernel, *, mode="same", boundary="symm", fillvalue=0) -> np.ndarray:
@@ -282,12 +417,15 @@ def lift_correlation(image, kernel, *, mode="same", boundary="symm", fillvalue=0
     Returns
     -------
     ndarray, shape (4, H', W')
-        ``out[i] = convolve2d(image, np.rot90(kernel, i), mode, boundary, fillvalue)``.
+        ``out[i] = convolve2d(image, np.rot90(kernel, i), mode, boundary, fillvalue)``,
+        in :func:`convolve2d`'s dtype, as the published code returns it:
+        integer images and kernels give scipy's integer type (exact, wrapping
+        around on overflow), complex ones a complex type.
 
     Raises
     ------
     TypeError
-        For complex, object or string inputs.
+        For object or string inputs.
     ValueError
         For an image or kernel that is not 2-D or is empty, a bad `mode`,
         `boundary` or `fillvalue`, or the shape rules above.
@@ -327,14 +465,13 @@ def lift_correlation(image, kernel, *, mode="same", boundary="symm", fillvalue=0
     >>> bool(np.allclose(rotated, np.roll(np.rot90(maps, axes=(1, 2)), 1, axis=0)))
     True
     """
-    img, ker, mode, code, fill = _prepare_blog_args(
+    img, ker, mode, code, fill, dtype = _prepare_blog_args(
         image, kernel, mode, boundary, fillvalue, "image", 2
     )
     groups = _rotation_groups(ker)
     parts = [
         # convolution flips the kernel: correlate with the flipped rotations
-        _correlate_bank(img[None], np.ascontiguousarray(rotated[:, ::-1, ::-1]), mode, code,
-                        fill, flipped=True)[0]
+        _correlate_bank(img[None], rotated[:, ::-1, ::-1], dtype, mode, code, fill, flipped=True)[0]
         for _, rotated in groups
     ]
     if len(parts) == 1:
@@ -367,8 +504,14 @@ def p4_group_convolution(
     -------
     ndarray, shape (|G|, H', W')
         ``out[i] = sum_j convolve2d(features[i], np.rot90(kernel, j), mode,
-        boundary, fillvalue)``, in the float dtype of `features` (the
-        published code writes into ``np.zeros_like(features)``).
+        boundary, fillvalue)``, in the dtype of `features`, as the published
+        code writes into ``np.zeros_like(features)`` (float16 and bool
+        features read as float32 and float64, as :func:`convolve2d` does).
+        Where the published code raises because :func:`convolve2d`'s dtype
+        does not cast to the features' within its kind (integer features
+        with a float kernel, real features with a complex kernel), gcnn
+        returns :func:`convolve2d`'s dtype (docs/design.md, §1.2 Facts about
+        the published code).
 
     Raises
     ------
@@ -403,15 +546,17 @@ def p4_group_convolution(
     >>> bool(np.allclose(out, expected))
     True
     """
-    feats, ker, mode, code, fill = _prepare_blog_args(
+    feats, ker, mode, code, fill, dtype = _prepare_blog_args(
         features, kernel, mode, boundary, fillvalue, "features", 3
     )
     out = None
     for _, rotated in _rotation_groups(ker):
         # Convolving with each rotation and adding is convolving with their
-        # sum: sum the (flipped) kernels once instead of the outputs.
-        symmetrised = np.ascontiguousarray(rotated.sum(axis=0)[::-1, ::-1])
-        part = _correlate_bank(feats, symmetrised[None], mode, code, fill, flipped=True)[:, 0]
+        # sum: sum the (flipped) kernels once instead of the outputs (in the
+        # kernel's own dtype, so integer sums wrap like the convolutions).
+        symmetrised = rotated.sum(axis=0, dtype=rotated.dtype)[::-1, ::-1]
+        part = _correlate_bank(feats, symmetrised[None], dtype, mode, code, fill, flipped=True)[
+            :, 0
+        ]
         out = part if out is None else out + part
-    out_dtype = compute_dtype(as_real_array(features, "features"))
-    return out.astype(out_dtype, copy=False)
+    return out.astype(_p4_dtype(feats, dtype), copy=False)

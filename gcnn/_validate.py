@@ -4,10 +4,15 @@ The rules of docs/design.md, §5 Numbers: float32 and float64 are computed
 natively; bool and integers promote to float64, float16 to float32; complex,
 object and string dtypes are a TypeError.  Any memory layout is accepted;
 inputs are never modified (conversion copies when it must, never writes back).
+
+scipy.signal's building blocks and the tutorial's functions follow SciPy's
+rules instead (docs/design.md, §1.3 scipy-compatible building blocks):
+integer results, complex input, and SciPy's conversion of `fillvalue`.
 """
 
 from __future__ import annotations
 
+import numbers
 import operator
 
 import numpy as np
@@ -29,6 +34,82 @@ def as_real_array(obj, name: str) -> np.ndarray:
     if kind not in "biuf":
         raise TypeError(f"{name} must have a real numeric dtype, got dtype {arr.dtype}")
     return arr
+
+
+def as_numeric_array(obj, name: str) -> np.ndarray:
+    """`obj` as an ndarray of a bool, integer, float or complex dtype (no copy when possible)."""
+    try:
+        arr = np.asarray(obj)
+    except (TypeError, ValueError) as exc:  # e.g. ragged nested lists
+        raise TypeError(f"{name} must be array-like: {exc}") from None
+    if arr.dtype.kind not in "biufc":
+        raise TypeError(
+            f"{name} must have a numeric dtype (bool, integer, float or complex), "
+            f"got dtype {arr.dtype}"
+        )
+    return arr
+
+
+def signal_dtype(*arrays: np.ndarray) -> np.dtype:
+    """The dtype scipy.signal.convolve2d gives these operands, as gcnn returns it.
+
+    SciPy computes in NumPy's result type of the operands.  Where SciPy has no
+    loop, gcnn keeps its float rules: bool with bool gives float64 and float16
+    gives float32; extended precision is computed in (and returned as) double.
+    """
+    dtype = np.result_type(*arrays)
+    if dtype.kind == "b":
+        return np.dtype(np.float64)
+    if dtype.kind == "f":
+        return np.dtype(np.float32 if dtype.itemsize <= 4 else np.float64)
+    if dtype.kind == "c":
+        return np.dtype(np.complex64 if dtype.itemsize <= 8 else np.complex128)
+    return dtype  # integers: computed exactly, with wrap-around
+
+
+def _is_number(arr: np.ndarray) -> bool:
+    """Whether an array from np.asarray holds numbers (Python ints too large for int64 and
+    other numbers NumPy keeps as objects included)."""
+    if arr.dtype.kind in "biufc":
+        return True
+    return arr.dtype.kind == "O" and all(isinstance(v, numbers.Number) for v in arr.flat)
+
+
+def signal_fillvalue(fillvalue, dtype: np.dtype) -> np.ndarray:
+    """`fillvalue` converted to the output `dtype` as scipy.signal.convolve2d converts it.
+
+    Python numbers, NumPy scalars and lists convert by value, as
+    ``np.asarray(fillvalue, dtype=dtype)`` does (a float fill truncates for an
+    integer output); an ndarray converts only where NumPy casts its dtype
+    safely.  What does not convert is a ValueError with SciPy's words: a
+    complex fill for a real output, an integer out of the output's range, NaN
+    for an integer output.  Non-numbers (strings, None) are a TypeError.
+    Returns a 0-d array of `dtype`.
+    """
+    try:
+        arr = np.asarray(fillvalue)
+    except (TypeError, ValueError):  # e.g. ragged nested lists
+        raise TypeError(f"fillvalue must be a number, got {fillvalue!r}") from None
+    if not _is_number(arr):
+        raise TypeError(f"fillvalue must be a number, got {fillvalue!r}")
+    try:
+        if isinstance(fillvalue, np.ndarray):
+            if not np.can_cast(arr.dtype, dtype, "safe"):
+                raise TypeError
+            direct = arr.astype(dtype)
+        else:
+            direct = np.asarray(fillvalue, dtype=dtype)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(
+            f"could not cast `fillvalue` directly to the output type ({dtype}), got {fillvalue!r}"
+        ) from None
+    if direct.size == 0:
+        raise ValueError("`fillvalue` cannot be an empty array.")
+    if direct.size != 1:
+        raise ValueError(
+            f"`fillvalue` must be scalar or an array with one element, got shape {direct.shape}"
+        )
+    return direct.reshape(())
 
 
 def compute_dtype(*arrays: np.ndarray) -> np.dtype:
@@ -64,21 +145,6 @@ def boundary_code(boundary) -> int:
             f"got {boundary!r}"
         )
     return _BOUNDARIES[boundary]
-
-
-def check_fillvalue(fillvalue) -> float:
-    """A real scalar (or one-element array) fill value, as a float."""
-    try:
-        arr = np.asarray(fillvalue)
-    except (TypeError, ValueError):
-        raise TypeError(f"fillvalue must be a real number, got {fillvalue!r}") from None
-    if arr.size != 1:
-        raise ValueError(f"fillvalue must be a scalar or a one-element array, got shape {arr.shape}")
-    if arr.dtype.kind == "c":
-        raise ValueError(f"fillvalue must be real, got {fillvalue!r}")
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"fillvalue must be a real number, got {fillvalue!r}")
-    return float(arr.reshape(()))
 
 
 def positive_int(value, name: str) -> int:

@@ -174,7 +174,13 @@ def _train(rank, world, local_rank, args, data, settings, threads, rendezvous) -
         dist.init_process_group(backend, init_method=rendezvous, rank=rank, world_size=world)
         started_group = True
     try:
-        return _fit(rank, world, device, args, data, settings, threads)
+        status = _fit(rank, world, device, args, data, settings, threads)
+        if started_group:
+            # Rank 0 evaluates and saves after training: the others wait for it here, so no
+            # process tears its connections down while another still uses the group (gloo
+            # then aborted a process at exit now and then).
+            dist.barrier()
+        return status
     finally:
         if started_group:
             dist.destroy_process_group()
