@@ -380,6 +380,10 @@ def _prepare_blog_args(image, kernel, mode, boundary, fillvalue, image_name, ima
     return arr, ker.astype(kernel_dtype, copy=False), mode, code, fill, dtype
 
 
+def _all_finite(*arrays) -> bool:
+    return all(bool(np.isfinite(np.asarray(a)).all()) for a in arrays)
+
+
 def _p4_dtype(features: np.ndarray, dtype: np.dtype) -> np.dtype:
     """The published p4 code's output dtype, where it has one.
 
@@ -525,7 +529,10 @@ def p4_group_convolution(
     * It **never mixes orientations**: map ``i`` of the output depends only on
       map ``i`` of the input.  It equals one convolution per map with the
       C4-symmetrised kernel ``sum_j rot90(kernel, j)``, which is how gcnn
-      computes it (a quarter of the work; equal up to rounding).  The result
+      computes it (a quarter of the work; equal up to rounding).  With
+      infinities or NaN in the input, kernel or fill value gcnn computes the
+      four convolutions and adds them as the published code does, so NaN
+      appears exactly where it does there (``inf - inf`` across rotations).  The result
       is equivariant but degenerate; the real group convolution, whose
       kernels live on the group, is :func:`gcnn.group_conv`.
     * It commutes with the p4 action on its input,
@@ -549,6 +556,18 @@ def p4_group_convolution(
     feats, ker, mode, code, fill, dtype = _prepare_blog_args(
         features, kernel, mode, boundary, fillvalue, "features", 3
     )
+    if dtype.kind in "fc" and not _all_finite(feats, ker, fill):
+        # Infinities and NaN: the published code sums four convolutions, where inf - inf
+        # and 0 * inf make NaN that one convolution with the summed kernel would not see.
+        # Compute its four convolutions and add them in its order, to give its NaN.
+        out = None
+        with np.errstate(invalid="ignore", over="ignore"):
+            for _, rotated in _rotation_groups(ker):
+                flipped = rotated[:, ::-1, ::-1]
+                parts = _correlate_bank(feats, flipped, dtype, mode, code, fill, True)
+                for j in range(parts.shape[1]):
+                    out = parts[:, j] if out is None else out + parts[:, j]
+        return out.astype(_p4_dtype(feats, dtype), copy=False)
     out = None
     for _, rotated in _rotation_groups(ker):
         # Convolving with each rotation and adding is convolving with their

@@ -728,3 +728,23 @@ def test_array_likes_accepted():
     expected = ref.lift_correlation(image, kernel)
     assert got.dtype == expected.dtype == np.int64  # lists of ints, as in the published code
     np.testing.assert_array_equal(got, expected)
+
+
+def test_p4_non_finite_inputs_give_the_published_nan():
+    """inf - inf across the four rotations is NaN in the published code; gcnn gives it too."""
+    rng = np.random.default_rng(12)
+    for trial in range(60):
+        features = rng.standard_normal((4, 7, 7))
+        kernel = rng.standard_normal((3, 3))
+        for _ in range(int(rng.integers(1, 4))):
+            features[rng.integers(4), rng.integers(7), rng.integers(7)] = rng.choice(
+                [np.inf, -np.inf, np.nan]
+            )
+        boundary = ("fill", "wrap", "symm")[trial % 3]
+        got = gcnn.p4_group_convolution(features, kernel, boundary=boundary)
+        with np.errstate(invalid="ignore"):
+            want = ref.p4_group_convolution(features, kernel, boundary=boundary)
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+        np.testing.assert_array_equal(np.isinf(got), np.isinf(want))
+        finite = np.isfinite(want)
+        np.testing.assert_allclose(got[finite], want[finite], rtol=1e-12, atol=1e-12)
