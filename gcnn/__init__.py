@@ -23,7 +23,6 @@ except ImportError as exc:  # a source checkout that was never built
     ) from exc
 
 from . import datasets, fourier, groups, nn, optim
-from ._version import __version__
 from ._config import get_num_threads, set_num_threads
 from ._equivariance import check_equivariance, equivariance_conditions
 from ._layers import (
@@ -38,7 +37,7 @@ from ._layers import (
     spatial_pool,
 )
 from ._signal import convolve2d, correlate2d, lift_correlation, p4_group_convolution
-
+from ._version import __version__ as __version__
 
 __all__ = [
     "check_equivariance",
