@@ -114,8 +114,27 @@ def _pair_text(pair: tuple[int, int]) -> str:
     return str(pair[0]) if pair[0] == pair[1] else f"({pair[0]}, {pair[1]})"
 
 
-def _uniform(generator: np.random.Generator, bound: float, shape, dtype: np.dtype) -> np.ndarray:
-    return generator.uniform(-bound, bound, size=shape).astype(dtype)
+def _check_size(shape, dtype: np.dtype, arguments: str, what: str = "weight") -> None:
+    """Refuse a parameter array NumPy cannot index, naming the arguments that asked for it."""
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    count = math.prod(shape)
+    if count * np.dtype(dtype).itemsize > np.iinfo(np.intp).max:
+        raise ValueError(
+            f"{arguments} ask for a {what} of shape {shape}, {count} elements: too large to allocate"
+        )
+
+
+def _uniform(
+    generator: np.random.Generator, bound: float, shape, dtype: np.dtype, arguments: str
+) -> np.ndarray:
+    _check_size(shape, dtype, arguments)
+    try:
+        return generator.uniform(-bound, bound, size=shape).astype(dtype)
+    except MemoryError:
+        gib = math.prod((shape,) if isinstance(shape, int) else shape) * 8 / 2**30
+        raise MemoryError(
+            f"{arguments} ask for a weight of shape {shape}: cannot allocate {gib:.1f} GiB"
+        ) from None
 
 
 # --------------------------------------------------------------------------- parameters
@@ -602,9 +621,10 @@ class _GroupConvolution(_Convolution):
             shape = (self.out_channels, self.in_channels, k, k)
         fan_in = math.prod(shape[1:])
         bound = 1.0 / math.sqrt(fan_in)
-        self._register_parameter("weight", _uniform(generator, bound, shape, dtype))
+        sizes = f"in_channels={self.in_channels}, out_channels={self.out_channels}, kernel_size={k}"
+        self._register_parameter("weight", _uniform(generator, bound, shape, dtype, sizes))
         self._register_parameter(
-            "bias", _uniform(generator, bound, self.out_channels, dtype) if bias else None
+            "bias", _uniform(generator, bound, self.out_channels, dtype, sizes) if bias else None
         )
 
     def __repr__(self) -> str:
@@ -798,9 +818,13 @@ class Conv2d(_Convolution):
         generator = _generator(rng)
         shape = (self.out_channels, self.in_channels) + self.kernel_size
         bound = 1.0 / math.sqrt(math.prod(shape[1:]))
-        self._register_parameter("weight", _uniform(generator, bound, shape, dtype))
+        sizes = (
+            f"in_channels={self.in_channels}, out_channels={self.out_channels}, "
+            f"kernel_size={_pair_text(self.kernel_size)}"
+        )
+        self._register_parameter("weight", _uniform(generator, bound, shape, dtype, sizes))
         self._register_parameter(
-            "bias", _uniform(generator, bound, self.out_channels, dtype) if bias else None
+            "bias", _uniform(generator, bound, self.out_channels, dtype, sizes) if bias else None
         )
 
     def padding_sides(self) -> tuple[int, int, int, int]:
@@ -1145,9 +1169,10 @@ class Linear(Layer):
         generator = _generator(rng)
         bound = 1.0 / math.sqrt(self.in_features)
         shape = (self.out_features, self.in_features)
-        self._register_parameter("weight", _uniform(generator, bound, shape, dtype))
+        sizes = f"in_features={self.in_features}, out_features={self.out_features}"
+        self._register_parameter("weight", _uniform(generator, bound, shape, dtype, sizes))
         self._register_parameter(
-            "bias", _uniform(generator, bound, self.out_features, dtype) if bias else None
+            "bias", _uniform(generator, bound, self.out_features, dtype, sizes) if bias else None
         )
 
     def forward(self, x: ArrayLike) -> np.ndarray:
@@ -1225,6 +1250,9 @@ class _BatchNorm(Layer):
         self.track_running_stats = _check_bool(track_running_stats, "track_running_stats")
         self.dtype = _float_dtype(dtype)
         channels = self.num_features
+        _check_size(
+            channels, np.float64, f"num_features={channels}", "weight and running statistics"
+        )
         if self.affine:
             self._register_parameter("weight", np.ones(channels, dtype=self.dtype))
             self._register_parameter("bias", np.zeros(channels, dtype=self.dtype))
