@@ -795,6 +795,12 @@ def run_bench(
                 "Layers vs PyTorch: skipped (needs gcnn.lift, gcnn.group_conv, "
                 "gcnn.expand_filter and an importable torch)."
             )
+        if not training_only and usable >= 2:
+            from .cli import bench_busy
+
+            print()
+            for line in bench_busy.busy_machine_lines(threads=2, budget_seconds=budget_seconds):
+                print(line, flush=True)
         # --training times at --threads when given; the full run keeps 2 threads for its peers
         training_threads = threads if training_only and threads is not None else min(2, usable)
         all_agree = _training_section(budget_seconds, peak, training_threads) and all_agree

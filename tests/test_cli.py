@@ -217,3 +217,23 @@ def test_load_demo_image_returns_the_shipped_array() -> None:
     assert SHIPPED_IMAGE.stat().st_size < 100_000
     # The file was made by make_demo_image(); exp() may round differently elsewhere.
     np.testing.assert_allclose(image, make_demo_image(), rtol=0, atol=1e-12)
+
+
+def test_spinning_processes_are_stopped():
+    from gcnn.cli import bench_busy
+
+    with bench_busy.spinning_processes(2) as processes:
+        assert all(process.poll() is None for process in processes)  # spinning
+    assert all(process.poll() is not None for process in processes)  # stopped and reaped
+
+
+def test_busy_machine_row_reports_the_ratio_to_one_thread():
+    import gcnn
+    from gcnn.cli import bench_busy
+
+    before = gcnn.get_num_threads()
+    lines = bench_busy.busy_machine_lines(threads=2, budget_seconds=0.05)
+    assert gcnn.get_num_threads() == before  # the row leaves the thread count as it was
+    assert len(lines) == 3 and "2 threads / 1 thread =" in lines[2]
+    ratio = float(lines[2].split("2 threads / 1 thread = ")[1].split(",")[0])
+    assert ratio > 0
