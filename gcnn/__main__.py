@@ -41,7 +41,7 @@ examples:
 
 _BENCH_DESCRIPTION = """\
 Time gcnn.lift_correlation on (s, s) images and gcnn.p4_group_convolution on (4, s, s)
-features against the tutorial's SciPy implementations (copied in gcnn/_bench.py), for
+features against the tutorial's SciPy implementations (in gcnn.reference), for
 every size s, kernel size k and dtype. Each row prints the median time per call of both
 (repeated adaptively, at least 3 runs), the ratio SciPy time / gcnn time, gcnn's
 effective GFLOP/s counting the work of the published algorithm (lift: 4*2*s*s*k*k,

@@ -369,21 +369,16 @@ def save_figure(
 def _timing_lines(image: np.ndarray, kernel: np.ndarray, lifted: np.ndarray) -> list[str]:
     """Time gcnn against the tutorial's SciPy code on the demo's own inputs."""
     import gcnn
+    from gcnn import reference
 
-    from ._bench import (
-        _bind,
-        median_seconds,
-        scipy_available,
-        tutorial_lift_correlation,
-        tutorial_p4_group_convolution,
-    )
+    from ._bench import _bind, median_seconds, scipy_available
 
     pairs = (
-        ("lift_correlation", gcnn.lift_correlation, tutorial_lift_correlation, image),
+        ("lift_correlation", gcnn.lift_correlation, reference.lift_correlation, image),
         (
             "p4_group_convolution",
             gcnn.p4_group_convolution,
-            tutorial_p4_group_convolution,
+            reference.p4_group_convolution,
             lifted,
         ),
     )
