@@ -80,7 +80,7 @@ import scipy.signal
 
 import gcnn
 from gcnn import nn
-from gcnn._demo import load_demo_image
+from gcnn.datasets import demo_image
 from gcnn.groups import p4, p4m
 
 notebook_start = time.perf_counter()
@@ -101,7 +101,7 @@ def relative_error(actual, expected):
     return float(np.max(np.abs(actual - expected)) / np.max(np.abs(expected)))
 
 
-image = load_demo_image()
+image = demo_image()
 print(f"gcnn {gcnn.__version__}, numpy {np.__version__}, scipy {scipy.__version__}, "
       f"{gcnn.get_num_threads()} thread(s)")
 print(f"demo image: {image.shape[0]}x{image.shape[1]} float64, "
@@ -890,7 +890,7 @@ import scipy.ndimage
 
 import gcnn
 from gcnn import fourier
-from gcnn._demo import load_demo_image
+from gcnn.datasets import demo_image
 from gcnn.groups import p4
 
 notebook_start = time.perf_counter()
@@ -916,7 +916,7 @@ def lift_p4(picture, kernel):
     return gcnn.lift(picture[None, None], kernel[None, None], padding="same")[0, 0]
 
 
-image = load_demo_image()
+image = demo_image()
 size = image.shape[0]
 random_kernel = np.random.default_rng(0).standard_normal((5, 5))
 F = lift_p4(image, random_kernel)

@@ -405,7 +405,7 @@ def cpu_model() -> str:
 
 def _core_attribute(name: str, fallback: Any) -> Any:
     try:
-        from . import _core
+        from .. import _core
     except ImportError:
         return fallback
     value = getattr(_core, name, None)
@@ -455,7 +455,7 @@ def fma_peak_per_core() -> dict[str, float]:
     Times ``gcnn._core.fma_probe`` (chains of independent vector FMAs on the
     SIMD path gcnn uses, no memory traffic); best of several short runs.
     """
-    from . import _core
+    from .. import _core
 
     # Many short runs, best kept: on a shared machine a core is lost in bursts,
     # and a few long runs would report a burst as the peak.
@@ -605,7 +605,7 @@ def _training_section(budget_seconds: float, peak: dict[str, float], threads: in
     """Whole training steps, gcnn vs PyTorch autograd, and the peak memory of a step."""
     import gcnn
 
-    from .cli import bench_train
+    from . import bench_train
 
     print()
     gcnn.set_num_threads(threads)
