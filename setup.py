@@ -18,6 +18,7 @@ SOURCES = [
     "csrc/simd.c",
     "csrc/threads.c",
     "csrc/peak.c",
+    "csrc/output_pool.c",
 ]
 
 
@@ -53,6 +54,8 @@ setup(
                 f"csrc/{name}"
                 for name in (
                     "gcnn_kernels.h",
+                    "peak.h",
+                    "output_pool.h",
                     "kernel_common.h",
                     "threads.h",
                     "simd_paths.h",
@@ -65,6 +68,7 @@ setup(
                     "grad_impl.h",
                     "channels_impl.h",
                     "pool_impl.h",
+                    "relu_impl.h",
                 )
             ],
         )

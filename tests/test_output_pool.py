@@ -1,4 +1,4 @@
-"""Large outputs come from gcnn's pooled NumPy memory handler (csrc/gcnn_module.c).
+"""Large outputs come from gcnn's pooled NumPy memory handler (csrc/output_pool.c).
 
 Reused buffers must never leak old values into new results, the handler must
 be in force only for gcnn's own allocations, and concurrent calls must stay
