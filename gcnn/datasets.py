@@ -29,7 +29,7 @@ import math
 import os
 import struct
 import zlib
-from typing import BinaryIO, Union
+from typing import Any, BinaryIO, Union
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -72,7 +72,7 @@ _FASHION_MNIST_FILES = (
 )
 
 # IDX type codes; the format stores multi-byte values big-endian.
-_IDX_DTYPES = {
+_IDX_DTYPES: dict[int, np.dtype[Any]] = {
     0x08: np.dtype("u1"),
     0x09: np.dtype("i1"),
     0x0B: np.dtype(">i2"),
@@ -137,7 +137,7 @@ def load_digits() -> tuple[np.ndarray, np.ndarray]:
 # --------------------------------------------------------------------------- IDX files
 
 
-def _read_at_most(stream: BinaryIO, limit: int) -> bytearray:
+def _read_at_most(stream: BinaryIO | gzip.GzipFile, limit: int) -> bytearray:
     """Up to `limit` bytes of `stream`; memory grows with what is read, never with `limit`."""
     buffer = bytearray()
     while len(buffer) < limit:
@@ -148,7 +148,7 @@ def _read_at_most(stream: BinaryIO, limit: int) -> bytearray:
     return buffer
 
 
-def _parse_idx(stream: BinaryIO, filename: str) -> np.ndarray:
+def _parse_idx(stream: BinaryIO | gzip.GzipFile, filename: str) -> np.ndarray:
     where = f"IDX file '{filename}'"
     head = _read_at_most(stream, 4)
     if len(head) < 4:

@@ -347,8 +347,8 @@ def layer_cases(threads: int = 2, seed: int = 0) -> list[Case]:
     for kind, group, batch, in_channels, out_channels, side, kernel_size in LAYER_SHAPES:
         order = GROUP_ORDER[group]
         input_group_axis = (order,) if kind == "group_conv" else ()
-        x = rng.standard_normal((batch, in_channels) + input_group_axis + (side, side))
-        weight = rng.standard_normal(
+        x: np.ndarray = rng.standard_normal((batch, in_channels) + input_group_axis + (side, side))
+        weight: np.ndarray = rng.standard_normal(
             (out_channels, in_channels) + input_group_axis + (kernel_size, kernel_size)
         )
         x = x.astype(np.float32)
