@@ -241,13 +241,18 @@ static int gcnn_plan_make(const gcnn_corr2d_params *params, size_t elem_size,
     while (plan->nv > 1 && (plan->nv / 2) * lanes >= plan->out_w)
         plan->nv /= 2;
     /* With 32 registers, 12 channels x 2 vectors (24 accumulators) load
-     * 14 values per 24 multiply-adds instead of 10 per 16; take it when the
-     * channels divide well enough that padding to 12s costs less. */
-    if (acc_regs >= 24 && plan->ob == 8 && plan->nv == 2 && p->out_channels >= 24) {
-        const ptrdiff_t padded8 = (p->out_channels + 7) / 8 * 8;
-        const ptrdiff_t padded12 = (p->out_channels + 11) / 12 * 12;
-        if (padded12 * 14 * 16 <= padded8 * 10 * 24)
-            plan->ob = 12;
+     * 14 values per 24 multiply-adds instead of 10 per 16 (a tile of ob
+     * channels x nv vectors loads ob + nv values per ob * nv multiply-adds);
+     * take it when the channels divide well enough that padding to 12s costs
+     * less: padded12 * 14 / 24 <= padded8 * 10 / 16. */
+    const int wide_ob = GCNN_MAX_OB, narrow_ob = GCNN_POW2_MAX_OB, tile_nv = 2;
+    if (acc_regs >= wide_ob * tile_nv && plan->ob == narrow_ob && plan->nv == tile_nv &&
+        p->out_channels >= wide_ob * tile_nv) {
+        const ptrdiff_t padded_narrow = (p->out_channels + narrow_ob - 1) / narrow_ob * narrow_ob;
+        const ptrdiff_t padded_wide = (p->out_channels + wide_ob - 1) / wide_ob * wide_ob;
+        if (padded_wide * (wide_ob + tile_nv) * (narrow_ob * tile_nv) <=
+            padded_narrow * (narrow_ob + tile_nv) * (wide_ob * tile_nv))
+            plan->ob = wide_ob;
     }
     plan->unrolled_kw =
         p->stride_w == 1 && (p->kernel_w == 3 || p->kernel_w == 5) ? (int)p->kernel_w : 0;

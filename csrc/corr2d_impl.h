@@ -68,7 +68,7 @@ static GCNN_INLINE void GCNN_NAME(band)(const struct gcnn_plan *plan,
         plan->p.out_channels - o0 < OB ? plan->p.out_channels - o0 : OB;
     const ptrdiff_t channels = plan->p.in_channels;
     const ptrdiff_t taps_per_channel = plan->p.kernel_h * plan->p.kernel_w;
-    GCNN_T spill[GCNN_MAX_NV * 64 / sizeof(GCNN_T)];
+    GCNN_T spill[GCNN_MAX_NV * GCNN_MAX_VECTOR_BYTES / sizeof(GCNN_T)];
     for (ptrdiff_t c0 = 0; c0 < channels; c0 += plan->chan_block) {
         const ptrdiff_t block_channels =
             channels - c0 < plan->chan_block ? channels - c0 : plan->chan_block;
@@ -156,7 +156,7 @@ static GCNN_INLINE void GCNN_NAME(band_flat)(const struct gcnn_plan *plan,
     const ptrdiff_t run = (rows - 1) * row + out_w;
     const ptrdiff_t ob_count =
         plan->p.out_channels - o0 < OB ? plan->p.out_channels - o0 : OB;
-    GCNN_T spill[GCNN_MAX_OB * GCNN_MAX_NV * 64 / sizeof(GCNN_T)];
+    GCNN_T spill[GCNN_MAX_OB * GCNN_MAX_NV * GCNN_MAX_VECTOR_BYTES / sizeof(GCNN_T)];
     for (ptrdiff_t q0 = 0; q0 < run; q0 += tile_w) {
         VEC acc[GCNN_MAX_OB][GCNN_MAX_NV];
         GCNN_UNROLL
@@ -245,7 +245,7 @@ static GCNN_INLINE void GCNN_NAME(band_rows)(const struct gcnn_plan *plan,
      * offsets of kx within a panel row */
     const ptrdiff_t *restrict kx_offset = plan->tap_offset;
     const GCNN_T b = bias ? bias[o0] : 0;
-    GCNN_T spill[GCNN_MAX_NV * 64 / sizeof(GCNN_T)];
+    GCNN_T spill[GCNN_MAX_NV * GCNN_MAX_VECTOR_BYTES / sizeof(GCNN_T)];
     ptrdiff_t r0 = 0;
     for (; r0 + R <= rows; r0 += R) {
         for (ptrdiff_t x0 = 0; x0 < out_w; x0 += tile_w) {
@@ -340,7 +340,7 @@ static GCNN_INLINE void GCNN_NAME(cv_band)(const struct gcnn_plan *plan,
         plan->p.out_channels - o0 < block ? plan->p.out_channels - o0 : block;
     const ptrdiff_t row_step = plan->p.stride_h * plan->row_stride;
     const ptrdiff_t pixels = rows * out_w;
-    GCNN_T lanes[GCNN_MAX_CV * 64 / sizeof(GCNN_T)];
+    GCNN_T lanes[GCNN_MAX_CV * GCNN_MAX_VECTOR_BYTES / sizeof(GCNN_T)];
     for (ptrdiff_t j = 0; j < block; ++j)
         lanes[j] = bias && j < ob_count ? bias[o0 + j] : 0;
     VEC bias_v[GCNN_MAX_CV];
@@ -440,7 +440,7 @@ static void GCNN_NAME(pack_weights)(const struct gcnn_plan *plan,
 /* The register-tile shapes this path instantiates.  NV is capped so that
  * OB * NV accumulators fit GCNN_ACC registers. */
 #define GCNN_BAND_CASE(OBV, NVV)                                              \
-    case (OBV) * 16 + (NVV):                                                  \
+    case GCNN_TILE_KEY(OBV, NVV):                                             \
         GCNN_NAME(band)(plan, panel, wpk_block, bias, o0, oy0, rows, out_n,   \
                         OBV, NVV);                                            \
         return GCNN_OK;
@@ -451,16 +451,16 @@ static int GCNN_NAME(run_band)(const struct gcnn_plan *plan,
                                 ptrdiff_t rows, GCNN_T *out_n)
 {
 #define GCNN_ROWS_CASE(NVV, KWV)                                              \
-    case (NVV) * 16 + (KWV):                                                  \
+    case GCNN_TILE_KEY(NVV, KWV):                                             \
         GCNN_NAME(band_rows)(plan, panel, wpk_block, bias, o0, oy0, rows, out_n, \
                              GCNN_MAX_ROWS, NVV, KWV);                        \
         return GCNN_OK;
 #define GCNN_CV_CASE(OVV, PPV)                                                \
-    case (OVV) * 16 + (PPV):                                                  \
+    case GCNN_TILE_KEY(OVV, PPV):                                             \
         GCNN_NAME(cv_band)(plan, panel, wpk_block, bias, o0, oy0, rows, out_n, OVV, PPV); \
         return GCNN_OK;
     if (plan->cv_vectors > 0) {
-        switch (plan->cv_vectors * 16 + plan->cv_pixels) {
+        switch (GCNN_TILE_KEY(plan->cv_vectors, plan->cv_pixels)) {
             GCNN_CV_CASE(3, 8)
             GCNN_CV_CASE(2, 8)
             GCNN_CV_CASE(1, 8)
@@ -472,11 +472,11 @@ static int GCNN_NAME(run_band)(const struct gcnn_plan *plan,
     }
 #undef GCNN_CV_CASE
 #define GCNN_FLAT_CASE(OBV, NVV)                                              \
-    case (OBV) * 16 + (NVV):                                                  \
+    case GCNN_TILE_KEY(OBV, NVV):                                             \
         GCNN_NAME(band_flat)(plan, panel, wpk_block, bias, o0, oy0, rows, out_n, OBV, NVV); \
         return GCNN_OK;
     if (plan->flat) {
-        switch (plan->ob * 16 + plan->nv) {
+        switch (GCNN_TILE_KEY(plan->ob, plan->nv)) {
             GCNN_FLAT_CASE(12, 2)
             GCNN_FLAT_CASE(8, 2)
             GCNN_FLAT_CASE(8, 1)
@@ -491,7 +491,7 @@ static int GCNN_NAME(run_band)(const struct gcnn_plan *plan,
     }
 #undef GCNN_FLAT_CASE
     if (plan->row_block > 1) {
-        switch (plan->nv * 16 + plan->unrolled_kw) {
+        switch (GCNN_TILE_KEY(plan->nv, plan->unrolled_kw)) {
             GCNN_ROWS_CASE(4, 3)
             GCNN_ROWS_CASE(4, 5)
             GCNN_ROWS_CASE(4, 0)
@@ -506,7 +506,7 @@ static int GCNN_NAME(run_band)(const struct gcnn_plan *plan,
         }
     }
 #undef GCNN_ROWS_CASE
-    switch (plan->ob * 16 + plan->nv) {
+    switch (GCNN_TILE_KEY(plan->ob, plan->nv)) {
         GCNN_BAND_CASE(12, 2)
         GCNN_BAND_CASE(8, 2)
         GCNN_BAND_CASE(2, 8)

@@ -224,10 +224,6 @@ int gcnn_simd_resolve(int requested);
 const char *gcnn_simd_name(int simd);
 /* Nonzero when the kernels have worker threads (POSIX threads). */
 int gcnn_have_threads(void);
-/* Machine probe for benchmarks (csrc/peak.c): runs `iterations` rounds of
- * independent vector fused multiply-adds on path `simd`, float or double,
- * stores the flops done in *flops, returns a checksum (to keep the work). */
-double gcnn_fma_probe(int simd, int is_double, long iterations, double *flops);
 /* Static text for a status code. */
 const char *gcnn_strerror(int status);
 

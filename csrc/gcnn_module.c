@@ -1,5 +1,7 @@
 /*
- * gcnn._core: the only file that speaks the CPython and NumPy C APIs.
+ * gcnn._core: the module proper, the one file that calls the kernels and
+ * speaks the NumPy C API (output_pool.c holds its output-buffer pool, peak.c
+ * the machine probe of the benchmark).
  *
  * It converts arguments into aligned, C-contiguous, native-order arrays of
  * one float type, checks shapes again (the Python wrapper already checked
@@ -12,141 +14,18 @@
 #include <numpy/arrayobject.h>
 
 #include "gcnn_kernels.h"
+#include "peak.h"
 
 #if NPY_ABI_VERSION < 0x02000000 /* NumPy 1.x headers: NumPy 2's accessor */
 #define PyDataType_ELSIZE(descr) ((descr)->elsize)
 #endif
 
+#include "output_pool.h"
+
 #include <stdlib.h>
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
-
-/*
- * Output buffers.  glibc serves requests of 32 MiB and more (less after
- * some use) with fresh mmap pages, so every large output pays the kernel
- * for zeroing pages it is about to overwrite: on the machines gcnn was
- * measured on, 5-10 ms for a (4, 1024, 1024) float64 result, more than
- * the convolution itself.  Outputs of at least GCNN_POOL_MIN_BYTES are
- * therefore allocated through a NumPy memory handler that keeps the last
- * GCNN_POOL_SLOTS freed buffers of that size class (each at most
- * GCNN_POOL_MAX_BYTES) and hands one back when an output of exactly the
- * same size is requested.  Only gcnn's own outputs use it; memory held is
- * bounded by the slots, and is returned to the system when the handler
- * (the module and every array it allocated) goes away.
- */
-#define GCNN_POOL_SLOTS 2
-#define GCNN_POOL_MIN_BYTES ((size_t)8 << 20)
-#define GCNN_POOL_MAX_BYTES ((size_t)1 << 30)
 
 typedef struct {
-    PyThread_type_lock lock;
-    void *block[GCNN_POOL_SLOTS]; /* oldest first */
-    size_t size[GCNN_POOL_SLOTS];
-} gcnn_pool;
-
-static void *pool_malloc(void *ctx, size_t size)
-{
-    gcnn_pool *pool = ctx;
-    void *found = NULL;
-    if (size >= GCNN_POOL_MIN_BYTES && size <= GCNN_POOL_MAX_BYTES) {
-        PyThread_acquire_lock(pool->lock, WAIT_LOCK);
-        for (int i = GCNN_POOL_SLOTS - 1; i >= 0 && found == NULL; --i)
-            if (pool->block[i] != NULL && pool->size[i] == size) {
-                found = pool->block[i];
-                pool->block[i] = NULL;
-            }
-        PyThread_release_lock(pool->lock);
-        if (found != NULL)
-            return found;
-    }
-    void *block = malloc(size ? size : 1);
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-    /* As NumPy's own allocator does: large pages fault in far fewer steps. */
-    if (block != NULL && size >= ((size_t)4 << 20)) {
-        const uintptr_t page = 4096, start = ((uintptr_t)block + page - 1) & ~(page - 1);
-        const uintptr_t end = ((uintptr_t)block + size) & ~(page - 1);
-        if (end > start)
-            madvise((void *)start, end - start, MADV_HUGEPAGE);
-    }
-#endif
-    return block;
-}
-
-static void *pool_calloc(void *ctx, size_t nelem, size_t elsize)
-{
-    (void)ctx;
-    return calloc(nelem, elsize);
-}
-
-static void *pool_realloc(void *ctx, void *ptr, size_t new_size)
-{
-    (void)ctx;
-    return realloc(ptr, new_size ? new_size : 1);
-}
-
-static void pool_free(void *ctx, void *ptr, size_t size)
-{
-    gcnn_pool *pool = ctx;
-    void *evicted = ptr;
-    if (ptr != NULL && size >= GCNN_POOL_MIN_BYTES && size <= GCNN_POOL_MAX_BYTES) {
-        /* keep it as the newest; the oldest kept buffer makes room */
-        PyThread_acquire_lock(pool->lock, WAIT_LOCK);
-        evicted = pool->block[0];
-        for (int i = 0; i + 1 < GCNN_POOL_SLOTS; ++i) {
-            pool->block[i] = pool->block[i + 1];
-            pool->size[i] = pool->size[i + 1];
-        }
-        pool->block[GCNN_POOL_SLOTS - 1] = ptr;
-        pool->size[GCNN_POOL_SLOTS - 1] = size;
-        PyThread_release_lock(pool->lock);
-    }
-    free(evicted);
-}
-
-static void pool_capsule_destructor(PyObject *capsule)
-{
-    PyDataMem_Handler *handler = PyCapsule_GetPointer(capsule, "mem_handler");
-    if (handler == NULL)
-        return;
-    gcnn_pool *pool = handler->allocator.ctx;
-    for (int i = 0; i < GCNN_POOL_SLOTS; ++i)
-        free(pool->block[i]);
-    if (pool->lock != NULL)
-        PyThread_free_lock(pool->lock);
-    free(pool);
-    free(handler);
-}
-
-/* A new capsule holding a pooled handler, or NULL with an exception set. */
-static PyObject *pool_handler_new(void)
-{
-    gcnn_pool *pool = calloc(1, sizeof *pool);
-    PyDataMem_Handler *handler = calloc(1, sizeof *handler);
-    if (pool == NULL || handler == NULL || (pool->lock = PyThread_allocate_lock()) == NULL) {
-        free(pool);
-        free(handler);
-        PyErr_NoMemory();
-        return NULL;
-    }
-    snprintf(handler->name, sizeof handler->name, "gcnn_output_pool");
-    handler->version = 1;
-    handler->allocator.ctx = pool;
-    handler->allocator.malloc = pool_malloc;
-    handler->allocator.calloc = pool_calloc;
-    handler->allocator.realloc = pool_realloc;
-    handler->allocator.free = pool_free;
-    PyObject *capsule = PyCapsule_New(handler, "mem_handler", pool_capsule_destructor);
-    if (capsule == NULL) {
-        PyThread_free_lock(pool->lock);
-        free(pool);
-        free(handler);
-    }
-    return capsule;
-}
-
-typedef struct {
-    PyObject *output_handler; /* capsule from pool_handler_new */
+    PyObject *output_handler; /* capsule from gcnn_output_pool_new (output_pool.c) */
 } core_state;
 
 /* A new C-contiguous output array; large ones come from the module's pool. */
@@ -1099,7 +978,7 @@ static int core_exec(PyObject *module)
     if (PyModule_AddIntConstant(module, "MAX_THREADS", GCNN_MAX_THREADS) < 0)
         return -1;
     core_state *state = PyModule_GetState(module);
-    state->output_handler = pool_handler_new();
+    state->output_handler = gcnn_output_pool_new();
     return state->output_handler == NULL ? -1 : 0;
 }
 

@@ -104,12 +104,12 @@ static int GCNN_NAME(run_gw_tile)(ptrdiff_t ob, ptrdiff_t tw, const GCNN_T *in,
                                   ptrdiff_t full_vectors, ptrdiff_t tail, GCNN_T *sums)
 {
 #define GCNN_GW_CASE(OBV, TWV)                                                 \
-    case (OBV) * 16 + (TWV):                                                   \
+    case GCNN_TILE_KEY(OBV, TWV):                                              \
         GCNN_NAME(gw_tile)(in, in_image_step, in_row_step, tap_offset, g, g_image_step, \
                            g_row_step, g_chan_step, images, rows, full_vectors, tail, OBV, \
                            TWV, sums);                                         \
         return GCNN_OK;
-    switch (ob * 16 + tw) {
+    switch (GCNN_TILE_KEY(ob, tw)) {
         GCNN_GW_CASE(8, 1)
         GCNN_GW_CASE(8, 2)
         GCNN_GW_CASE(8, 3)
@@ -184,14 +184,14 @@ static int GCNN_NAME(gw_cv_unit)(const GCNN_T *panel, const ptrdiff_t *tap_offse
                                  GCNN_T *sums)
 {
 #define GCNN_GW_CV_CASE(OVV, TTV)                                              \
-    case (OVV) * 16 + (TTV):                                                   \
+    case GCNN_TILE_KEY(OVV, TTV):                                              \
         GCNN_NAME(gw_cv_tile)(panel, tap_offset + t, g_t, pix, pixels, OVV, TTV, \
                               sums + t * (OVV) * GCNN_LANES);                  \
         break;
     ptrdiff_t t = 0;
     for (ptrdiff_t width = widest; width >= 1; width /= 2)
         for (; t + width <= taps; t += width)
-            switch (ov * 16 + width) {
+            switch (GCNN_TILE_KEY(ov, width)) {
                 GCNN_GW_CV_CASE(3, 8)
                 GCNN_GW_CV_CASE(3, 4)
                 GCNN_GW_CV_CASE(3, 2)

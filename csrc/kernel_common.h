@@ -32,6 +32,11 @@
 #endif
 
 #define GCNN_ALIGN 64 /* bytes: a cache line and an AVX-512 vector */
+#define GCNN_MAX_VECTOR_BYTES 64 /* the widest vector of any path (AVX-512) */
+
+/* One switch key for a pair of small tile parameters (each 0 to 15), so that
+ * a dispatch switch lists the instantiated tile shapes as its cases. */
+#define GCNN_TILE_KEY(A, B) ((A) * 16 + (B))
 
 /* The first GCNN_ALIGN-aligned byte of a block allocated GCNN_ALIGN bytes
  * larger than needed (NULL for NULL). */

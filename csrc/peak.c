@@ -3,6 +3,8 @@
  * vector fused multiply-adds with no memory traffic, so the benchmark can
  * report gcnn's GFLOP/s as a share of what the cores can do.
  */
+#include "peak.h"
+
 #include "gcnn_kernels.h"
 
 #include <stddef.h>

@@ -19,6 +19,8 @@
 #define GCNN_HAVE_PTHREADS 0
 #endif
 
+#define GCNN_NSEC_PER_SEC 1000000000L /* struct timespec counts tv_nsec below this */
+
 #if GCNN_HAVE_PTHREADS
 #include <errno.h>
 #include <pthread.h>
@@ -202,9 +204,9 @@ int gcnn_parallel_for(ptrdiff_t items, int threads, gcnn_item_fn fn, void *ctx,
             /* keep answering interrupts while a joined worker finishes */
             struct timespec until;
             clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_nsec += (long)(GCNN_POLL_SECONDS * 1e9);
-            if (until.tv_nsec >= 1000000000L) {
-                until.tv_nsec -= 1000000000L;
+            until.tv_nsec += (long)(GCNN_POLL_SECONDS * GCNN_NSEC_PER_SEC);
+            if (until.tv_nsec >= GCNN_NSEC_PER_SEC) {
+                until.tv_nsec -= GCNN_NSEC_PER_SEC;
                 ++until.tv_sec;
             }
             if (pthread_cond_timedwait(&gcnn_pool.done, &gcnn_pool.lock, &until) == ETIMEDOUT &&

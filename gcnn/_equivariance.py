@@ -362,7 +362,7 @@ def _window_problems(
                 f"{remainder} pixel(s) short of the far padded edge of the {name}, so the "
                 "sampling grid is not symmetric and a turn or flip moves it"
             )
-    out = tuple((padded[axis] - kernel[axis]) // stride[axis] + 1 for axis in (0, 1))
+    out = ((padded[0] - kernel[0]) // stride[0] + 1, (padded[1] - kernel[1]) // stride[1] + 1)
     return out, reasons
 
 
@@ -511,8 +511,8 @@ def equivariance_conditions(
                 f"layers must hold layers (gcnn.nn layers or callables), but layer {label} is "
                 f"{type(layer).__name__} {layer!r}"
             )
-    size: tuple[int, int] | None = _layers.positive_pair(input_size, "input_size")
-    start = size
+    start = _layers.positive_pair(input_size, "input_size")
+    size: tuple[int, int] | None = start
 
     problems: list = []
     notes: list = []
@@ -527,10 +527,10 @@ def equivariance_conditions(
         _layers.resolve_group("p4m"),
     )
 
-    if size[0] != size[1]:
+    if start[0] != start[1]:
         notes.append(
-            f"the input is non-square ({size[0]} x {size[1]}): a quarter turn makes it "
-            f"{size[1]} x {size[0]}; every condition is checked on both axes (a non-square input is "
+            f"the input is non-square ({start[0]} x {start[1]}): a quarter turn makes it "
+            f"{start[1]} x {start[0]}; every condition is checked on both axes (a non-square input is "
             "exactly equivariant when they all hold)"
         )
 

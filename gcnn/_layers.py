@@ -16,7 +16,7 @@ import functools
 import math
 import operator
 from collections.abc import Sequence
-from typing import Literal, Union
+from typing import Literal, TypeVar, Union
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -40,8 +40,9 @@ __all__ = [
 IntPair = Union[int, tuple[int, int]]
 Padding = Union[int, tuple[int, int], str]
 
-GROUP_POOL_REDUCTIONS = ("max", "mean", "sum")
-SPATIAL_POOL_REDUCTIONS = ("max", "mean")
+GROUP_POOL_REDUCTIONS: tuple[Literal["max", "mean", "sum"], ...] = ("max", "mean", "sum")
+SPATIAL_POOL_REDUCTIONS: tuple[Literal["max", "mean"], ...] = ("max", "mean")
+_Reduce = TypeVar("_Reduce", bound=str)
 
 
 # --------------------------------------------------------------------------- argument helpers
@@ -147,11 +148,12 @@ def _square_kernel_size(weight: np.ndarray) -> int:
     return kh
 
 
-def check_reduce(reduce, allowed: Sequence[str]) -> str:
-    if not isinstance(reduce, str) or reduce not in allowed:
-        names = ", ".join(repr(name) for name in allowed[:-1]) + f" or {allowed[-1]!r}"
-        raise ValueError(f"reduce must be {names}, got {reduce!r}")
-    return reduce
+def check_reduce(reduce: object, allowed: Sequence[_Reduce]) -> _Reduce:
+    for name in allowed:
+        if isinstance(reduce, str) and reduce == name:
+            return name
+    names = ", ".join(repr(name) for name in allowed[:-1]) + f" or {allowed[-1]!r}"
+    raise ValueError(f"reduce must be {names}, got {reduce!r}")
 
 
 # --------------------------------------------------------------------------- filter expansion
@@ -182,7 +184,7 @@ def _expand(weight: np.ndarray, group: PointGroup, kind: str) -> np.ndarray:
     pixels = _pixel_gather(group, k)
     channels = np.arange(in_channels)
     if kind == "lift":
-        flat = weight.reshape(out_channels, in_channels, k * k)
+        flat: np.ndarray = weight.reshape(out_channels, in_channels, k * k)
         # expanded[o, g, c, p] = weight[o, c].ravel()[pixels[g, p]] = T_g(weight[o, c]).ravel()[p]
         expanded = flat[:, channels[None, :, None], pixels[:, None, :]]
         return expanded.reshape(out_channels * order, in_channels, k, k)
@@ -334,7 +336,7 @@ class _ExplainMemoryError:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind, error, traceback) -> bool:
+    def __exit__(self, kind, error, traceback) -> Literal[False]:
         if kind is not None and issubclass(kind, MemoryError):
             gib = _output_bytes(self.shape, self.dtype) / 2**30
             raise MemoryError(

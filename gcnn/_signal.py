@@ -19,6 +19,9 @@ parts, stacked as channels so that one call computes both parts.
 
 from __future__ import annotations
 
+import functools
+import operator
+
 import numpy as np
 
 from . import _config, _core
@@ -560,15 +563,15 @@ def p4_group_convolution(
         # Infinities and NaN: the published code sums four convolutions, where inf - inf
         # and 0 * inf make NaN that one convolution with the summed kernel would not see.
         # Compute its four convolutions and add them in its order, to give its NaN.
-        out = None
+        terms = []
         with np.errstate(invalid="ignore", over="ignore"):
             for _, rotated in _rotation_groups(ker):
                 flipped = rotated[:, ::-1, ::-1]
                 parts = _correlate_bank(feats, flipped, dtype, mode, code, fill, True)
-                for j in range(parts.shape[1]):
-                    out = parts[:, j] if out is None else out + parts[:, j]
+                terms += [parts[:, j] for j in range(parts.shape[1])]
+            out = functools.reduce(operator.add, terms)  # left to right, in its order
         return out.astype(_p4_dtype(feats, dtype), copy=False)
-    out = None
+    terms = []
     for _, rotated in _rotation_groups(ker):
         # Convolving with each rotation and adding is convolving with their
         # sum: sum the (flipped) kernels once instead of the outputs (in the
@@ -577,5 +580,6 @@ def p4_group_convolution(
         part = _correlate_bank(feats, symmetrised[None], dtype, mode, code, fill, flipped=True)[
             :, 0
         ]
-        out = part if out is None else out + part
+        terms.append(part)
+    out = functools.reduce(operator.add, terms)
     return out.astype(_p4_dtype(feats, dtype), copy=False)

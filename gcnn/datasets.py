@@ -3,9 +3,11 @@
 - :func:`load_digits`: scikit-learn's bundled 8x8 handwritten digits (no download);
 - :func:`load_fashion_mnist`: Fashion-MNIST from local IDX files (never downloaded here);
 - :func:`load_idx`: one file in the IDX format of MNIST, raw or gzip-compressed;
-- :func:`rotate`: turn images by any angles, exactly for multiples of 90 degrees.
+- :func:`rotate`: turn images by any angles, exactly for multiples of 90 degrees;
+- :func:`demo_image`: the picture of ``python -m gcnn demo`` and the notebooks, one 2-D float64
+  array without any symmetry (:func:`make_demo_image` draws it at any size).
 
-Images come as float32 arrays of shape (N, 1, H, W) with values in [0, 1] and labels as int64
+Data sets come as float32 arrays of shape (N, 1, H, W) with values in [0, 1] and labels as int64
 arrays of shape (N,), ready for :func:`gcnn.lift`.  Nothing here downloads anything.
 
 Examples
@@ -22,18 +24,27 @@ array([[2., 5.],
 from __future__ import annotations
 
 import gzip
+import io
 import math
 import os
 import struct
 import zlib
-from typing import BinaryIO, Union
+from typing import Any, BinaryIO, Union
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from ._validate import as_real_array
 
-__all__ = ["FASHION_MNIST_CLASSES", "load_digits", "load_fashion_mnist", "load_idx", "rotate"]
+__all__ = [
+    "FASHION_MNIST_CLASSES",
+    "demo_image",
+    "load_digits",
+    "load_fashion_mnist",
+    "load_idx",
+    "make_demo_image",
+    "rotate",
+]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -61,7 +72,7 @@ _FASHION_MNIST_FILES = (
 )
 
 # IDX type codes; the format stores multi-byte values big-endian.
-_IDX_DTYPES = {
+_IDX_DTYPES: dict[int, np.dtype[Any]] = {
     0x08: np.dtype("u1"),
     0x09: np.dtype("i1"),
     0x0B: np.dtype(">i2"),
@@ -74,6 +85,10 @@ _READ_CHUNK = 1 << 24
 # Output pixels per batch of rotated images: bounds the temporaries (a few MB each) and keeps
 # them in cache, while the Python loop over batches stays short.
 _ROTATE_CHUNK_PIXELS = 1 << 15
+# The demo picture, inside the package, and the factor of the grid it is drawn on before
+# averaging (anti-aliasing).
+_DEMO_IMAGE_RESOURCE = "data/demo_image.npy"
+_SUPERSAMPLING = 4
 
 
 # --------------------------------------------------------------------------- scikit-learn digits
@@ -122,7 +137,7 @@ def load_digits() -> tuple[np.ndarray, np.ndarray]:
 # --------------------------------------------------------------------------- IDX files
 
 
-def _read_at_most(stream: BinaryIO, limit: int) -> bytearray:
+def _read_at_most(stream: BinaryIO | gzip.GzipFile, limit: int) -> bytearray:
     """Up to `limit` bytes of `stream`; memory grows with what is read, never with `limit`."""
     buffer = bytearray()
     while len(buffer) < limit:
@@ -133,7 +148,7 @@ def _read_at_most(stream: BinaryIO, limit: int) -> bytearray:
     return buffer
 
 
-def _parse_idx(stream: BinaryIO, filename: str) -> np.ndarray:
+def _parse_idx(stream: BinaryIO | gzip.GzipFile, filename: str) -> np.ndarray:
     where = f"IDX file '{filename}'"
     head = _read_at_most(stream, 4)
     if len(head) < 4:
@@ -590,3 +605,115 @@ def rotate(images: ArrayLike, degrees: ArrayLike) -> np.ndarray:
     if interpolated.any():
         out[interpolated] = _bilinear_rotate(flat[interpolated], angles[interpolated], work_dtype)
     return out.reshape(batch_shape + out_hw)
+
+
+# --------------------------------------------------------------------------- demo image
+
+
+def make_demo_image(size: int = 96) -> np.ndarray:
+    """Draw the project's demo picture.
+
+    A letter "F", an arrow pointing right, three soft blobs and a gradient that rises to
+    the right and towards the top. None of them is symmetric under a quarter turn or a
+    mirror, so every element of p4m changes the picture visibly, which makes the cyclic
+    shift of the orientation axis easy to see in the lifted maps.
+
+    Parameters
+    ----------
+    size : int, optional
+        Side length of the square image in pixels (default 96, the size of the shipped
+        picture of :func:`demo_image`). At least 8.
+
+    Returns
+    -------
+    image : ndarray of float64, shape (size, size)
+        Grayscale values in ``[0, 1]``; row 0 is the top of the picture.
+
+    Raises
+    ------
+    ValueError
+        If ``size`` is smaller than 8.
+
+    Notes
+    -----
+    The shapes are defined in unit coordinates (``u`` to the right, ``v`` downwards) and
+    rendered on a grid 4 times finer, then averaged over 4x4 blocks, which anti-aliases
+    the edges. The result depends on nothing but ``size``.
+
+    Examples
+    --------
+    >>> from gcnn import datasets
+    >>> image = datasets.make_demo_image(32)
+    >>> image.shape, image.dtype
+    ((32, 32), dtype('float64'))
+    >>> bool(0.0 <= image.min() and image.max() <= 1.0)
+    True
+    """
+    size = int(size)
+    if size < 8:
+        raise ValueError(f"size must be at least 8, got {size}")
+    fine = size * _SUPERSAMPLING
+    centres = (np.arange(fine) + 0.5) / fine
+    v, u = np.meshgrid(centres, centres, indexing="ij")
+
+    # Brighter to the right and towards the top: breaks both mirror symmetries.
+    image = 0.05 + 0.25 * (0.7 * u + 0.3 * (1.0 - v))
+
+    def box(u0: float, u1: float, v0: float, v1: float) -> np.ndarray:
+        return (u >= u0) & (u <= u1) & (v >= v0) & (v <= v1)
+
+    letter_f = (
+        box(0.18, 0.30, 0.15, 0.85)  # stem
+        | box(0.18, 0.62, 0.15, 0.27)  # top bar, the longer one
+        | box(0.18, 0.50, 0.44, 0.55)  # middle bar
+    )
+    image = np.where(letter_f, 0.92, image)
+
+    shaft = box(0.52, 0.80, 0.70, 0.76)
+    tip_u, head_base_u, head_half_height, axis_v = 0.93, 0.78, 0.10, 0.73
+    head = (
+        (u >= head_base_u)
+        & (u <= tip_u)
+        & (np.abs(v - axis_v) <= head_half_height * (tip_u - u) / (tip_u - head_base_u))
+    )
+    image = np.where(shaft | head, 0.75, image)
+
+    blobs = ((0.76, 0.32, 0.060, 0.55), (0.60, 0.52, 0.035, 0.45), (0.42, 0.86, 0.045, 0.50))
+    for blob_u, blob_v, sigma, height in blobs:
+        image = image + height * np.exp(-((u - blob_u) ** 2 + (v - blob_v) ** 2) / (2 * sigma**2))
+
+    image = np.clip(image, 0.0, 1.0)
+    image = image.reshape(size, _SUPERSAMPLING, size, _SUPERSAMPLING).mean(axis=(1, 3))
+    return np.ascontiguousarray(image, dtype=np.float64)
+
+
+def demo_image() -> np.ndarray:
+    """The demo picture shipped with gcnn (of ``python -m gcnn demo`` and the notebooks).
+
+    Returns
+    -------
+    image : ndarray of float64, shape (96, 96)
+        The array stored in ``gcnn/data/demo_image.npy``, values in ``[0, 1]``.
+
+    Notes
+    -----
+    The file is read through :mod:`importlib.resources`, so it is found in a source tree,
+    an installed wheel or a zipped package alike. Should it be missing (a trimmed
+    install), the picture is drawn again with :func:`make_demo_image`, which produced the
+    file in the first place.
+
+    Examples
+    --------
+    >>> from gcnn import datasets
+    >>> datasets.demo_image().shape
+    (96, 96)
+    """
+    try:
+        from importlib import resources
+
+        resource = resources.files("gcnn").joinpath(_DEMO_IMAGE_RESOURCE)
+        raw = resource.read_bytes()
+        image = np.load(io.BytesIO(raw), allow_pickle=False)
+    except (ImportError, OSError, ValueError, TypeError, AttributeError):
+        return make_demo_image()
+    return np.asarray(image, dtype=np.float64)

@@ -75,6 +75,8 @@ def _build(group, channels, in_channels, num_classes, padding, dtype, rng) -> nn
     layers: list = []
     width = in_channels
     for index in range(HIDDEN_LAYERS):
+        conv: nn.Layer
+        norm: nn.Layer
         if group is None:
             conv = nn.Conv2d(width, channels, 3, padding=padding, dtype=dtype, rng=generator)
             norm = nn.BatchNorm2d(channels, dtype=dtype)

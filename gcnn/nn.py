@@ -48,8 +48,8 @@ from __future__ import annotations
 import collections
 import math
 import numbers
-from collections.abc import Iterator, Mapping
-from typing import Any, Union, overload
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, TypeVar, Union, overload
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
@@ -277,6 +277,9 @@ class _BufferField:
 # --------------------------------------------------------------------------- base class
 
 
+_LayerT = TypeVar("_LayerT", bound="Layer")
+
+
 class Layer:
     """Base class of the gcnn layers: PyTorch's training contract on NumPy arrays.
 
@@ -372,7 +375,7 @@ class Layer:
 
     # ------------------------------------------------------------------ modes
 
-    def train(self, mode: bool = True) -> Layer:
+    def train(self: _LayerT, mode: bool = True) -> _LayerT:  # noqa: PYI019 (Self is 3.11+)
         """Set training mode (or eval mode with ``mode=False``), here and in sublayers.
 
         Returns
@@ -391,7 +394,7 @@ class Layer:
             child.train(mode)
         return self
 
-    def eval(self) -> Layer:
+    def eval(self: _LayerT) -> _LayerT:  # noqa: PYI019 (Self is 3.11+)
         """Set eval mode (``train(False)``); returns the layer itself."""
         return self.train(False)
 
@@ -540,9 +543,16 @@ class _Convolution(Layer):
     weight = _ParameterField()
     bias = _ParameterField()
     _group_keyword = True
+    # Set by the subclasses (their constructors and class bodies).
+    kernel_size: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int] | str
+    group: PointGroup
+    _forward_function: Callable[..., np.ndarray]
+    _backward_function: Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray | None]]
 
-    def _function_keywords(self) -> dict:
-        keywords = {"stride": self.stride, "padding": self.padding}
+    def _function_keywords(self) -> dict[str, Any]:
+        keywords: dict[str, Any] = {"stride": self.stride, "padding": self.padding}
         if self._group_keyword:
             keywords["group"] = self.group
         return keywords
@@ -581,6 +591,8 @@ class _GroupConvolution(_Convolution):
     k, k)).
     """
 
+    _group_axis: bool
+
     def __init__(
         self,
         in_channels: int,
@@ -615,6 +627,7 @@ class _GroupConvolution(_Convolution):
         generator = _generator(rng)
 
         k = kernel[0]
+        shape: tuple[int, ...]
         if self._group_axis:
             shape = (self.out_channels, self.in_channels, self.group.order, k, k)
         else:
@@ -1222,6 +1235,11 @@ class _BatchNorm(Layer):
 
     _ndim: int
     _layout: str
+    eps: float
+    momentum: float | None
+    affine: bool
+    track_running_stats: bool
+    dtype: np.dtype
 
     def __init__(
         self,

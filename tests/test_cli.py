@@ -1,4 +1,4 @@
-"""The command line (``python -m gcnn``) and the shipped demo picture."""
+"""The command line (``python -m gcnn``)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gcnn._demo import load_demo_image, make_demo_image
+from gcnn.datasets import make_demo_image
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SHIPPED_IMAGE = REPO_ROOT / "gcnn" / "data" / "demo_image.npy"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 HAVE_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
 HAVE_SCIPY = importlib.util.find_spec("scipy") is not None
@@ -174,49 +173,23 @@ def test_bench_rejects_bad_arguments() -> None:
     assert result.returncode == 2
 
 
-# --------------------------------------------------------------------------- demo image
-
-
-def test_make_demo_image_is_deterministic() -> None:
-    first, second = make_demo_image(), make_demo_image()
-    assert first.shape == (96, 96) and first.dtype == np.float64
-    np.testing.assert_array_equal(first, second)
-    assert 0.0 <= first.min() and first.max() <= 1.0
-    assert make_demo_image(40).shape == (40, 40)
-
-
-@pytest.mark.parametrize(
-    "transform",
-    [
-        lambda a: np.rot90(a, 1),
-        lambda a: np.rot90(a, 2),
-        lambda a: np.rot90(a, 3),
-        lambda a: np.flip(a, -1),
-        lambda a: np.flip(a, -2),
-        lambda a: a.T,
-        lambda a: np.rot90(a, 1).T,
-    ],
-    ids=["rot90", "rot180", "rot270", "flip_lr", "flip_ud", "transpose", "anti_transpose"],
-)
-def test_make_demo_image_has_no_p4m_symmetry(transform) -> None:
-    image = make_demo_image()
-    difference = np.abs(image - transform(image))
-    assert difference.mean() > 0.05
-    assert difference.max() > 0.5
-
-
-def test_make_demo_image_rejects_tiny_sizes() -> None:
-    with pytest.raises(ValueError, match="size must be at least 8"):
-        make_demo_image(4)
-
-
-def test_load_demo_image_returns_the_shipped_array() -> None:
-    image = load_demo_image()
-    np.testing.assert_array_equal(image, np.load(SHIPPED_IMAGE))
-    assert image.dtype == np.float64 and image.shape == (96, 96)
-    assert SHIPPED_IMAGE.stat().st_size < 100_000
-    # The file was made by make_demo_image(); exp() may round differently elsewhere.
-    np.testing.assert_allclose(image, make_demo_image(), rtol=0, atol=1e-12)
+def test_the_tools_stay_out_of_the_library_namespace() -> None:
+    # `import gcnn` loads none of the command-line tools; `python -m gcnn` is a dispatcher.
+    code = (
+        "import sys, gcnn\n"
+        "print(sorted(m for m in sys.modules if m.startswith('gcnn.cli') or m == 'gcnn.__main__'))\n"
+        "print(hasattr(gcnn, 'cli'))\n"
+    )
+    environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=environment, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[:2] == ["[]", "False"]
+    main_source = (REPO_ROOT / "gcnn" / "__main__.py").read_text(encoding="utf-8")
+    assert len(main_source.splitlines()) < 20 and "from .cli.main import" in main_source
+    assert not (REPO_ROOT / "gcnn" / "_demo.py").exists()
+    assert not (REPO_ROOT / "gcnn" / "_bench.py").exists()
 
 
 def test_spinning_processes_are_stopped():

@@ -15,6 +15,9 @@ import pytest
 from gcnn import datasets
 
 SYSTEM_FASHION_MNIST = pathlib.Path("/usr/share/datasets/fashion-mnist")
+SHIPPED_DEMO_IMAGE = (
+    pathlib.Path(__file__).resolve().parents[1] / "gcnn" / "data" / "demo_image.npy"
+)
 TYPE_CODES = {
     np.dtype(np.uint8): 0x08,
     np.dtype(np.int8): 0x09,
@@ -471,3 +474,48 @@ def test_rotate_empty_batch():
 def test_rotate_errors(images, degrees, error, match):
     with pytest.raises(error, match=match):
         datasets.rotate(images, degrees)
+
+
+# --------------------------------------------------------------------------- demo image
+
+
+def test_make_demo_image_is_deterministic() -> None:
+    first, second = datasets.make_demo_image(), datasets.make_demo_image()
+    assert first.shape == (96, 96) and first.dtype == np.float64
+    np.testing.assert_array_equal(first, second)
+    assert 0.0 <= first.min() and first.max() <= 1.0
+    assert datasets.make_demo_image(40).shape == (40, 40)
+
+
+@pytest.mark.parametrize(
+    "transform",
+    [
+        lambda a: np.rot90(a, 1),
+        lambda a: np.rot90(a, 2),
+        lambda a: np.rot90(a, 3),
+        lambda a: np.flip(a, -1),
+        lambda a: np.flip(a, -2),
+        lambda a: a.T,
+        lambda a: np.rot90(a, 1).T,
+    ],
+    ids=["rot90", "rot180", "rot270", "flip_lr", "flip_ud", "transpose", "anti_transpose"],
+)
+def test_make_demo_image_has_no_p4m_symmetry(transform) -> None:
+    image = datasets.make_demo_image()
+    difference = np.abs(image - transform(image))
+    assert difference.mean() > 0.05
+    assert difference.max() > 0.5
+
+
+def test_make_demo_image_rejects_tiny_sizes() -> None:
+    with pytest.raises(ValueError, match="size must be at least 8"):
+        datasets.make_demo_image(4)
+
+
+def test_demo_image_returns_the_shipped_array() -> None:
+    image = datasets.demo_image()
+    np.testing.assert_array_equal(image, np.load(SHIPPED_DEMO_IMAGE))
+    assert image.dtype == np.float64 and image.shape == (96, 96)
+    assert SHIPPED_DEMO_IMAGE.stat().st_size < 100_000
+    # The file was made by make_demo_image(); exp() may round differently elsewhere.
+    np.testing.assert_allclose(image, datasets.make_demo_image(), rtol=0, atol=1e-12)

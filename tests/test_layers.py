@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import concurrent.futures
 
-import layer_reference as ref
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gcnn import _config, nn
+from gcnn import reference as ref
 from gcnn._equivariance import EquivarianceErrors, check_equivariance, equivariance_conditions
 from gcnn._layers import expand_filter, group_conv, group_pool, lift, spatial_pool
 from gcnn.groups import p4, p4m
@@ -36,15 +36,6 @@ def assert_close_to_reference(out, expected, x, weight, bias, dtype):
     assert out.dtype == dtype
     assert out.shape == expected.shape
     np.testing.assert_allclose(out, expected, rtol=rtol, atol=rtol * scale)
-
-
-def correlate_numpy(x: np.ndarray, weight: np.ndarray, stride: int, padding: int) -> np.ndarray:
-    """Plain multi-channel conv2d (PyTorch's cross-correlation) in NumPy, independent of gcnn."""
-    padded = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
-    k = weight.shape[-1]
-    windows = np.lib.stride_tricks.sliding_window_view(padded, (k, k), axis=(-2, -1))
-    windows = windows[:, :, ::stride, ::stride]
-    return np.einsum("ncyxij,ocij->noyx", windows, weight)
 
 
 # --------------------------------------------------------------------------- strategies
@@ -242,14 +233,14 @@ def test_expand_filter_plus_plain_correlation_is_the_layer(group, k, stride, pad
     rng = np.random.default_rng(7)
     x = rng.standard_normal((2, 3, 9, 8))
     w = rng.standard_normal((2, 3, k, k))
-    plain = correlate_numpy(x, expand_filter(w, group, "lift"), stride, padding)
+    plain = ref.conv2d(x, expand_filter(w, group, "lift"), stride=stride, padding=padding)
     out = lift(x, w, group=group, stride=stride, padding=padding)
     np.testing.assert_allclose(out, plain.reshape(out.shape), rtol=1e-12, atol=1e-12)
 
     features = rng.standard_normal((2, 3, order, 9, 8))
     wg = rng.standard_normal((2, 3, order, k, k))
     flat = features.reshape(2, 3 * order, 9, 8)
-    plain = correlate_numpy(flat, expand_filter(wg, group, "group"), stride, padding)
+    plain = ref.conv2d(flat, expand_filter(wg, group, "group"), stride=stride, padding=padding)
     out = group_conv(features, wg, group=group, stride=stride, padding=padding)
     np.testing.assert_allclose(out, plain.reshape(out.shape), rtol=1e-12, atol=1e-11)
 

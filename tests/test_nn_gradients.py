@@ -7,11 +7,11 @@ The scalar differentiated is a random projection ``sum(out * r)`` of the layer's
 
 from __future__ import annotations
 
-import layer_reference as ref
 import numpy as np
 import pytest
 
 from gcnn import nn
+from gcnn import reference as ref
 
 EPS = 1e-6
 RTOL, ATOL = 1e-6, 1e-8

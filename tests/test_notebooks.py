@@ -1,15 +1,17 @@
-"""The notebooks: committed with their outputs, and they run top to bottom in a fresh kernel.
+"""The notebooks: committed as their own source, without outputs, and they run top to bottom.
 
-The notebooks assert their own numeric claims (e.g. ``assert error < 1e-12`` after every law),
-so executing them is a test of gcnn as well as of the notebooks.  Execution needs nbclient,
-ipykernel, matplotlib and scipy, and is skipped without them; the checks of the committed files
-need nothing but the standard library.
+The .ipynb files are the one source of the notebooks (edit them in Jupyter; clear the outputs
+before committing). The notebooks assert their own numeric claims (e.g. ``assert error <
+1e-12`` after every law), so executing them in a fresh kernel is a test of gcnn as well as of
+the notebooks. Execution needs nbclient, ipykernel, matplotlib and scipy, and is skipped without
+them; the checks of the committed files need nothing but the standard library.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -21,8 +23,8 @@ import gcnn
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 NOTEBOOKS = ["01_group_cnns.ipynb", "02_steerable_fourier.ipynb", "03_training.ipynb"]
-# Written and edited as .ipynb files themselves; notebooks/build_notebooks.py makes the others.
-HAND_WRITTEN = {"03_training.ipynb"}
+# How to strip a notebook before committing it.
+CLEAR_COMMAND = "jupyter nbconvert --clear-output --inplace notebooks/*.ipynb"
 CELL_TIMEOUT_SECONDS = 600
 # Notebooks that promise a running time: seconds to start a fresh kernel and run every cell.
 TIME_BUDGET_SECONDS = {"03_training.ipynb": 60}
@@ -38,8 +40,14 @@ def _source(cell: dict) -> str:
     return "".join(source) if isinstance(source, list) else source
 
 
-def _has_figure(cell: dict) -> bool:
-    return any("image/png" in output.get("data", {}) for output in cell.get("outputs", []))
+def _figures(cell) -> int:
+    """The number of PNG figures among a cell's outputs."""
+    return sum("image/png" in output.get("data", {}) for output in cell.get("outputs", []))
+
+
+def _draws(cell: dict) -> bool:
+    """Whether a code cell draws a figure: every figure of the notebooks ends in plt.show()."""
+    return cell["cell_type"] == "code" and "plt.show()" in _source(cell)
 
 
 def _kernel_environment() -> dict:
@@ -58,21 +66,21 @@ def _kernel_environment() -> dict:
 # --------------------------------------------------------------------------- committed files
 
 
+def test_the_notebooks_are_their_own_source():
+    # No generator writes them (cells as strings in a script were a second copy).
+    assert sorted(path.name for path in NOTEBOOK_DIR.iterdir()) == sorted(NOTEBOOKS)
+
+
 @pytest.mark.parametrize("name", NOTEBOOKS)
-def test_committed_with_outputs(name):
+def test_committed_without_outputs(name):
     notebook = _load(name)
     assert notebook["metadata"]["kernelspec"]["name"] == "python3"
     code_cells = [cell for cell in notebook["cells"] if cell["cell_type"] == "code"]
     assert code_cells
     for cell in code_cells:
-        assert cell.get("execution_count") is not None, f"{name}: a cell was never executed"
-        for output in cell.get("outputs", []):
-            assert output["output_type"] != "error", f"{name}: committed with an error output"
-    # Most cells print or draw something (a few only define functions).
-    with_output = sum(bool(cell.get("outputs")) for cell in code_cells)
-    assert with_output >= 0.75 * len(code_cells)
-    # Execution counts run 1, 2, 3, ...: executed top to bottom in one fresh kernel.
-    assert [cell["execution_count"] for cell in code_cells] == list(range(1, len(code_cells) + 1))
+        assert cell.get("outputs") == [] and cell.get("execution_count") is None, (
+            f"{name} was committed with outputs; clear them: {CLEAR_COMMAND}"
+        )
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
@@ -80,7 +88,7 @@ def test_every_figure_has_a_caption(name):
     cells = _load(name)["cells"]
     figures = 0
     for index, cell in enumerate(cells):
-        if cell["cell_type"] != "code" or not _has_figure(cell):
+        if not _draws(cell):
             continue
         figures += 1
         source = _source(cell)
@@ -102,24 +110,19 @@ def test_notebooks_assert_their_claims(name):
     assert code.count("assert ") >= 15
 
 
-def test_generator_builds_the_same_cells():
-    """notebooks/build_notebooks.py is the source of the committed notebooks' cells.
-
-    The hand-written notebooks are their own source and are not compared.
-    """
-    pytest.importorskip("nbformat")
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "build_notebooks", NOTEBOOK_DIR / "build_notebooks.py"
+def test_the_tutorial_code_comes_from_the_one_reference():
+    # Notebook 01 shows and times the tutorial's functions from gcnn.reference, not a copy.
+    code = "\n".join(
+        _source(cell)
+        for cell in _load("01_group_cnns.ipynb")["cells"]
+        if cell["cell_type"] == "code"
     )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    assert set(module.NOTEBOOKS) == set(NOTEBOOKS) - HAND_WRITTEN
-    for name in module.NOTEBOOKS:
-        generated = [(cell.cell_type, cell.source) for cell in module.NOTEBOOKS[name]]
-        committed = [(cell["cell_type"], _source(cell)) for cell in _load(name)["cells"]]
-        assert generated == committed, f"{name} is stale: run python notebooks/build_notebooks.py"
+    assert "from gcnn.reference import lift_correlation as tutorial_lift_correlation" in code
+    assert "def tutorial_" not in code
+    for name in NOTEBOOKS:
+        for cell in _load(name)["cells"]:
+            private = re.search(r"(from|import)\s+gcnn\._", _source(cell))
+            assert not private, f"{name} imports a private module"
 
 
 # --------------------------------------------------------------------------- execution
@@ -135,12 +138,8 @@ def test_notebook_runs_in_a_fresh_kernel(name, tmp_path):
 
     # Run a copy, so that the committed notebook and its outputs are never touched.
     work = tmp_path / "notebooks"
-    shutil.copytree(NOTEBOOK_DIR, work, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    shutil.copytree(NOTEBOOK_DIR, work, ignore=shutil.ignore_patterns("__pycache__"))
     notebook = nbformat.read(str(work / name), as_version=4)
-    for cell in notebook.cells:
-        if cell.cell_type == "code":
-            cell.outputs = []
-            cell.execution_count = None
 
     # One extra cell, in the copy only: which gcnn did the kernel import?
     notebook.cells.append(
@@ -171,6 +170,9 @@ def test_notebook_runs_in_a_fresh_kernel(name, tmp_path):
     assert f"gcnn from {Path(gcnn.__file__).resolve()}" in text or (
         f"gcnn from {gcnn.__file__}" in text
     ), text[-300:]
-    figures = sum("image/png" in output.get("data", {}) for output in outputs)
-    committed = sum(_has_figure(cell) for cell in _load(name)["cells"])
-    assert figures == committed
+    # Executed top to bottom, one figure exactly where a cell draws one, and most cells print or
+    # draw something (a few only define functions).
+    code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert [cell.execution_count for cell in code_cells] == list(range(1, len(code_cells) + 1))
+    assert [_figures(cell) for cell in code_cells] == [int(_draws(cell)) for cell in code_cells]
+    assert sum(bool(cell.outputs) for cell in code_cells) >= 0.75 * len(code_cells)

@@ -1,4 +1,4 @@
-"""Large outputs come from gcnn's pooled NumPy memory handler (csrc/gcnn_module.c).
+"""Large outputs come from gcnn's pooled NumPy memory handler (csrc/output_pool.c).
 
 Reused buffers must never leak old values into new results, the handler must
 be in force only for gcnn's own allocations, and concurrent calls must stay
@@ -11,21 +11,17 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from gcnn import _core
+from gcnn import _core, reference
 
-handler_name = np._core.multiarray.get_handler_name if hasattr(np, "_core") else (
-    np.core.multiarray.get_handler_name
+handler_name = (
+    np._core.multiarray.get_handler_name
+    if hasattr(np, "_core")
+    else (np.core.multiarray.get_handler_name)
 )
 
 # (1, 1, 1030, 1030) float64 with 4 filters of 3x3: a 33 MiB output, above the
 # pool's 8 MiB threshold.
 BIG = (1, 1, 1030, 1030)
-
-
-def reference(x: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """Valid correlation by sliding windows: independent of the C kernel."""
-    windows = np.lib.stride_tricks.sliding_window_view(x[0, 0], weight.shape[-2:])
-    return np.einsum("ijab,oab->oij", windows, weight[:, 0])[None]
 
 
 def test_large_outputs_use_the_pool_and_small_ones_do_not():
@@ -49,7 +45,7 @@ def test_reused_buffers_hold_only_new_results():
         del stale
         x = rng.standard_normal(BIG)
         got = _core.correlate(x, weight)
-        np.testing.assert_allclose(got, reference(x, weight), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(got, reference.correlate(x, weight), rtol=1e-12, atol=1e-12)
 
 
 def test_different_sizes_share_the_pool_correctly():
@@ -63,7 +59,9 @@ def test_different_sizes_share_the_pool_correctly():
         if len(results) > 2:
             results.pop(0)  # free one, keep others alive
         for kept_x, kept in results:
-            np.testing.assert_allclose(kept, reference(kept_x, weight), rtol=1e-12, atol=1e-12)
+            np.testing.assert_allclose(
+                kept, reference.correlate(kept_x, weight), rtol=1e-12, atol=1e-12
+            )
 
 
 @pytest.mark.parametrize("workers", [4])
@@ -71,7 +69,7 @@ def test_concurrent_large_outputs(workers):
     rng = np.random.default_rng(3)
     weight = rng.standard_normal((4, 1, 3, 3))
     inputs = [rng.standard_normal(BIG) for _ in range(workers)]
-    expected = [reference(x, weight) for x in inputs]
+    expected = [reference.correlate(x, weight) for x in inputs]
 
     def run(i):
         return [_core.correlate(inputs[i], weight, num_threads=1) for _ in range(3)]

@@ -53,6 +53,7 @@ def test_sdist_holds_the_c_sources_and_headers(tmp_path):
         "README.md",
         "docs/design.md",
         "gcnn/py.typed",
+        "gcnn/_core.pyi",
         "setup.py",
         "pyproject.toml",
         "gcnn/data/demo_image.npy",

@@ -20,12 +20,18 @@ import gcnn
 from gcnn import _config
 
 TIMEOUT = 120
+# The directory holding the gcnn under test: a child run from a script elsewhere (its own
+# directory first on sys.path) must import this gcnn, not whichever one is installed, if any.
+PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(gcnn.__file__)))
 
 
 def run_child(code: str, env: dict | None = None, path=None) -> subprocess.CompletedProcess:
     """Run `code` in a fresh interpreter (from a file at `path` when given: spawned workers
     of multiprocessing import the main module by its file)."""
     code = textwrap.dedent(code)
+    search_path = os.pathsep.join(
+        [PACKAGE_PARENT] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    )
     if path is not None:
         path.write_text(code)
     return subprocess.run(
@@ -33,7 +39,7 @@ def run_child(code: str, env: dict | None = None, path=None) -> subprocess.Compl
         capture_output=True,
         text=True,
         timeout=TIMEOUT,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, "PYTHONPATH": search_path, **(env or {})},
         check=False,
     )
 

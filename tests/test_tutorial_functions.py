@@ -1,6 +1,6 @@
 """gcnn.lift_correlation and gcnn.p4_group_convolution against the tutorial's published code.
 
-The reference is ``tutorial_reference.py`` (the blog's sections 4.2/4.4, one documented fix).
+The reference is ``gcnn.reference`` (the blog's sections 4.2/4.4, one documented fix).
 Every expected value here comes from that reference, from scipy.signal, or from a law that
 must hold whatever the numbers are (equivariance, orientations never mixing); none is copied
 from running gcnn.
@@ -13,10 +13,10 @@ import zlib
 
 import numpy as np
 import pytest
-import tutorial_reference as ref
 from scipy.signal import convolve2d
 
 import gcnn
+from gcnn import reference as ref
 
 BOUNDARIES = ["fill", "pad", "wrap", "circular", "symm", "symmetric"]
 CANONICAL_BOUNDARIES = ["fill", "wrap", "symm"]

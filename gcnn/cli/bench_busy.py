@@ -60,7 +60,7 @@ def spinning_processes(count: int) -> Iterator[list[subprocess.Popen]]:
 def _alternate(
     first: Callable[[], Any], second: Callable[[], Any], budget_seconds: float
 ) -> tuple[float, float]:
-    from .._bench import time_side_by_side
+    from .bench import time_side_by_side
 
     one, other = time_side_by_side(first, second, budget_seconds, rounds=4)
     return one.seconds, other.seconds

@@ -62,7 +62,7 @@ def gcnn_step(name: str, batch: int, side: int):
 
 def training_cases(threads: int = 2) -> list:
     """Rows timing a whole training step of each model in TRAINING_SHAPES, gcnn vs PyTorch."""
-    from .._bench import Case
+    from .bench import Case
 
     try:
         import torch

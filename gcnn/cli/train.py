@@ -22,6 +22,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -307,7 +308,15 @@ class Progress:
 # --------------------------------------------------------------------------- training
 
 
-def predict(model: nn.Sequential, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
+class Classifier(Protocol):
+    """What :func:`predict` classifies with: a gcnn model, or a torch module so wrapped."""
+
+    def eval(self) -> object: ...
+
+    def __call__(self, images: np.ndarray, /) -> np.ndarray: ...
+
+
+def predict(model: Classifier, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """Predicted labels of `images` in eval mode (batch-norm running statistics).
 
     `model` is a gcnn model or anything with its two methods used here, ``eval()`` and
@@ -320,7 +329,7 @@ def predict(model: nn.Sequential, images: np.ndarray, batch_size: int = 256) -> 
     return np.concatenate(labels) if labels else np.zeros(0, dtype=np.int64)
 
 
-def error_rate(model: nn.Sequential, images: np.ndarray, labels: np.ndarray) -> float:
+def error_rate(model: Classifier, images: np.ndarray, labels: np.ndarray) -> float:
     """Share of `images` whose predicted label is wrong."""
     return float(np.mean(predict(model, images) != labels))
 
@@ -390,9 +399,9 @@ def _build_model(settings: dict) -> nn.Sequential:
     return factory(**kwargs)
 
 
-def save_checkpoint(path: str, model: nn.Sequential, settings: dict) -> None:
+def save_checkpoint(path: str, model: nn.Layer, settings: dict) -> None:
     """The model's state_dict and the settings that rebuild it, in one .npz (no pickle)."""
-    arrays = {f"state.{name}": value for name, value in model.state_dict().items()}
+    arrays: dict[str, Any] = {f"state.{name}": value for name, value in model.state_dict().items()}
     arrays["settings"] = np.array(json.dumps(settings))
     np.savez(path, **arrays)
 
@@ -466,8 +475,8 @@ def epoch_line(row: dict, images: int) -> str:
 
 def report(
     args: argparse.Namespace,
-    predictor,
-    model: nn.Sequential,
+    predictor: Classifier,
+    model: nn.Layer,
     data: Data,
     settings: dict,
     history: History,
@@ -530,7 +539,7 @@ def run(args: argparse.Namespace) -> int:
         except (OSError, ValueError, KeyError) as exc:
             print(f"gcnn train: cannot load {args.eval}: {exc}", file=sys.stderr)
             return 2
-        predictor = model
+        predictor: Classifier | None = model
         if args.backend == "torch":
             from . import train_torch
 

@@ -21,10 +21,12 @@ import sys
 import tempfile
 import time
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import torch
 import torch.distributed as dist
+from torch.multiprocessing.spawn import ProcessException
 from torch.nn import functional
 
 from gcnn import _config
@@ -57,7 +59,8 @@ def _torchrun_rank() -> tuple[int, int, int] | None:
     """(rank, world size, local rank) when torchrun (or any env:// launcher) started us."""
     if not all(name in os.environ for name in _TORCHRUN_VARIABLES):
         return None
-    return tuple(int(os.environ[name]) for name in _TORCHRUN_VARIABLES)
+    rank, world, local_rank = (int(os.environ[name]) for name in _TORCHRUN_VARIABLES)
+    return rank, world, local_rank
 
 
 def _device(args: argparse.Namespace) -> torch.device | str:
@@ -122,10 +125,10 @@ def run(args: argparse.Namespace, data: train.Data, settings: dict) -> int:
     if args.workers == 1:
         return _train(0, 1, 0, args, data, settings, threads, None)
     # Tensors handed to spawned processes travel through shared memory, not as pickled copies.
-    shared = replace(
-        data,
-        **{name: torch.from_numpy(getattr(data, name)) for name in _DATA_ARRAYS},
-    )
+    tensors: dict[str, Any] = {
+        name: torch.from_numpy(getattr(data, name)) for name in _DATA_ARRAYS
+    }  # in place of the arrays: train.Data is typed for the arrays they share memory with
+    shared = replace(data, **tensors)
     with tempfile.TemporaryDirectory(prefix="gcnn-ddp-") as folder:
         rendezvous = "file://" + os.path.join(folder, "rendezvous")
         try:
@@ -135,7 +138,7 @@ def run(args: argparse.Namespace, data: train.Data, settings: dict) -> int:
                 nprocs=args.workers,
                 join=True,
             )
-        except torch.multiprocessing.ProcessException as error:
+        except ProcessException as error:
             print(f"gcnn train: a worker process failed: {error}", file=sys.stderr)
             return 1
     return 0
@@ -164,6 +167,8 @@ def _train(rank, world, local_rank, args, data, settings, threads, rendezvous) -
     torch.set_num_threads(threads)
     _config.set_num_threads(threads)
     device = _device(args)
+    if isinstance(device, str):  # run() refused it before starting any process
+        raise TypeError(f"not a torch device: {device}")
     if device.type == "cuda" and device.index is None:
         device = torch.device("cuda", local_rank % torch.cuda.device_count())
     if device.type == "cuda":

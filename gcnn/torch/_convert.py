@@ -201,12 +201,15 @@ def _to_conv2d(module: torch.nn.Conv2d) -> nn.Layer:
             "gcnn.nn.Conv2d has no groups, dilation or padding modes: this Conv2d has groups="
             f"{module.groups}, dilation={module.dilation}, padding_mode={module.padding_mode!r}"
         )
+    kernel_h, kernel_w = module.kernel_size
+    stride_h, stride_w = module.stride
+    padding = module.padding
     return nn.Conv2d(
         module.in_channels,
         module.out_channels,
-        module.kernel_size,
-        stride=module.stride,
-        padding=module.padding,
+        (kernel_h, kernel_w),
+        stride=(stride_h, stride_w),
+        padding=padding if isinstance(padding, str) else (padding[0], padding[1]),
         bias=module.bias is not None,
         dtype=_numpy_dtype(module),
         rng=0,

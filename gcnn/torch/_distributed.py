@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
+from torch.nn.modules.batchnorm import _BatchNorm
 
 __all__ = ["active", "sync_batch_norm", "synchronized_batch_norm"]
 
@@ -44,13 +45,22 @@ def active(process_group: Any = None) -> bool:
     return dist.is_available() and dist.is_initialized() and dist.get_world_size(process_group) > 1
 
 
-def synchronized_batch_norm(norm: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+def _tensor(module: torch.nn.Module, name: str) -> torch.Tensor:
+    """The parameter or buffer `name` of `module`, which the caller knows it has."""
+    value = getattr(module, name)
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"{type(module).__name__}.{name} is {value!r}, not a tensor")
+    return value
+
+
+def synchronized_batch_norm(norm: _BatchNorm, x: torch.Tensor) -> torch.Tensor:
     """Training-mode batch norm of `x` with the statistics of every process's `x` together.
 
     `norm` is a gcnn.torch batch norm (its eps, momentum, affine parameters and running
     buffers); `x` is (N, C, ...) with the channels on axis 1.
     """
-    group = norm.process_group if norm.process_group is not None else dist.group.WORLD
+    process_group = getattr(norm, "process_group", None)
+    group = process_group if process_group is not None else dist.group.WORLD
     axes = [0, *range(2, x.dim())]
     shape = [1, -1] + [1] * (x.dim() - 2)
     channels = x.shape[1]
@@ -68,21 +78,19 @@ def synchronized_batch_norm(norm: torch.nn.Module, x: torch.Tensor) -> torch.Ten
     variance = _AllReduceSum.apply((centered * centered).sum(dim=axes), group) / total
     out = centered * torch.rsqrt(variance + norm.eps).reshape(shape)
     if norm.affine:
-        out = out * norm.weight.reshape(shape) + norm.bias.reshape(shape)
+        out = out * _tensor(norm, "weight").reshape(shape) + _tensor(norm, "bias").reshape(shape)
     if norm.track_running_stats:
+        batches = _tensor(norm, "num_batches_tracked")
+        running_mean, running_var = _tensor(norm, "running_mean"), _tensor(norm, "running_var")
         with torch.no_grad():
-            norm.num_batches_tracked.add_(1)
+            batches.add_(1)
             if norm.momentum is None:  # a cumulative average, as in PyTorch
-                factor = 1.0 / float(norm.num_batches_tracked.item())
+                factor = 1.0 / float(batches.item())
             else:
                 factor = norm.momentum
             unbiased = variance.detach() * (total / (total - 1))
-            norm.running_mean.mul_(1 - factor).add_(
-                mean.detach().to(norm.running_mean.dtype), alpha=factor
-            )
-            norm.running_var.mul_(1 - factor).add_(
-                unbiased.to(norm.running_var.dtype), alpha=factor
-            )
+            running_mean.mul_(1 - factor).add_(mean.detach().to(running_mean.dtype), alpha=factor)
+            running_var.mul_(1 - factor).add_(unbiased.to(running_var.dtype), alpha=factor)
     return out
 
 

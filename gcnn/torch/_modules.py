@@ -12,7 +12,7 @@ every device and floating dtype PyTorch supports works.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -458,9 +458,16 @@ def set_gcnn_kernels(module: torch.nn.Module, enabled: bool = True) -> torch.nn.
 # --------------------------------------------------------------------------- batch norm
 
 
-class _BatchNormChecks:
+if TYPE_CHECKING:  # the mixin is only ever combined with a torch batch norm
+    from torch.nn.modules.batchnorm import _BatchNorm as _BatchNormBase
+else:
+    _BatchNormBase = object
+
+
+class _BatchNormChecks(_BatchNormBase):
     """Checks with gcnn's words, and statistics synchronised across processes when asked."""
 
+    _ndim: int
     _layout: str
     synchronized: bool = False
     process_group: Any = None

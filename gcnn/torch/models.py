@@ -52,10 +52,13 @@ def _build(
         rng=0 if rng is None else rng,
     )
     module = from_numpy(template, use_gcnn_kernels=use_gcnn_kernels)
+    if not isinstance(module, torch.nn.Sequential):  # gcnn.models builds nn.Sequential
+        raise TypeError(f"{factory.__name__} built {type(module).__name__}, not a Sequential")
     if rng is None:  # torch's default generator, as torch.nn modules draw from it
         for child in module.modules():
-            if child is not module and hasattr(child, "reset_parameters"):
-                child.reset_parameters()
+            reset_parameters = getattr(child, "reset_parameters", None)
+            if child is not module and callable(reset_parameters):
+                reset_parameters()
     return module.to(device=device, dtype=torch_dtype)
 
 

@@ -1,17 +1,15 @@
-"""The demo image and ``python -m gcnn demo``.
+"""``python -m gcnn demo``.
 
 The demo lifts a picture to the p4 group with :func:`gcnn.lift_correlation`, checks the
 equivariance laws of the tutorial's two functions numerically, times gcnn against the
 tutorial's SciPy code and draws the lifted maps of the picture and of its rotation.
 
-Everything here imports gcnn's compiled core, SciPy and matplotlib lazily, so
-``python -m gcnn --help`` works and the demo degrades gracefully when the optional
-libraries are missing.
+SciPy and matplotlib are imported lazily, so ``python -m gcnn --help`` works and the demo
+degrades gracefully when the optional libraries are missing.
 """
 
 from __future__ import annotations
 
-import io
 import sys
 import textwrap
 from collections.abc import Callable
@@ -19,125 +17,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["load_demo_image", "make_demo_image", "run_demo"]
+from .. import datasets
 
-DEMO_IMAGE_RESOURCE = "data/demo_image.npy"
-_SUPERSAMPLING = 4
+__all__ = ["run_demo"]
+
 # The lifting and p4 laws are exact in exact arithmetic; what is left is rounding of
 # sums of k*k products, far below this bound (relative to the largest output value).
 _LAW_RTOL = 1e-9
-
-
-# --------------------------------------------------------------------------- demo image
-
-
-def make_demo_image(size: int = 96) -> np.ndarray:
-    """Draw the project's demo picture.
-
-    A letter "F", an arrow pointing right, three soft blobs and a gradient that rises to
-    the right and towards the top. None of them is symmetric under a quarter turn or a
-    mirror, so every element of p4m changes the picture visibly, which makes the cyclic
-    shift of the orientation axis easy to see in the lifted maps.
-
-    Parameters
-    ----------
-    size : int, optional
-        Side length of the square image in pixels (default 96, the size of the shipped
-        ``gcnn/data/demo_image.npy``). At least 8.
-
-    Returns
-    -------
-    image : ndarray of float64, shape (size, size)
-        Grayscale values in ``[0, 1]``; row 0 is the top of the picture.
-
-    Raises
-    ------
-    ValueError
-        If ``size`` is smaller than 8.
-
-    Notes
-    -----
-    The shapes are defined in unit coordinates (``u`` to the right, ``v`` downwards) and
-    rendered on a grid 4 times finer, then averaged over 4x4 blocks, which anti-aliases
-    the edges. The result depends on nothing but ``size``.
-
-    Examples
-    --------
-    >>> from gcnn._demo import make_demo_image
-    >>> image = make_demo_image(32)
-    >>> image.shape, image.dtype
-    ((32, 32), dtype('float64'))
-    >>> bool(0.0 <= image.min() and image.max() <= 1.0)
-    True
-    """
-    size = int(size)
-    if size < 8:
-        raise ValueError(f"size must be at least 8, got {size}")
-    fine = size * _SUPERSAMPLING
-    centres = (np.arange(fine) + 0.5) / fine
-    v, u = np.meshgrid(centres, centres, indexing="ij")
-
-    # Brighter to the right and towards the top: breaks both mirror symmetries.
-    image = 0.05 + 0.25 * (0.7 * u + 0.3 * (1.0 - v))
-
-    def box(u0: float, u1: float, v0: float, v1: float) -> np.ndarray:
-        return (u >= u0) & (u <= u1) & (v >= v0) & (v <= v1)
-
-    letter_f = (
-        box(0.18, 0.30, 0.15, 0.85)  # stem
-        | box(0.18, 0.62, 0.15, 0.27)  # top bar, the longer one
-        | box(0.18, 0.50, 0.44, 0.55)  # middle bar
-    )
-    image = np.where(letter_f, 0.92, image)
-
-    shaft = box(0.52, 0.80, 0.70, 0.76)
-    tip_u, head_base_u, head_half_height, axis_v = 0.93, 0.78, 0.10, 0.73
-    head = (
-        (u >= head_base_u)
-        & (u <= tip_u)
-        & (np.abs(v - axis_v) <= head_half_height * (tip_u - u) / (tip_u - head_base_u))
-    )
-    image = np.where(shaft | head, 0.75, image)
-
-    blobs = ((0.76, 0.32, 0.060, 0.55), (0.60, 0.52, 0.035, 0.45), (0.42, 0.86, 0.045, 0.50))
-    for blob_u, blob_v, sigma, height in blobs:
-        image = image + height * np.exp(-((u - blob_u) ** 2 + (v - blob_v) ** 2) / (2 * sigma**2))
-
-    image = np.clip(image, 0.0, 1.0)
-    image = image.reshape(size, _SUPERSAMPLING, size, _SUPERSAMPLING).mean(axis=(1, 3))
-    return np.ascontiguousarray(image, dtype=np.float64)
-
-
-def load_demo_image() -> np.ndarray:
-    """Load the demo picture shipped with gcnn.
-
-    Returns
-    -------
-    image : ndarray of float64, shape (96, 96)
-        The array stored in ``gcnn/data/demo_image.npy``, values in ``[0, 1]``.
-
-    Notes
-    -----
-    The file is read through :mod:`importlib.resources`, so it is found in a source tree,
-    an installed wheel or a zipped package alike. Should it be missing (a trimmed
-    install), the picture is drawn again with :func:`make_demo_image`, which produced the
-    file in the first place.
-
-    Examples
-    --------
-    >>> from gcnn._demo import load_demo_image
-    >>> load_demo_image().shape
-    (96, 96)
-    """
-    try:
-        from importlib import resources
-
-        resource = resources.files(__package__ or "gcnn").joinpath(DEMO_IMAGE_RESOURCE)
-        raw = resource.read_bytes()
-        image = np.load(io.BytesIO(raw), allow_pickle=False)
-    except (ImportError, OSError, ValueError, TypeError, AttributeError):
-        return make_demo_image()
-    return np.asarray(image, dtype=np.float64)
 
 
 # --------------------------------------------------------------------------- inputs
@@ -369,21 +255,16 @@ def save_figure(
 def _timing_lines(image: np.ndarray, kernel: np.ndarray, lifted: np.ndarray) -> list[str]:
     """Time gcnn against the tutorial's SciPy code on the demo's own inputs."""
     import gcnn
+    from gcnn import reference
 
-    from ._bench import (
-        _bind,
-        median_seconds,
-        scipy_available,
-        tutorial_lift_correlation,
-        tutorial_p4_group_convolution,
-    )
+    from .bench import _bind, median_seconds, scipy_available
 
     pairs = (
-        ("lift_correlation", gcnn.lift_correlation, tutorial_lift_correlation, image),
+        ("lift_correlation", gcnn.lift_correlation, reference.lift_correlation, image),
         (
             "p4_group_convolution",
             gcnn.p4_group_convolution,
-            tutorial_p4_group_convolution,
+            reference.p4_group_convolution,
             lifted,
         ),
     )
@@ -450,7 +331,7 @@ def run_demo(
     Parameters
     ----------
     image_path : str or None
-        ``.npy`` or picture file; None uses :func:`load_demo_image`.
+        ``.npy`` or picture file; None uses :func:`gcnn.datasets.demo_image`.
     kernel_size : int
         Side of the random filter (odd for exact equivariance with ``mode="same"``).
     output : str
@@ -470,7 +351,7 @@ def run_demo(
         print(f"error: --kernel-size must be at least 1, got {kernel_size}", file=sys.stderr)
         return 2
     if image_path is None:
-        image = load_demo_image()
+        image = datasets.demo_image()
         print(f"image : gcnn's demo picture, {image.shape[0]}x{image.shape[1]}")
     else:
         try:

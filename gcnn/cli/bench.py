@@ -5,7 +5,7 @@ optional peer callable (None when the peer library is missing) and the number of
 floating-point operations of the published algorithm. Sections of rows:
 
 - :func:`kernel_cases`: ``gcnn.lift_correlation`` and ``gcnn.p4_group_convolution``
-  against the tutorial's SciPy functions, copied below.
+  against the tutorial's SciPy functions (:mod:`gcnn.reference`).
 - :func:`signal_cases`: ``gcnn.convolve2d`` against ``scipy.signal.convolve2d`` on
   integer and complex inputs (integers must agree bit for bit, dtype included).
 - :func:`layer_cases`: ``gcnn.lift`` / ``gcnn.group_conv`` against
@@ -37,8 +37,6 @@ __all__ = [
     "run_bench",
     "signal_cases",
     "time_call",
-    "tutorial_lift_correlation",
-    "tutorial_p4_group_convolution",
 ]
 
 DEFAULT_SIZES = (64, 256, 1024)
@@ -49,12 +47,9 @@ DEFAULT_DTYPES = ("float64", "float32")
 
 # --------------------------------------------------------------------------- the tutorial
 #
-# The two functions below are the tutorial's NumPy/SciPy code (the blog post "Group
-# Convolution Neural Networks", toy code in the GitHub repository wenhangao21/Tutorials, folder
-# Equivariance): lift_correlation from its section 4.2 and p4_group_convolution from 4.4, kept as published (true convolution, mode="same",
-# boundary="symm") so the benchmark times the algorithm users have. One fix: the published
-# lift_correlation reads a global `conv_kernel` instead of its `kernel` argument; here the
-# argument is used.
+# The peer of the tutorial rows is the tutorial's NumPy/SciPy code as published (true
+# convolution, mode="same", boundary="symm"), from gcnn.reference, so the benchmark times the
+# algorithm users have.
 
 
 def scipy_available() -> bool:
@@ -64,57 +59,6 @@ def scipy_available() -> bool:
     except ImportError:
         return False
     return True
-
-
-def tutorial_lift_correlation(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
-    """The tutorial's lifting (section 4.2), with ``kernel`` instead of ``conv_kernel``.
-
-    Parameters
-    ----------
-    image : ndarray, shape (s, s)
-    kernel : ndarray, shape (k, k)
-
-    Returns
-    -------
-    ndarray, shape (4, s, s)
-        ``out[i] = convolve2d(image, rot90(kernel, i), mode="same", boundary="symm")``.
-    """
-    from scipy.signal import convolve2d
-
-    results = []
-    for i in range(4):  # apply rotations to the kernel and convolve with the input
-        rotated_kernel = np.rot90(kernel, i)  # published code: np.rot90(conv_kernel, i)
-        result = convolve2d(image, rotated_kernel, mode="same", boundary="symm")
-        results.append(result)
-    return np.array(results)
-
-
-def tutorial_p4_group_convolution(features: np.ndarray, kernel: np.ndarray) -> np.ndarray:
-    """The tutorial's p4 "group convolution" (section 4.4), as published.
-
-    Parameters
-    ----------
-    features : ndarray, shape (4, s, s)
-    kernel : ndarray, shape (k, k)
-
-    Returns
-    -------
-    ndarray, shape (4, s, s)
-        ``out[i] = sum_j convolve2d(features[i], rot90(kernel, j), "same", "symm")``.
-    """
-    from scipy.signal import convolve2d
-
-    output = np.zeros_like(features)
-    # Perform convolution for each feature map, convolve over both planar and angular axes
-    for i in range(features.shape[0]):
-        feature_map = features[i]
-        result = np.zeros_like(feature_map)
-        # SE(2) group on the kernels
-        for j in range(4):
-            rotated_kernel = np.rot90(kernel, j)
-            result += convolve2d(feature_map, rotated_kernel, mode="same", boundary="symm")
-        output[i] = result
-    return output
 
 
 # --------------------------------------------------------------------------- timing
@@ -260,16 +204,17 @@ def kernel_cases(
     or 16 (p4) convolutions of s*s outputs with k*k multiply-adds each.
     """
     import gcnn
+    from gcnn import reference
 
     have_scipy = scipy_available()
     rng = np.random.default_rng(seed)
     cases = []
     functions = (
-        ("lift_correlation", gcnn.lift_correlation, tutorial_lift_correlation, (), 4),
+        ("lift_correlation", gcnn.lift_correlation, reference.lift_correlation, (), 4),
         (
             "p4_group_convolution",
             gcnn.p4_group_convolution,
-            tutorial_p4_group_convolution,
+            reference.p4_group_convolution,
             (4,),
             16,
         ),
@@ -402,8 +347,8 @@ def layer_cases(threads: int = 2, seed: int = 0) -> list[Case]:
     for kind, group, batch, in_channels, out_channels, side, kernel_size in LAYER_SHAPES:
         order = GROUP_ORDER[group]
         input_group_axis = (order,) if kind == "group_conv" else ()
-        x = rng.standard_normal((batch, in_channels) + input_group_axis + (side, side))
-        weight = rng.standard_normal(
+        x: np.ndarray = rng.standard_normal((batch, in_channels) + input_group_axis + (side, side))
+        weight: np.ndarray = rng.standard_normal(
             (out_channels, in_channels) + input_group_axis + (kernel_size, kernel_size)
         )
         x = x.astype(np.float32)
@@ -460,7 +405,7 @@ def cpu_model() -> str:
 
 def _core_attribute(name: str, fallback: Any) -> Any:
     try:
-        from . import _core
+        from .. import _core
     except ImportError:
         return fallback
     value = getattr(_core, name, None)
@@ -510,7 +455,7 @@ def fma_peak_per_core() -> dict[str, float]:
     Times ``gcnn._core.fma_probe`` (chains of independent vector FMAs on the
     SIMD path gcnn uses, no memory traffic); best of several short runs.
     """
-    from . import _core
+    from .. import _core
 
     # Many short runs, best kept: on a shared machine a core is lost in bursts,
     # and a few long runs would report a burst as the peak.
@@ -660,7 +605,7 @@ def _training_section(budget_seconds: float, peak: dict[str, float], threads: in
     """Whole training steps, gcnn vs PyTorch autograd, and the peak memory of a step."""
     import gcnn
 
-    from .cli import bench_train
+    from . import bench_train
 
     print()
     gcnn.set_num_threads(threads)
@@ -796,7 +741,7 @@ def run_bench(
                 "gcnn.expand_filter and an importable torch)."
             )
         if not training_only and usable >= 2:
-            from .cli import bench_busy
+            from . import bench_busy
 
             print()
             for line in bench_busy.busy_machine_lines(threads=2, budget_seconds=budget_seconds):

@@ -1,0 +1,132 @@
+/*
+ * The output-buffer pool of gcnn._core: a NumPy memory handler (see
+ * output_pool.h for why and when it is used).  Glue, not a kernel: it speaks
+ * the CPython API (locks, capsules) and fills NumPy's PyDataMem_Handler, but
+ * calls no NumPy function, so it needs no NumPy API table.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#define NPY_NO_DEPRECATED_API NPY_1_25_API_VERSION
+#include <numpy/ndarraytypes.h>
+
+#include "output_pool.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
+#define GCNN_POOL_SLOTS 2
+#define GCNN_POOL_MAX_BYTES ((size_t)1 << 30)
+/* Blocks of at least this size are advised to use huge pages, as NumPy's own
+ * allocator does (NumPy's threshold): they fault in far fewer steps. */
+#define GCNN_HUGEPAGE_MIN_BYTES ((size_t)4 << 20)
+/* The page size madvise() ranges are aligned to (the smallest on Linux). */
+#define GCNN_PAGE_BYTES ((uintptr_t)4096)
+
+typedef struct {
+    PyThread_type_lock lock;
+    void *block[GCNN_POOL_SLOTS]; /* oldest first */
+    size_t size[GCNN_POOL_SLOTS];
+} gcnn_pool;
+
+static void *pool_malloc(void *ctx, size_t size)
+{
+    gcnn_pool *pool = ctx;
+    void *found = NULL;
+    if (size >= GCNN_POOL_MIN_BYTES && size <= GCNN_POOL_MAX_BYTES) {
+        PyThread_acquire_lock(pool->lock, WAIT_LOCK);
+        for (int i = GCNN_POOL_SLOTS - 1; i >= 0 && found == NULL; --i)
+            if (pool->block[i] != NULL && pool->size[i] == size) {
+                found = pool->block[i];
+                pool->block[i] = NULL;
+            }
+        PyThread_release_lock(pool->lock);
+        if (found != NULL)
+            return found;
+    }
+    void *block = malloc(size ? size : 1);
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    if (block != NULL && size >= GCNN_HUGEPAGE_MIN_BYTES) {
+        const uintptr_t page = GCNN_PAGE_BYTES;
+        const uintptr_t start = ((uintptr_t)block + page - 1) & ~(page - 1);
+        const uintptr_t end = ((uintptr_t)block + size) & ~(page - 1);
+        if (end > start)
+            madvise((void *)start, end - start, MADV_HUGEPAGE);
+    }
+#endif
+    return block;
+}
+
+static void *pool_calloc(void *ctx, size_t nelem, size_t elsize)
+{
+    (void)ctx;
+    return calloc(nelem, elsize);
+}
+
+static void *pool_realloc(void *ctx, void *ptr, size_t new_size)
+{
+    (void)ctx;
+    return realloc(ptr, new_size ? new_size : 1);
+}
+
+static void pool_free(void *ctx, void *ptr, size_t size)
+{
+    gcnn_pool *pool = ctx;
+    void *evicted = ptr;
+    if (ptr != NULL && size >= GCNN_POOL_MIN_BYTES && size <= GCNN_POOL_MAX_BYTES) {
+        /* keep it as the newest; the oldest kept buffer makes room */
+        PyThread_acquire_lock(pool->lock, WAIT_LOCK);
+        evicted = pool->block[0];
+        for (int i = 0; i + 1 < GCNN_POOL_SLOTS; ++i) {
+            pool->block[i] = pool->block[i + 1];
+            pool->size[i] = pool->size[i + 1];
+        }
+        pool->block[GCNN_POOL_SLOTS - 1] = ptr;
+        pool->size[GCNN_POOL_SLOTS - 1] = size;
+        PyThread_release_lock(pool->lock);
+    }
+    free(evicted);
+}
+
+static void pool_capsule_destructor(PyObject *capsule)
+{
+    PyDataMem_Handler *handler = PyCapsule_GetPointer(capsule, "mem_handler");
+    if (handler == NULL)
+        return;
+    gcnn_pool *pool = handler->allocator.ctx;
+    for (int i = 0; i < GCNN_POOL_SLOTS; ++i)
+        free(pool->block[i]);
+    if (pool->lock != NULL)
+        PyThread_free_lock(pool->lock);
+    free(pool);
+    free(handler);
+}
+
+PyObject *gcnn_output_pool_new(void)
+{
+    gcnn_pool *pool = calloc(1, sizeof *pool);
+    PyDataMem_Handler *handler = calloc(1, sizeof *handler);
+    if (pool == NULL || handler == NULL || (pool->lock = PyThread_allocate_lock()) == NULL) {
+        free(pool);
+        free(handler);
+        PyErr_NoMemory();
+        return NULL;
+    }
+    snprintf(handler->name, sizeof handler->name, "gcnn_output_pool");
+    handler->version = 1;
+    handler->allocator.ctx = pool;
+    handler->allocator.malloc = pool_malloc;
+    handler->allocator.calloc = pool_calloc;
+    handler->allocator.realloc = pool_realloc;
+    handler->allocator.free = pool_free;
+    PyObject *capsule = PyCapsule_New(handler, "mem_handler", pool_capsule_destructor);
+    if (capsule == NULL) {
+        PyThread_free_lock(pool->lock);
+        free(pool);
+        free(handler);
+    }
+    return capsule;
+}
