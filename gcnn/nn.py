@@ -54,7 +54,7 @@ from typing import Any, Union, overload
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
-from . import _config, _core, _layers
+from . import _config, _core, _layers, steerable
 from ._validate import as_real_array, compute_dtype, contiguous, positive_int
 from .groups import GroupLike, PointGroup
 
@@ -532,10 +532,18 @@ class _Convolution(Layer):
         """The (rows, columns) zero padding, with ``"same"``/``"valid"`` resolved."""
         return _layers.resolve_padding(self.padding, self.kernel_size[0], self.stride)
 
+    def _pixel_weight(self) -> np.ndarray:
+        """The weight the functional layer takes (the steerable layers override it)."""
+        return self.weight
+
+    def _weight_gradient(self, grad_pixels: np.ndarray) -> np.ndarray:
+        """The gradient of `weight` from that of :meth:`_pixel_weight` (its transpose)."""
+        return grad_pixels
+
     def forward(self, x: ArrayLike) -> np.ndarray:
         values = as_real_array(x, "x")
         out = type(self)._forward_function(
-            values, self.weight, self.bias, **self._function_keywords()
+            values, self._pixel_weight(), self.bias, **self._function_keywords()
         )
         if self.training:
             self._keep(x=values, out_shape=out.shape, dtype=out.dtype)
@@ -546,9 +554,9 @@ class _Convolution(Layer):
     def _backward(self, cache: dict, grad: np.ndarray) -> np.ndarray:
         x = cache["x"]
         grad_x, grad_weight, grad_bias = type(self)._backward_function(
-            grad, x, self.weight, **self._function_keywords()
+            grad, x, self._pixel_weight(), **self._function_keywords()
         )
-        self._parameters["weight"].grad += grad_weight
+        self._parameters["weight"].grad += self._weight_gradient(grad_weight)
         if "bias" in self._parameters:
             self._parameters["bias"].grad += grad_bias
         return np.asarray(grad_x).reshape(x.shape)
@@ -596,16 +604,47 @@ class _GroupConvolution(_Convolution):
         generator = _generator(rng)
 
         k = kernel[0]
+        # Groups with turns that are not quarter turns hold coefficients in the orthonormal
+        # steerable basis instead of pixels (docs/design.md, §3.7 Steerable filters).
+        self.basis: np.ndarray | None = None
+        filter_shape: tuple[int, ...] = (k, k)
+        if self.group.steerable:
+            self.basis = steerable.filter_basis(k)
+            filter_shape = (len(self.basis),)
         if self._group_axis:
-            shape = (self.out_channels, self.in_channels, self.group.order, k, k)
+            shape = (self.out_channels, self.in_channels, self.group.order) + filter_shape
         else:
-            shape = (self.out_channels, self.in_channels, k, k)
+            shape = (self.out_channels, self.in_channels) + filter_shape
         fan_in = math.prod(shape[1:])
         bound = 1.0 / math.sqrt(fan_in)
         self._register_parameter("weight", _uniform(generator, bound, shape, dtype))
         self._register_parameter(
             "bias", _uniform(generator, bound, self.out_channels, dtype) if bias else None
         )
+
+    def _pixel_weight(self) -> np.ndarray:
+        if self.basis is None:
+            return self.weight
+        return np.tensordot(self.weight, self.basis.astype(self.weight.dtype), axes=1)
+
+    def _weight_gradient(self, grad_pixels: np.ndarray) -> np.ndarray:
+        if self.basis is None:
+            return grad_pixels
+        basis = self.basis.astype(grad_pixels.dtype)
+        return np.tensordot(grad_pixels, basis, axes=([-2, -1], [1, 2]))
+
+    @property
+    def filters(self) -> np.ndarray:
+        """The ``k x k`` filters of the identity orientation, what :func:`gcnn.lift` takes.
+
+        The weight itself for p4, p4m and the other groups of quarter turns; for the steerable
+        groups the weight's coefficients times :attr:`basis`, ``np.tensordot(weight, basis,
+        1)``: shape ``(C_out, C_in, k, k)`` or ``(C_out, C_in, |G|, k, k)``, a new array.
+        ``gcnn.expand_filter(layer.filters, layer.group, kind)`` is the ``conv2d`` weight that
+        exports the layer (docs/design.md, §3.5 expand_filter).
+        """
+        weight = self._pixel_weight()
+        return weight.copy() if weight is self.weight else weight
 
     def __repr__(self) -> str:
         padding = self.padding if isinstance(self.padding, str) else _pair_text(self.padding)
@@ -614,6 +653,8 @@ class _GroupConvolution(_Convolution):
             f"{type(self).__name__}({self.in_channels} -> {self.out_channels}, {self.group.name}, "
             f"kernel {k[0]}x{k[1]}, stride {_pair_text(self.stride)}, padding {padding}"
         )
+        if self.basis is not None:
+            text += f", {len(self.basis)} steerable filters"
         return text + (")" if self.bias is not None else ", bias=False)")
 
 
