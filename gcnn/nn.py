@@ -54,14 +54,15 @@ from typing import Any, Union, overload
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
-from . import _config, _core, _layers, steerable
+from . import _config, _core, _layers, fourier, steerable
 from ._validate import as_real_array, compute_dtype, contiguous, positive_int
-from .groups import GroupLike, PointGroup
+from .groups import GroupLike, PointGroup, get_group
 
 __all__ = [
     "BatchNorm2d",
     "Conv2d",
     "CrossEntropyLoss",
+    "FiberInterpolation",
     "Flatten",
     "GroupBatchNorm",
     "GroupConv",
@@ -933,6 +934,97 @@ class GroupPool(Layer):
 
     def __repr__(self) -> str:
         return f"GroupPool({self.reduce})"
+
+
+class FiberInterpolation(Layer):
+    """Feature maps on a group evaluated at any orientations, by trigonometric interpolation.
+
+    The tutorial's section 5 as a layer (docs/design.md, §3.8 Fibers over the orientations):
+    the ``N`` values of a feature over the turns of ``cN`` (or over each coset of ``dN``) are
+    read through their Fourier coefficients as a periodic function of the angle, moved by
+    phase factors and evaluated at ``angles``.
+
+    Parameters
+    ----------
+    angles : array_like of float, shape (A,)
+        Orientations in radians (counter-clockwise, the sense of ``np.rot90``).
+    group : str or PointGroup
+        The group of the input feature maps.
+
+    Attributes
+    ----------
+    matrix : numpy.ndarray of float64, shape (A, N)
+        ``fourier.interpolation_matrix(N, angles)``: the layer is linear over the
+        orientation axis, ``out[..., m*A + a, :, :] = sum_n matrix[a, n] x[..., m*N + n, :, :]``.
+
+    Notes
+    -----
+    Input ``(B, C, |G|, H, W)``, output ``(B, C, (|G|/N) * A, H, W)``: for ``dN`` the turns
+    come first, then the mirrored turns, as in the group's own index. At an angle of the grid
+    (``2*pi*n/N``) the output is the input's slot ``n`` exactly; between the grid angles it is
+    the lowest-degree trigonometric polynomial through the samples, which is exact only for
+    responses that vary with the angle no faster than frequency ``N/2``
+    (:func:`gcnn.fourier.steering_error` measures how far a network is from that). Backward
+    multiplies by the transpose. No parameters.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gcnn import nn
+    >>> layer = nn.FiberInterpolation(np.deg2rad([0, 45, 22.5]), "c8")
+    >>> layer
+    FiberInterpolation(c8, 3 angles)
+    >>> x = np.random.default_rng(0).standard_normal((1, 2, 8, 3, 3))
+    >>> out = layer(x)
+    >>> out.shape
+    (1, 2, 3, 3, 3)
+    >>> bool(np.allclose(out[:, :, 1], x[:, :, 1]))
+    True
+    """
+
+    def __init__(self, angles: ArrayLike, group: GroupLike = "p4") -> None:
+        super().__init__()
+        self.group = get_group(group)
+        values = np.asarray(angles)
+        if values.dtype.kind not in "buif":
+            raise TypeError(f"angles must be real numbers, got {values.dtype}")
+        if values.ndim != 1 or values.size == 0:
+            raise ValueError(f"angles must be a non-empty 1-D array, got shape {values.shape}")
+        if not np.all(np.isfinite(values)):
+            raise ValueError("angles must be finite")
+        self.angles = values.astype(np.float64)
+        self.matrix = fourier.interpolation_matrix(self.group.rotations, self.angles)
+        self.matrix.flags.writeable = False
+
+    def _cosets(self) -> int:
+        return self.group.order // self.group.rotations
+
+    def forward(self, x: ArrayLike) -> np.ndarray:
+        values = as_real_array(x, "x")
+        order = self.group.order
+        if values.ndim < 3 or values.shape[-3] != order:
+            raise ValueError(
+                f"x must have shape (..., {order}, H, W) ({self.group.name} feature maps: the "
+                f"group axis is -3), got {values.shape}"
+            )
+        dtype = compute_dtype(values)
+        turns = self.group.rotations
+        cosets = values.reshape(values.shape[:-3] + (self._cosets(), turns) + values.shape[-2:])
+        out = np.einsum("an,...mnhw->...mahw", self.matrix.astype(dtype), cosets.astype(dtype))
+        out = out.reshape(values.shape[:-3] + (-1,) + values.shape[-2:])
+        if self.training:
+            self._keep(x_shape=values.shape, out_shape=out.shape, dtype=out.dtype)
+        return out
+
+    def _backward(self, cache: dict, grad: np.ndarray) -> np.ndarray:
+        shape = cache["x_shape"]
+        count = len(self.angles)
+        blocks = grad.reshape(grad.shape[:-3] + (self._cosets(), count) + grad.shape[-2:])
+        grad_x = np.einsum("an,...mahw->...mnhw", self.matrix.astype(grad.dtype), blocks)
+        return np.ascontiguousarray(grad_x.reshape(shape))
+
+    def __repr__(self) -> str:
+        return f"FiberInterpolation({self.group.name}, {len(self.angles)} angles)"
 
 
 class SpatialPool(Layer):
