@@ -20,7 +20,12 @@ import gcnn
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
-NOTEBOOKS = ["01_group_cnns.ipynb", "02_steerable_fourier.ipynb", "03_training.ipynb"]
+NOTEBOOKS = [
+    "01_group_cnns.ipynb",
+    "02_steerable_fourier.ipynb",
+    "03_training.ipynb",
+    "04_finer_rotations.ipynb",
+]
 # Written and edited as .ipynb files themselves; notebooks/build_notebooks.py makes the others.
 HAND_WRITTEN = {"03_training.ipynb"}
 CELL_TIMEOUT_SECONDS = 600
