@@ -197,14 +197,19 @@ def _expand_steerable(weight: np.ndarray, group: PointGroup, kind: str) -> np.nd
     k = weight.shape[-1]
     matrices = _turn_matrices(group, k).astype(weight.dtype, copy=False)
     if kind == "lift":
-        flat = weight.reshape(out_channels, in_channels, k * k)
-        # expanded[o, g, c] = A_g w[o, c]
-        expanded = np.einsum("gpq,ocq->ogcp", matrices, flat, optimize=True)
-        return expanded.reshape(out_channels * order, in_channels, k, k)
+        flat = weight.reshape(1, out_channels * in_channels, k * k)
+        # expanded[o, g, c] = A_g w[o, c]: one matrix product per g (BLAS, batched over g).
+        turned = np.matmul(flat, matrices.transpose(0, 2, 1))
+        expanded = turned.reshape(order, out_channels, in_channels, k * k).transpose(1, 0, 2, 3)
+        return np.ascontiguousarray(expanded).reshape(out_channels * order, in_channels, k, k)
     flat = weight.reshape(out_channels, in_channels, order, k * k)
-    # expanded[o, g, c, h] = A_g w[o, c, g^-1 h]
-    gathered = flat[:, :, _orientation_gather(group)]
-    expanded = np.einsum("gpq,ocghq->ogchp", matrices, gathered, optimize=True)
+    # expanded[o, g, c, h] = A_g w[o, c, g^-1 h]: gather the orientations, then g leads so
+    # that each A_g multiplies one contiguous block.
+    gathered = flat[:, :, _orientation_gather(group)].transpose(2, 0, 1, 3, 4)
+    blocks = gathered.reshape(order, out_channels * in_channels * order, k * k)
+    turned = np.matmul(blocks, matrices.transpose(0, 2, 1))
+    expanded = turned.reshape(order, out_channels, in_channels, order, k * k)
+    expanded = np.ascontiguousarray(expanded.transpose(1, 0, 2, 3, 4))
     return expanded.reshape(out_channels * order, in_channels * order, k, k)
 
 
@@ -1084,7 +1089,8 @@ def _fold_lift(grad_bank: np.ndarray, group: PointGroup, out_channels: int) -> n
     if group.steerable:
         # grad_weight[o, c] = sum_g A_g^T grad_B[o*|G| + g, c]
         matrices = _turn_matrices(group, k).astype(grad_bank.dtype, copy=False)
-        total = np.einsum("gpq,ogcp->ocq", matrices, slots, optimize=True)
+        by_element = slots.transpose(1, 0, 2, 3).reshape(order, out_channels * in_channels, k * k)
+        total = np.matmul(by_element, matrices).sum(axis=0)
         return total.reshape(out_channels, in_channels, k, k)
     inverse_pixels = _inverse_pixel_gather(group, k)
     total = np.zeros((out_channels, in_channels, k * k), dtype=grad_bank.dtype)
@@ -1107,9 +1113,13 @@ def _fold_group(grad_bank: np.ndarray, group: PointGroup, out_channels: int) -> 
     if group.steerable:
         # grad_weight[o, c, a] = sum_g A_g^T grad_B[o*|G| + g, c*|G| + g a]
         matrices = _turn_matrices(group, k).astype(grad_bank.dtype, copy=False)
-        gathered = np.stack([slots[:, g][:, :, table[g]] for g in range(order)], axis=1)
-        total = np.einsum("gpq,ogcap->ocaq", matrices, gathered, optimize=True)
-        return total.reshape(out_channels, in_channels, order, k, k)
+        # gathered[g, o, c, a] = grad_B[o*|G| + g, c*|G| + g a], then A_g^T on each g's block.
+        gathered = slots.transpose(1, 0, 2, 3, 4)[np.arange(order)[:, None], :, :, table]
+        # Advanced indices on axes 0 and 3 lead: gathered is (g, a, o, c, q).
+        blocks = gathered.reshape(order, -1, k * k)
+        turned = np.matmul(blocks, matrices).sum(axis=0)
+        total = turned.reshape(order, out_channels, in_channels, k * k).transpose(1, 2, 0, 3)
+        return np.ascontiguousarray(total).reshape(out_channels, in_channels, order, k, k)
     inverse_pixels = _inverse_pixel_gather(group, k)
     total = np.zeros((out_channels, in_channels, order, k * k), dtype=grad_bank.dtype)
     for g in range(order):

@@ -746,7 +746,8 @@ def steer_features(F: ArrayLike, theta: float, group: GroupLike) -> np.ndarray:
     whole = round(shift)
     cosets = array.reshape(array.shape[:-3] + (grp.order // turns, turns) + array.shape[-2:])
     if abs(shift - whole) <= _QUARTER_TURN_TOLERANCE:
-        # Every coset moves forward by the same number of slots (docs/design.md, §2.5).
+        # Every coset moves forward by the same number of slots (docs/design.md, §2.5 Cyclic
+        # and dihedral groups of any order).
         shifted = np.roll(cosets, whole, axis=-3)
     else:
         shifted = _shift_fibers(cosets, shift, axis=-3)

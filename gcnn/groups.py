@@ -33,10 +33,9 @@ planes turn a quarter and the orientation axis shifts cyclically by one.
 
 from __future__ import annotations
 
-from typing import Union
-
 import math
 import re
+from typing import Union
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -240,11 +239,17 @@ class PointGroup:
                [2, 3, 0, 1],
                [3, 0, 1, 2]])
         """
-        table = np.empty((self.order, self.order), dtype=np.intp)
-        for a in self.elements:
-            for b in self.elements:
-                table[a, b] = self.compose(a, b)
-        return table
+        table = self.__dict__.get("_cayley_table")
+        if table is None:
+            # compose() over the whole grid at once, kept: the layers ask for the table on
+            # every call, and for cN/dN it has (2N)**2 entries.
+            elements = np.arange(self.order, dtype=np.intp)
+            mirror_a, turns_a = np.divmod(elements[:, None], self.rotations)
+            mirror_b, turns_b = np.divmod(elements[None, :], self.rotations)
+            turns = (turns_a + np.where(mirror_a == 1, -turns_b, turns_b)) % self.rotations
+            table = (self.rotations * (mirror_a ^ mirror_b) + turns).astype(np.intp)
+            self.__dict__["_cayley_table"] = table
+        return table.copy()
 
     def permutation(self, g: int) -> np.ndarray:
         """Return the index array ``p`` with ``(L_g F)[h] == T_g(F[p[h]])``.

@@ -39,7 +39,7 @@ from numpy.typing import DTypeLike
 from . import nn
 from ._validate import positive_int
 
-__all__ = ["c16cnn", "c8cnn", "d8cnn", "p4cnn", "p4mcnn", "z2cnn"]
+__all__ = ["c8cnn", "c16cnn", "d8cnn", "p4cnn", "p4mcnn", "z2cnn"]
 
 RngLike = Union[None, int, np.random.Generator]
 

@@ -94,7 +94,7 @@ def band_limit(radius: float, kernel_size: int) -> int:
     """
     if radius == 0:
         return 0
-    highest = 2 * int(round(radius)) - 1
+    highest = 2 * round(radius) - 1
     if radius >= (kernel_size - 1) // 2:
         highest = min(highest, 2)
     return highest
@@ -113,7 +113,8 @@ def ring_radius(ring: int, kernel_size: int) -> float:
     """Radius (pixels) of ring ``q``: ``q``, and ``(k - 1) // 2 - 0.3`` for the outermost ring."""
     if ring > 0 and ring == (kernel_size - 1) // 2:
         # The outermost ring reaches the corners, which a turn by 45 degrees carries off the
-        # grid: drawn in a little, its turned samples stay on it (docs/design.md, §3.7).
+        # grid: drawn in a little, its turned samples stay on it (docs/design.md, §3.7
+        # Steerable filters).
         return ring - OUTER_RING_INSET
     return float(ring)
 

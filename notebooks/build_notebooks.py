@@ -1306,7 +1306,7 @@ import scipy.ndimage
 import gcnn
 from gcnn import fourier, nn, steerable
 from gcnn._demo import load_demo_image
-from gcnn.groups import cyclic, dihedral, p4
+from gcnn.groups import cyclic, dihedral
 
 notebook_start = time.perf_counter()
 np.set_printoptions(precision=4, suppress=True, linewidth=110)
@@ -1497,9 +1497,8 @@ ax.set_title("how far three-layer networks are from turning with their input")
 ax.legend()
 plt.show()
 
-for name in curves:
-    print(f"{name:>4}: largest error {curves[name].max():.2%} at "
-          f"{sweep[np.argmax(curves[name])]:.1f} degrees")
+for name, curve in curves.items():
+    print(f"{name:>4}: largest error {curve.max():.2%} at {sweep[np.argmax(curve)]:.1f} degrees")
 at = {angle: index for index, angle in enumerate(sweep)}
 assert all(curves[name][at[0.0]] < 1e-12 and curves[name][at[90.0]] < 1e-12 for name in curves)
 assert curves["c16"].max() < curves["c8"].max() < curves["p4"].max()

@@ -35,8 +35,8 @@ from gcnn import nn
 torch = pytest.importorskip("torch")
 e2cnn = pytest.importorskip("e2cnn")
 ndimage = pytest.importorskip("scipy.ndimage")
-from e2cnn import gspaces  # noqa: E402
-from e2cnn import nn as enn  # noqa: E402
+from e2cnn import gspaces
+from e2cnn import nn as enn
 
 SIZE = 41
 CHANNELS = 4
@@ -73,13 +73,15 @@ def measure(kind: str, kernel_size: int, trials: int, seed: int) -> dict:
         layer_seed = seed * 1000 + trial
         if kind == "lift":
             x = smooth(rng, (1, 1, SIZE, SIZE))
-            ours = nn.LiftingConv(1, CHANNELS, kernel_size, group=group, rng=layer_seed,
-                                  dtype=np.float64)
+            ours = nn.LiftingConv(
+                1, CHANNELS, kernel_size, group=group, rng=layer_seed, dtype=np.float64
+            )
             field_in = enn.FieldType(space, [space.trivial_repr])
         else:
             x = smooth(rng, (1, CHANNELS, 8, SIZE, SIZE))
-            ours = nn.GroupConv(CHANNELS, CHANNELS, kernel_size, group=group, rng=layer_seed,
-                                dtype=np.float64)
+            ours = nn.GroupConv(
+                CHANNELS, CHANNELS, kernel_size, group=group, rng=layer_seed, dtype=np.float64
+            )
             field_in = enn.FieldType(space, CHANNELS * [space.regular_repr])
         field_out = enn.FieldType(space, CHANNELS * [space.regular_repr])
         theirs = enn.R2Conv(field_in, field_out, kernel_size=kernel_size).double().eval()

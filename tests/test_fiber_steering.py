@@ -25,20 +25,24 @@ def rng():
 
 def smooth(rng, shape, width=2.0):
     ndimage = pytest.importorskip("scipy.ndimage")
-    values = ndimage.gaussian_filter(rng.standard_normal(shape), (0,) * (len(shape) - 2) + (width,) * 2)
+    values = ndimage.gaussian_filter(
+        rng.standard_normal(shape), (0,) * (len(shape) - 2) + (width,) * 2
+    )
     return values / values.std()
 
 
 @pytest.mark.parametrize("n_bins", [1, 2, 3, 4, 8, 16])
 def test_interpolation_matrix_is_the_fourier_series(n_bins, rng):
     grid = 2 * np.pi * np.arange(n_bins) / n_bins
-    np.testing.assert_allclose(fourier.interpolation_matrix(n_bins, grid), np.eye(n_bins),
-                               atol=1e-13)
+    np.testing.assert_allclose(
+        fourier.interpolation_matrix(n_bins, grid), np.eye(n_bins), atol=1e-13
+    )
     angles = rng.uniform(-7, 7, size=5)
     matrix = fourier.interpolation_matrix(n_bins, angles)
     fiber = rng.standard_normal(n_bins)
-    np.testing.assert_allclose(matrix @ fiber, fourier.interpolate_fiber(fiber, angles, axis=0),
-                               atol=1e-13)
+    np.testing.assert_allclose(
+        matrix @ fiber, fourier.interpolate_fiber(fiber, angles, axis=0), atol=1e-13
+    )
     # Frequencies below N/2 are carried exactly at every angle: the phase factors of a shift.
     for frequency in range((n_bins - 1) // 2 + 1):
         samples = np.cos(frequency * grid - 0.7)
@@ -52,10 +56,13 @@ def test_interpolation_matrix_is_the_fourier_series(n_bins, rng):
 def test_turn_image_is_rot90_at_quarter_turns_and_splines_between(rng):
     image = rng.standard_normal((2, 7, 7))
     for quarter in range(-2, 6):
-        np.testing.assert_array_equal(fourier.turn_image(image, quarter * math.pi / 2),
-                                      np.rot90(image, quarter, axes=(-2, -1)))
-    np.testing.assert_array_equal(fourier.turn_image(image, math.pi / 4),
-                                  cyclic(8).transform_image(image, 1))
+        np.testing.assert_array_equal(
+            fourier.turn_image(image, quarter * math.pi / 2),
+            np.rot90(image, quarter, axes=(-2, -1)),
+        )
+    np.testing.assert_array_equal(
+        fourier.turn_image(image, math.pi / 4), cyclic(8).transform_image(image, 1)
+    )
     assert fourier.turn_image(image.astype(np.float32), 0.4).dtype == np.float32
     with pytest.raises(ValueError, match="image must have at least 2 dimensions"):
         fourier.turn_image(np.ones(3), 0.1)
@@ -86,8 +93,9 @@ def test_steer_features_shifts_low_frequency_fibers_exactly(group, rng):
     features = fibers.reshape(group.order, 1, 1)
     for angle in (0.3, -1.1, 2.5):
         expected = np.concatenate([np.cos(grid - angle - phase) for phase in phases])
-        np.testing.assert_allclose(fourier.steer_features(features, angle, group)[:, 0, 0],
-                                   expected, atol=1e-12)
+        np.testing.assert_allclose(
+            fourier.steer_features(features, angle, group)[:, 0, 0], expected, atol=1e-12
+        )
     with pytest.raises(ValueError, match=r"F must have shape \(\.\.\., 32, H, W\)"):
         fourier.steer_features(features, 0.1, dihedral(16))  # 32 slots
 
@@ -99,11 +107,11 @@ def test_steering_error_matches_check_equivariance_on_the_grid(rng):
     def lift(x):
         return gcnn.lift(x, weight, group="c8")
 
-    errors = fourier.steering_error(lift, image, [cyclic(8).angle(g) for g in range(8)], "c8",
-                                    margin=3)
+    errors = fourier.steering_error(
+        lift, image, [cyclic(8).angle(g) for g in range(8)], "c8", margin=3
+    )
     reported = gcnn.check_equivariance(lift, image, "c8", margin=3).relative
-    np.testing.assert_allclose(errors, [reported[f"r{g}"] for g in range(8)], rtol=1e-9,
-                               atol=1e-14)
+    np.testing.assert_allclose(errors, [reported[f"r{g}"] for g in range(8)], rtol=1e-9, atol=1e-14)
     assert errors[[0, 2, 4, 6]].max() < 1e-13 and errors[[1, 3, 5, 7]].min() > 1e-6
 
 
@@ -119,10 +127,12 @@ def test_steering_error_of_a_network_grows_between_the_grid_angles(rng):
             nn.GroupConv(channels, channels, 5, group=group, rng=1, dtype=np.float64),
         ).eval()
 
-    p4_errors = fourier.steering_error(network("p4", 6), image, [0, np.pi / 4, np.pi / 2], "p4",
-                                       margin=8)
-    c8_errors = fourier.steering_error(network("c8", 4), image, [np.pi / 8, np.pi / 4], "c8",
-                                       margin=8)
+    p4_errors = fourier.steering_error(
+        network("p4", 6), image, [0, np.pi / 4, np.pi / 2], "p4", margin=8
+    )
+    c8_errors = fourier.steering_error(
+        network("c8", 4), image, [np.pi / 8, np.pi / 4], "c8", margin=8
+    )
     assert p4_errors[0] < 1e-13 and p4_errors[2] < 1e-13
     assert p4_errors[1] > 10 * c8_errors[1]
     assert c8_errors[0] > c8_errors[1]  # between c8's angles the fibers are interpolated
@@ -157,8 +167,13 @@ def test_fiber_interpolation_layer(group, rng):
         np.testing.assert_allclose(out[:, :, coset * 4 + 2], x[:, :, base + 1], atol=1e-13)
         np.testing.assert_allclose(
             out[:, :, coset * 4 + 1],
-            np.moveaxis(fourier.interpolate_fiber(x[:, :, base : base + group.rotations], 0.2,
-                                                  axis=2)[..., None, :, :], -3, 2)[:, :, 0],
+            np.moveaxis(
+                fourier.interpolate_fiber(x[:, :, base : base + group.rotations], 0.2, axis=2)[
+                    ..., None, :, :
+                ],
+                -3,
+                2,
+            )[:, :, 0],
             atol=1e-12,
         )
     grad = rng.standard_normal(out.shape)

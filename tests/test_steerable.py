@@ -182,8 +182,9 @@ def _reference_turned_filter(weight, theta, mirror):
 def test_basis_is_orthonormal_and_turns_like_the_reference(k, rng):
     basis = steerable.filter_basis(k)
     assert basis.shape == (steerable.filter_basis(k).shape[0], k, k) and not basis.flags.writeable
-    np.testing.assert_allclose(np.tensordot(basis, basis, ([1, 2], [1, 2])), np.eye(len(basis)),
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        np.tensordot(basis, basis, ([1, 2], [1, 2])), np.eye(len(basis)), atol=1e-12
+    )
     weight = rng.standard_normal((k, k))
     for theta, mirror in [(0.0, False), (0.3, False), (math.pi / 4, True), (2.0, True)]:
         np.testing.assert_allclose(
@@ -199,11 +200,11 @@ def test_turns_are_a_representation_exact_at_quarter_turns(k, rng):
     turn = steerable.turn_filter
     np.testing.assert_allclose(turn(w, 0.0), w, atol=1e-13)
     np.testing.assert_allclose(turn(turn(w, 0.4), 1.1), turn(w, 1.5), atol=1e-13)
-    np.testing.assert_allclose(turn(turn(w, 0.4), 0.0, mirror=True), turn(w, -0.4, mirror=True),
-                               atol=1e-13)
+    np.testing.assert_allclose(
+        turn(turn(w, 0.4), 0.0, mirror=True), turn(w, -0.4, mirror=True), atol=1e-13
+    )
     for quarter in range(4):
-        np.testing.assert_allclose(turn(w, quarter * math.pi / 2), np.rot90(w, quarter),
-                                   atol=1e-13)
+        np.testing.assert_allclose(turn(w, quarter * math.pi / 2), np.rot90(w, quarter), atol=1e-13)
     np.testing.assert_allclose(turn(w, 0.0, mirror=True), np.flip(w, -1), atol=1e-13)
     # A filter outside the subspace is projected first: turning by 0 is the projection.
     pixel = np.zeros((k, k))
@@ -230,10 +231,12 @@ def lift_reference(x, w, group, padding):
     """Slow lift: each turned filter from the reference fit, correlated with NumPy."""
     banks = np.stack(
         [
-            np.stack([
-                _reference_turned_filter(w[o, c], group.angle(g), g >= group.rotations)
-                for c in range(w.shape[1])
-            ])
+            np.stack(
+                [
+                    _reference_turned_filter(w[o, c], group.angle(g), g >= group.rotations)
+                    for c in range(w.shape[1])
+                ]
+            )
             for o in range(w.shape[0])
             for g in group.elements
         ]
@@ -278,9 +281,7 @@ def test_exact_elements_are_exact_for_lift_and_group_conv(group, rng):
 def test_other_turns_are_approximate_and_small_on_smooth_images(group, rng):
     x = smooth(rng, (1, 1, 41, 41))
     w = steerable_weight(rng, (4, 1), 5)
-    errors = gcnn.check_equivariance(
-        lambda a: gcnn.lift(a, w, group=group), x, group, margin=5
-    )
+    errors = gcnn.check_equivariance(lambda a: gcnn.lift(a, w, group=group), x, group, margin=5)
     worst = max(errors.relative[name] for name in errors.approximate)
     assert 1e-6 < worst < 0.05
     # A p4 lifting with the same filters, turned by 45 degrees, is far off: the point of cN.
@@ -303,23 +304,29 @@ def test_backward_is_the_adjoint_and_the_fold_is_the_transpose(group, rng):
     grad_x, grad_w, _ = gcnn.lift_backward(g, x, w, group=group, padding=1)
     probe_x, probe_w = rng.standard_normal(x.shape), rng.standard_normal(w.shape)
     scale = np.abs(out).sum() * np.abs(g).max() + 1
-    assert abs(np.vdot(gcnn.lift(probe_x, w, group=group, padding=1), g)
-               - np.vdot(probe_x, grad_x)) < 1e-11 * scale
-    assert abs(np.vdot(gcnn.lift(x, probe_w, group=group, padding=1), g)
-               - np.vdot(probe_w, grad_w)) < 1e-11 * scale
+    assert (
+        abs(np.vdot(gcnn.lift(probe_x, w, group=group, padding=1), g) - np.vdot(probe_x, grad_x))
+        < 1e-11 * scale
+    )
+    assert (
+        abs(np.vdot(gcnn.lift(x, probe_w, group=group, padding=1), g) - np.vdot(probe_w, grad_w))
+        < 1e-11 * scale
+    )
     # <E(w), B> == <w, E^T(B)> for the expansion alone.
     bank = rng.standard_normal((3 * group.order, 2, 3, 3))
     assert math.isclose(
         np.vdot(gcnn.expand_filter(probe_w, group, "lift"), bank),
         np.vdot(probe_w, _fold_lift(bank, group, 3)),
-        rel_tol=1e-11, abs_tol=1e-11,
+        rel_tol=1e-11,
+        abs_tol=1e-11,
     )
     wg = rng.standard_normal((2, 2, group.order, 3, 3))
     group_bank = rng.standard_normal((2 * group.order, 2 * group.order, 3, 3))
     assert math.isclose(
         np.vdot(gcnn.expand_filter(wg, group, "group"), group_bank),
         np.vdot(wg, _fold_group(group_bank, group, 2)),
-        rel_tol=1e-11, abs_tol=1e-11,
+        rel_tol=1e-11,
+        abs_tol=1e-11,
     )
     features = rng.standard_normal((1, 2, group.order, 7, 7))
     out = gcnn.group_conv(features, wg, group=group, stride=2)
@@ -327,8 +334,11 @@ def test_backward_is_the_adjoint_and_the_fold_is_the_transpose(group, rng):
     _, grad_wg, _ = gcnn.group_conv_backward(g, features, wg, group=group, stride=2)
     probe = rng.standard_normal(wg.shape)
     eps = 1e-6
-    numeric = np.vdot(gcnn.group_conv(features, wg + eps * probe, group=group, stride=2)
-                      - gcnn.group_conv(features, wg - eps * probe, group=group, stride=2), g)
+    numeric = np.vdot(
+        gcnn.group_conv(features, wg + eps * probe, group=group, stride=2)
+        - gcnn.group_conv(features, wg - eps * probe, group=group, stride=2),
+        g,
+    )
     assert math.isclose(numeric / (2 * eps), np.vdot(probe, grad_wg), rel_tol=1e-6)
 
 
@@ -353,7 +363,9 @@ def test_steerable_layers_hold_coefficients(rng):
     assert "4 steerable filters" in repr(layer)
     x = rng.standard_normal((2, 3, 8, 6, 6)).astype(np.float32)
     np.testing.assert_allclose(
-        layer(x), gcnn.group_conv(x, filters, layer.bias, group="c8", padding=1), rtol=1e-5,
+        layer(x),
+        gcnn.group_conv(x, filters, layer.bias, group="c8", padding=1),
+        rtol=1e-5,
         atol=1e-6,
     )
     lifting = nn.LiftingConv(1, 2, 3, group="p4", rng=0)
@@ -388,9 +400,11 @@ def test_steerable_layer_gradients_by_finite_differences(cls, rng):
 )
 def test_finer_models(factory, group, parameters, rng):
     net = factory(padding=1, dtype=np.float64, rng=0).eval()
-    assert sum(p.data.size for p in net.parameters()) == sum(
-        p.data.size for p in factory(rng=0).parameters()
-    ) == parameters
+    assert (
+        sum(p.data.size for p in net.parameters())
+        == sum(p.data.size for p in factory(rng=0).parameters())
+        == parameters
+    )
     assert net[0].group == get_group(group)
     x = rng.standard_normal((2, 1, 8, 8))
     logits = net(x)
