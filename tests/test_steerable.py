@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import pickle
 
 import numpy as np
 import pytest
@@ -58,6 +59,8 @@ def test_names_and_instances():
         gcnn.groups.CyclicGroup(8)
     )
     assert cyclic(8) != dihedral(8) and cyclic(8) != cyclic(16)
+    for group in (cyclic(8), dihedral(16), p4, p4m):  # unpickled to the module's instance
+        assert pickle.loads(pickle.dumps(group)) is group
     for bad in ["c0", "c", "C8", "d-1", "c08", "c8m", "p8"]:
         with pytest.raises(ValueError, match="group must be 'p4', 'p4m' or a group instance.*'cN'"):
             get_group(bad)
