@@ -2,7 +2,8 @@
 
 - the tutorial's functions: :func:`lift_correlation`, :func:`p4_group_convolution`;
 - scipy-compatible building blocks: :func:`convolve2d`, :func:`correlate2d`;
-- G-CNN layers for p4 and p4m: :func:`lift`, :func:`group_conv`, :func:`group_pool`,
+- G-CNN layers for p4, p4m and the cyclic and dihedral groups of any order (steerable
+  filters in :mod:`gcnn.steerable`): :func:`lift`, :func:`group_conv`, :func:`group_pool`,
   :func:`spatial_pool`, :func:`expand_filter`, the planar :func:`conv2d`, layer objects in
   :mod:`gcnn.nn`;
 - their gradients, computed in C: :func:`lift_backward`, :func:`group_conv_backward`,
@@ -22,7 +23,7 @@ except ImportError as exc:  # a source checkout that was never built
         "from outside the source tree)."
     ) from exc
 
-from . import datasets, fourier, groups, nn, optim
+from . import datasets, fourier, groups, nn, optim, steerable
 from ._config import get_num_threads, set_num_threads
 from ._equivariance import check_equivariance, equivariance_conditions
 from ._layers import (
@@ -62,4 +63,5 @@ __all__ = [
     "p4_group_convolution",
     "set_num_threads",
     "spatial_pool",
+    "steerable",
 ]

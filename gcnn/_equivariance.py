@@ -48,6 +48,14 @@ class EquivarianceErrors(dict):
     scale : float
         ``max |fn(x)|``, to judge the errors against (rounding errors are about
         ``scale * eps`` times the depth of the computation).
+    approximate : tuple of str
+        The elements whose turn is not a quarter turn (``cN``, ``dN``): their input and output
+        were turned by interpolation and compared on the central disk only (docs/design.md,
+        §4.5 Approximate equivariance). Empty for p4 and p4m.
+    relative : dict
+        Per element, ``||fn(T_g x) - T'_g fn(x)|| / ||T'_g fn(x)||`` (Frobenius norms over the
+        compared values): the size of the error, the measure the README's comparison with
+        e2cnn uses.
     """
 
     def __init__(
@@ -58,12 +66,16 @@ class EquivarianceErrors(dict):
         input_kind: str,
         output_kind: str,
         scale: float,
+        approximate: tuple = (),
+        relative: dict | None = None,
     ) -> None:
         super().__init__(errors)
         self.group = group
         self.input_kind = input_kind
         self.output_kind = output_kind
         self.scale = scale
+        self.approximate = tuple(approximate)
+        self.relative = dict(relative or {})
 
     @property
     def max_error(self) -> float:
@@ -81,9 +93,12 @@ class EquivarianceErrors(dict):
                 f"check_equivariance on {self.group.name} ({self.input_kind} -> {self.output_kind}), "
                 f"max |fn(x)| = {self.scale:.3g}:"
             ),
-            "  element  max |fn(T_g x) - T'_g fn(x)|",
+            "  element  max |fn(T_g x) - T'_g fn(x)|  relative",
         ]
-        lines += [f"  {name:<7}  {error:.3g}" for name, error in self.items()]
+        for name, error in self.items():
+            mark = "  (turned by interpolation, central disk)" if name in self.approximate else ""
+            relative = self.relative.get(name, float("nan"))
+            lines.append(f"  {name:<7}  {error:<28.3g}  {relative:.3g}{mark}")
         return "\n".join(lines)
 
 
@@ -110,6 +125,7 @@ def check_equivariance(
     *,
     input_kind: str | None = None,
     output_kind: str | None = None,
+    margin: float = 0.0,
 ) -> EquivarianceErrors:
     """Measure ``max |fn(T_g x) - T'_g fn(x)|`` for every element ``g`` of the group.
 
@@ -134,6 +150,11 @@ def check_equivariance(
         ``"group"``, the same is ``"image"``, fewer (e.g. flattened features) is
         ``"invariant"``.  Pass it explicitly for a spatially pooled (..., 1, 1) output only if
         you want the comparison labelled ``"invariant"``; the numbers are the same.
+    margin : float, optional
+        For the elements whose turn is not a quarter turn (``cN``, ``dN``) only: compare the
+        output's pixels within ``min(H', W') / 2 - margin`` of its centre. A turned image is
+        empty in its corners, so pass about the receptive radius of `fn` (the kernel size for
+        one layer) to leave out the pixels that see them. Default 0, the inscribed disk.
 
     Returns
     -------
@@ -157,6 +178,13 @@ def check_equivariance(
     exactly equivariant (errors at rounding level, about ``1e-15 * scale`` in float64 and
     ``1e-6 * scale`` in float32) when :func:`equivariance_conditions` says so; otherwise the
     errors are of the order of the outputs.
+
+    For ``cN`` and ``dN`` the quarter turns (and mirrors) are measured as above.  The other
+    turns move no pixel onto a pixel: ``T_g`` turns the input and the output by cubic B-spline
+    interpolation (:meth:`gcnn.groups.PointGroup.transform_image`), and the comparison is
+    restricted to the central disk of the output (see `margin`); those elements are listed in
+    ``.approximate``, and their errors measure how far the layers are from equivariant, not
+    rounding (docs/design.md, §4.5 Approximate equivariance).
 
     Examples
     --------
@@ -212,9 +240,15 @@ def check_equivariance(
             f"fn(x) must have shape (..., {grp.order}, H, W) for output_kind='group' and group "
             f"{grp.name}, got {reference.shape}"
         )
+    margin = float(margin)
+    if not np.isfinite(margin):
+        raise ValueError(f"margin must be finite, got {margin}")
     expected_dtype = np.float64
     errors = {}
+    relative = {}
+    approximate = []
     for g in grp.elements:
+        name = grp.element_name(g)
         actual = as_real_array(fn(transform_input(g)), "fn(x)")
         if output_kind == "image":
             expected = grp.transform_image(reference, g)
@@ -222,17 +256,40 @@ def check_equivariance(
             expected = grp.transform_features(reference, g)
         else:
             expected = reference
+        if not grp.is_exact(g):
+            approximate.append(name)
         if actual.shape != expected.shape:
-            errors[grp.element_name(g)] = float("inf")
-        elif actual.size == 0:
-            errors[grp.element_name(g)] = 0.0
-        else:
-            difference = actual.astype(expected_dtype) - expected.astype(expected_dtype)
-            errors[grp.element_name(g)] = float(np.max(np.abs(difference)))
+            errors[name] = relative[name] = float("inf")
+            continue
+        difference = actual.astype(expected_dtype) - expected.astype(expected_dtype)
+        compared = expected.astype(expected_dtype)
+        if not grp.is_exact(g) and output_kind != "invariant":
+            disk = _central_disk(expected.shape[-2:], margin)
+            difference, compared = difference[..., disk], compared[..., disk]
+        if difference.size == 0:
+            errors[name] = relative[name] = 0.0
+            continue
+        errors[name] = float(np.max(np.abs(difference)))
+        norm = float(np.linalg.norm(compared))
+        relative[name] = float(np.linalg.norm(difference)) / norm if norm > 0 else errors[name]
     scale = float(np.max(np.abs(reference))) if reference.size else 0.0
     return EquivarianceErrors(
-        errors, group=grp, input_kind=input_kind, output_kind=output_kind, scale=scale
+        errors,
+        group=grp,
+        input_kind=input_kind,
+        output_kind=output_kind,
+        scale=scale,
+        approximate=tuple(approximate),
+        relative=relative,
     )
+
+
+def _central_disk(shape: tuple, margin: float) -> np.ndarray:
+    """Boolean (H, W) mask: within min(H, W) / 2 - margin of the centre ((H-1)/2, (W-1)/2)."""
+    height, width = shape
+    rows = np.arange(height)[:, None] - (height - 1) / 2
+    columns = np.arange(width)[None, :] - (width - 1) / 2
+    return np.hypot(rows, columns) <= min(height, width) / 2 - margin
 
 
 # --------------------------------------------------------------------------- predicting
@@ -376,7 +433,7 @@ def _planar_kernel_problems(layer: nn.Conv2d, group: PointGroup) -> list:
     weight = layer.weight
     moved = [
         group.element_name(g)
-        for g in group.elements
+        for g in group.exact_elements
         if not np.array_equal(group.transform_image(weight, g), weight)
     ]
     if not moved:
@@ -648,6 +705,14 @@ def equivariance_conditions(
         if size is None and size_in is not None and kind != "vector":
             notes.append(f"spatial sizes after layer {label} are unknown and no longer checked")
 
+    if group is not None and group.steerable:
+        exact_names = ", ".join(group.element_name(g) for g in group.exact_elements)
+        notes.append(
+            f"{group.name} has turns that are not quarter turns: 'exact' covers its elements "
+            f"that move pixels onto pixels ({exact_names}); the others are approximate, through "
+            "steerable filters (docs/design.md, §4.5 Approximate equivariance): measure them "
+            "with check_equivariance"
+        )
     return EquivarianceReport(
         exact=not problems,
         problems=problems,

@@ -21,7 +21,7 @@ from typing import Literal, TypeVar, Union
 import numpy as np
 from numpy.typing import ArrayLike
 
-from . import _config, _core
+from . import _config, _core, steerable
 from ._validate import as_real_array, compute_dtype, contiguous, positive_int
 from .groups import GroupLike, PointGroup, get_group
 
@@ -53,7 +53,10 @@ def resolve_group(group: GroupLike) -> PointGroup:
     try:
         return get_group(group)
     except (TypeError, ValueError):
-        raise ValueError(f"group must be 'p4', 'p4m' or a group instance, got {group!r}") from None
+        raise ValueError(
+            f"group must be 'p4', 'p4m' or a group instance, got {group!r}; the cyclic and "
+            "dihedral groups of any order N >= 1 are 'cN' and 'dN' (e.g. 'c8', 'd16')"
+        ) from None
 
 
 def _pair_of_ints(value, name: str) -> tuple[int, int]:
@@ -176,8 +179,46 @@ def _orientation_gather(group: PointGroup) -> np.ndarray:
     return index
 
 
+@functools.lru_cache(maxsize=64)
+def _turn_matrices(group: PointGroup, kernel_size: int) -> np.ndarray:
+    """(|G|, k*k, k*k): ``A_g``, turning a flattened steerable filter by T_g (§3.7)."""
+    matrices = np.stack(
+        [
+            steerable.turn_matrix(kernel_size, group.angle(g), g >= group.rotations)
+            for g in group.elements
+        ]
+    )
+    matrices.flags.writeable = False
+    return matrices
+
+
+def _expand_steerable(weight: np.ndarray, group: PointGroup, kind: str) -> np.ndarray:
+    """expand_filter for groups with turns that are not quarter turns: ``A_g`` for ``T_g``."""
+    order = group.order
+    out_channels, in_channels = weight.shape[:2]
+    k = weight.shape[-1]
+    matrices = _turn_matrices(group, k).astype(weight.dtype, copy=False)
+    if kind == "lift":
+        flat = weight.reshape(1, out_channels * in_channels, k * k)
+        # expanded[o, g, c] = A_g w[o, c]: one matrix product per g (BLAS, batched over g).
+        turned = np.matmul(flat, matrices.transpose(0, 2, 1))
+        expanded = turned.reshape(order, out_channels, in_channels, k * k).transpose(1, 0, 2, 3)
+        return np.ascontiguousarray(expanded).reshape(out_channels * order, in_channels, k, k)
+    planes = weight.reshape(out_channels, in_channels, order, k * k)
+    # expanded[o, g, c, h] = A_g w[o, c, g^-1 h]: gather the orientations, then g leads so
+    # that each A_g multiplies one contiguous block.
+    gathered = planes[:, :, _orientation_gather(group)].transpose(2, 0, 1, 3, 4)
+    blocks = gathered.reshape(order, out_channels * in_channels * order, k * k)
+    turned = np.matmul(blocks, matrices.transpose(0, 2, 1))
+    expanded = turned.reshape(order, out_channels, in_channels, order, k * k)
+    expanded = np.ascontiguousarray(expanded.transpose(1, 0, 2, 3, 4))
+    return expanded.reshape(out_channels * order, in_channels * order, k, k)
+
+
 def _expand(weight: np.ndarray, group: PointGroup, kind: str) -> np.ndarray:
     """expand_filter on an already validated float weight (one gather, no Python pixel loops)."""
+    if group.steerable:
+        return _expand_steerable(weight, group, kind)
     order = group.order
     out_channels, in_channels = weight.shape[:2]
     k = weight.shape[-1]
@@ -1047,6 +1088,12 @@ def _fold_lift(grad_bank: np.ndarray, group: PointGroup, out_channels: int) -> n
     order = group.order
     in_channels, k = grad_bank.shape[1], grad_bank.shape[-1]
     slots = grad_bank.reshape(out_channels, order, in_channels, k * k)
+    if group.steerable:
+        # grad_weight[o, c] = sum_g A_g^T grad_B[o*|G| + g, c]
+        matrices = _turn_matrices(group, k).astype(grad_bank.dtype, copy=False)
+        by_element = slots.transpose(1, 0, 2, 3).reshape(order, out_channels * in_channels, k * k)
+        total = np.matmul(by_element, matrices).sum(axis=0)
+        return total.reshape(out_channels, in_channels, k, k)
     inverse_pixels = _inverse_pixel_gather(group, k)
     total = np.zeros((out_channels, in_channels, k * k), dtype=grad_bank.dtype)
     for g in range(order):
@@ -1064,8 +1111,18 @@ def _fold_group(grad_bank: np.ndarray, group: PointGroup, out_channels: int) -> 
     k = grad_bank.shape[-1]
     in_channels = grad_bank.shape[1] // order
     slots = grad_bank.reshape(out_channels, order, in_channels, order, k * k)
-    inverse_pixels = _inverse_pixel_gather(group, k)
     table = group.cayley_table()
+    if group.steerable:
+        # grad_weight[o, c, a] = sum_g A_g^T grad_B[o*|G| + g, c*|G| + g a]
+        matrices = _turn_matrices(group, k).astype(grad_bank.dtype, copy=False)
+        # gathered[g, o, c, a] = grad_B[o*|G| + g, c*|G| + g a], then A_g^T on each g's block.
+        gathered = slots.transpose(1, 0, 2, 3, 4)[np.arange(order)[:, None], :, :, table]
+        # Advanced indices on axes 0 and 3 lead: gathered is (g, a, o, c, q).
+        blocks = gathered.reshape(order, -1, k * k)
+        turned = np.matmul(blocks, matrices).sum(axis=0)
+        total = turned.reshape(order, out_channels, in_channels, k * k).transpose(1, 2, 0, 3)
+        return np.ascontiguousarray(total).reshape(out_channels, in_channels, order, k, k)
+    inverse_pixels = _inverse_pixel_gather(group, k)
     total = np.zeros((out_channels, in_channels, order, k * k), dtype=grad_bank.dtype)
     for g in range(order):
         # total[o, c, a, q] += slots[o, g, c, g a, inverse_pixels[g][q]]

@@ -39,7 +39,7 @@ from numpy.typing import DTypeLike
 from . import nn
 from ._validate import positive_int
 
-__all__ = ["p4cnn", "p4mcnn", "z2cnn"]
+__all__ = ["c8cnn", "c16cnn", "d8cnn", "p4cnn", "p4mcnn", "z2cnn"]
 
 RngLike = Union[None, int, np.random.Generator]
 
@@ -215,3 +215,110 @@ def p4mcnn(
     26799
     """
     return _build("p4m", channels, in_channels, num_classes, padding, dtype, rng)
+
+
+def c8cnn(
+    channels: int = 11,
+    *,
+    in_channels: int = 1,
+    num_classes: int = 10,
+    padding: int = 0,
+    dtype: DTypeLike = np.float32,
+    rng: RngLike = None,
+) -> nn.Sequential:
+    """The P4CNN with C8 convolutions: turns by 45 degrees, steerable filters, 11 channels.
+
+    Turns that are not quarter turns need steerable filters (docs/design.md, §3.7 Steerable
+    filters): a 3x3 filter holds 4 coefficients instead of 9 pixels and a 4x4 one 4 instead of
+    16, so 11 channels of 8 orientations give about the P4CNN's parameter count
+    (docs/design.md, §8.4 Finer groups). Quarter turns of the input give the same logits up
+    to rounding; turns by other multiples of 45 degrees approximately (docs/design.md, §4.5
+    Approximate equivariance).
+
+    Parameters
+    ----------
+    channels : int, optional
+        Channels of every hidden layer (each carries 8 orientations).
+    in_channels, num_classes, padding, dtype, rng
+        As in :func:`z2cnn`.
+
+    Returns
+    -------
+    gcnn.nn.Sequential
+        (N, in_channels, H, W) images to (N, num_classes) logits.
+
+    Examples
+    --------
+    >>> from gcnn import models
+    >>> net = models.c8cnn(rng=0)
+    >>> sum(p.data.size for p in net.parameters())
+    23132
+    """
+    return _build("c8", channels, in_channels, num_classes, padding, dtype, rng)
+
+
+def c16cnn(
+    channels: int = 8,
+    *,
+    in_channels: int = 1,
+    num_classes: int = 10,
+    padding: int = 0,
+    dtype: DTypeLike = np.float32,
+    rng: RngLike = None,
+) -> nn.Sequential:
+    """The P4CNN with C16 convolutions: turns by 22.5 degrees, steerable filters, 8 channels.
+
+    Parameters
+    ----------
+    channels : int, optional
+        Channels of every hidden layer (each carries 16 orientations).
+    in_channels, num_classes, padding, dtype, rng
+        As in :func:`z2cnn`.
+
+    Returns
+    -------
+    gcnn.nn.Sequential
+        (N, in_channels, H, W) images to (N, num_classes) logits.
+
+    Examples
+    --------
+    >>> from gcnn import models
+    >>> net = models.c16cnn(rng=0)
+    >>> sum(p.data.size for p in net.parameters())
+    25786
+    """
+    return _build("c16", channels, in_channels, num_classes, padding, dtype, rng)
+
+
+def d8cnn(
+    channels: int = 8,
+    *,
+    in_channels: int = 1,
+    num_classes: int = 10,
+    padding: int = 0,
+    dtype: DTypeLike = np.float32,
+    rng: RngLike = None,
+) -> nn.Sequential:
+    """The P4MCNN with D8 convolutions: turns by 45 degrees and mirrors, 8 channels.
+
+    Parameters
+    ----------
+    channels : int, optional
+        Channels of every hidden layer (each carries 16 orientations: 8 turns, mirrored or not).
+    in_channels, num_classes, padding, dtype, rng
+        As in :func:`z2cnn`.
+
+    Returns
+    -------
+    gcnn.nn.Sequential
+        (N, in_channels, H, W) images to (N, num_classes) logits; quarter turns and mirrors of
+        the input give the same logits up to rounding.
+
+    Examples
+    --------
+    >>> from gcnn import models
+    >>> net = models.d8cnn(rng=0)
+    >>> sum(p.data.size for p in net.parameters())
+    25786
+    """
+    return _build("d8", channels, in_channels, num_classes, padding, dtype, rng)

@@ -54,14 +54,15 @@ from typing import Any, TypeVar, Union, overload
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
-from . import _config, _core, _layers
+from . import _config, _core, _layers, fourier, steerable
 from ._validate import as_real_array, compute_dtype, contiguous, positive_int
-from .groups import GroupLike, PointGroup
+from .groups import GroupLike, PointGroup, get_group
 
 __all__ = [
     "BatchNorm2d",
     "Conv2d",
     "CrossEntropyLoss",
+    "FiberInterpolation",
     "Flatten",
     "GroupBatchNorm",
     "GroupConv",
@@ -561,10 +562,18 @@ class _Convolution(Layer):
         """The (rows, columns) zero padding, with ``"same"``/``"valid"`` resolved."""
         return _layers.resolve_padding(self.padding, self.kernel_size[0], self.stride)
 
+    def _pixel_weight(self) -> np.ndarray:
+        """The weight the functional layer takes (the steerable layers override it)."""
+        return self.weight
+
+    def _weight_gradient(self, grad_pixels: np.ndarray) -> np.ndarray:
+        """The gradient of `weight` from that of :meth:`_pixel_weight` (its transpose)."""
+        return grad_pixels
+
     def forward(self, x: ArrayLike) -> np.ndarray:
         values = as_real_array(x, "x")
         out = type(self)._forward_function(
-            values, self.weight, self.bias, **self._function_keywords()
+            values, self._pixel_weight(), self.bias, **self._function_keywords()
         )
         if self.training:
             self._keep(x=values, out_shape=out.shape, dtype=out.dtype)
@@ -575,9 +584,9 @@ class _Convolution(Layer):
     def _backward(self, cache: dict, grad: np.ndarray) -> np.ndarray:
         x = cache["x"]
         grad_x, grad_weight, grad_bias = type(self)._backward_function(
-            grad, x, self.weight, **self._function_keywords()
+            grad, x, self._pixel_weight(), **self._function_keywords()
         )
-        self._parameters["weight"].grad += grad_weight
+        self._parameters["weight"].grad += self._weight_gradient(grad_weight)
         if "bias" in self._parameters:
             self._parameters["bias"].grad += grad_bias
         return np.asarray(grad_x).reshape(x.shape)
@@ -628,10 +637,17 @@ class _GroupConvolution(_Convolution):
 
         k = kernel[0]
         shape: tuple[int, ...]
+        # Groups with turns that are not quarter turns hold coefficients in the orthonormal
+        # steerable basis instead of pixels (docs/design.md, §3.7 Steerable filters).
+        self.basis: np.ndarray | None = None
+        filter_shape: tuple[int, ...] = (k, k)
+        if self.group.steerable:
+            self.basis = steerable.filter_basis(k)
+            filter_shape = (len(self.basis),)
         if self._group_axis:
-            shape = (self.out_channels, self.in_channels, self.group.order, k, k)
+            shape = (self.out_channels, self.in_channels, self.group.order) + filter_shape
         else:
-            shape = (self.out_channels, self.in_channels, k, k)
+            shape = (self.out_channels, self.in_channels) + filter_shape
         fan_in = math.prod(shape[1:])
         bound = 1.0 / math.sqrt(fan_in)
         sizes = f"in_channels={self.in_channels}, out_channels={self.out_channels}, kernel_size={k}"
@@ -640,6 +656,30 @@ class _GroupConvolution(_Convolution):
             "bias", _uniform(generator, bound, self.out_channels, dtype, sizes) if bias else None
         )
 
+    def _pixel_weight(self) -> np.ndarray:
+        if self.basis is None:
+            return self.weight
+        return np.tensordot(self.weight, self.basis.astype(self.weight.dtype), axes=1)
+
+    def _weight_gradient(self, grad_pixels: np.ndarray) -> np.ndarray:
+        if self.basis is None:
+            return grad_pixels
+        basis = self.basis.astype(grad_pixels.dtype)
+        return np.tensordot(grad_pixels, basis, axes=([-2, -1], [1, 2]))
+
+    @property
+    def filters(self) -> np.ndarray:
+        """The ``k x k`` filters of the identity orientation, what :func:`gcnn.lift` takes.
+
+        The weight itself for p4, p4m and the other groups of quarter turns; for the steerable
+        groups the weight's coefficients times :attr:`basis`, ``np.tensordot(weight, basis,
+        1)``: shape ``(C_out, C_in, k, k)`` or ``(C_out, C_in, |G|, k, k)``, a new array.
+        ``gcnn.expand_filter(layer.filters, layer.group, kind)`` is the ``conv2d`` weight that
+        exports the layer (docs/design.md, §3.5 expand_filter).
+        """
+        weight = self._pixel_weight()
+        return weight.copy() if weight is self.weight else weight
+
     def __repr__(self) -> str:
         padding = self.padding if isinstance(self.padding, str) else _pair_text(self.padding)
         k = self.kernel_size
@@ -647,6 +687,8 @@ class _GroupConvolution(_Convolution):
             f"{type(self).__name__}({self.in_channels} -> {self.out_channels}, {self.group.name}, "
             f"kernel {k[0]}x{k[1]}, stride {_pair_text(self.stride)}, padding {padding}"
         )
+        if self.basis is not None:
+            text += f", {len(self.basis)} steerable filters"
         return text + (")" if self.bias is not None else ", bias=False)")
 
 
@@ -929,6 +971,97 @@ class GroupPool(Layer):
 
     def __repr__(self) -> str:
         return f"GroupPool({self.reduce})"
+
+
+class FiberInterpolation(Layer):
+    """Feature maps on a group evaluated at any orientations, by trigonometric interpolation.
+
+    The tutorial's section 5 as a layer (docs/design.md, §3.8 Fibers over the orientations):
+    the ``N`` values of a feature over the turns of ``cN`` (or over each coset of ``dN``) are
+    read through their Fourier coefficients as a periodic function of the angle, moved by
+    phase factors and evaluated at ``angles``.
+
+    Parameters
+    ----------
+    angles : array_like of float, shape (A,)
+        Orientations in radians (counter-clockwise, the sense of ``np.rot90``).
+    group : str or PointGroup
+        The group of the input feature maps.
+
+    Attributes
+    ----------
+    matrix : numpy.ndarray of float64, shape (A, N)
+        ``fourier.interpolation_matrix(N, angles)``: the layer is linear over the
+        orientation axis, ``out[..., m*A + a, :, :] = sum_n matrix[a, n] x[..., m*N + n, :, :]``.
+
+    Notes
+    -----
+    Input ``(B, C, |G|, H, W)``, output ``(B, C, (|G|/N) * A, H, W)``: for ``dN`` the turns
+    come first, then the mirrored turns, as in the group's own index. At an angle of the grid
+    (``2*pi*n/N``) the output is the input's slot ``n`` exactly; between the grid angles it is
+    the lowest-degree trigonometric polynomial through the samples, which is exact only for
+    responses that vary with the angle no faster than frequency ``N/2``
+    (:func:`gcnn.fourier.steering_error` measures how far a network is from that). Backward
+    multiplies by the transpose. No parameters.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gcnn import nn
+    >>> layer = nn.FiberInterpolation(np.deg2rad([0, 45, 22.5]), "c8")
+    >>> layer
+    FiberInterpolation(c8, 3 angles)
+    >>> x = np.random.default_rng(0).standard_normal((1, 2, 8, 3, 3))
+    >>> out = layer(x)
+    >>> out.shape
+    (1, 2, 3, 3, 3)
+    >>> bool(np.allclose(out[:, :, 1], x[:, :, 1]))
+    True
+    """
+
+    def __init__(self, angles: ArrayLike, group: GroupLike = "p4") -> None:
+        super().__init__()
+        self.group = get_group(group)
+        values = np.asarray(angles)
+        if values.dtype.kind not in "buif":
+            raise TypeError(f"angles must be real numbers, got {values.dtype}")
+        if values.ndim != 1 or values.size == 0:
+            raise ValueError(f"angles must be a non-empty 1-D array, got shape {values.shape}")
+        if not np.all(np.isfinite(values)):
+            raise ValueError("angles must be finite")
+        self.angles = values.astype(np.float64)
+        self.matrix = fourier.interpolation_matrix(self.group.rotations, self.angles)
+        self.matrix.flags.writeable = False
+
+    def _cosets(self) -> int:
+        return self.group.order // self.group.rotations
+
+    def forward(self, x: ArrayLike) -> np.ndarray:
+        values = as_real_array(x, "x")
+        order = self.group.order
+        if values.ndim < 3 or values.shape[-3] != order:
+            raise ValueError(
+                f"x must have shape (..., {order}, H, W) ({self.group.name} feature maps: the "
+                f"group axis is -3), got {values.shape}"
+            )
+        dtype = compute_dtype(values)
+        turns = self.group.rotations
+        cosets = values.reshape(values.shape[:-3] + (self._cosets(), turns) + values.shape[-2:])
+        out = np.einsum("an,...mnhw->...mahw", self.matrix.astype(dtype), cosets.astype(dtype))
+        out = out.reshape(values.shape[:-3] + (-1,) + values.shape[-2:])
+        if self.training:
+            self._keep(x_shape=values.shape, out_shape=out.shape, dtype=out.dtype)
+        return out
+
+    def _backward(self, cache: dict, grad: np.ndarray) -> np.ndarray:
+        shape = cache["x_shape"]
+        count = len(self.angles)
+        blocks = grad.reshape(grad.shape[:-3] + (self._cosets(), count) + grad.shape[-2:])
+        grad_x = np.einsum("an,...mahw->...mnhw", self.matrix.astype(grad.dtype), blocks)
+        return np.ascontiguousarray(grad_x.reshape(shape))
+
+    def __repr__(self) -> str:
+        return f"FiberInterpolation({self.group.name}, {len(self.angles)} angles)"
 
 
 class SpatialPool(Layer):

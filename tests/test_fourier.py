@@ -493,7 +493,11 @@ def test_module_exports():
         "equivariance_gap",
         "fiber_coefficients",
         "interpolate_fiber",
+        "interpolation_matrix",
         "rotate_features",
         "rotate_image",
         "shift_theorem_phase",
+        "steer_features",
+        "steering_error",
+        "turn_image",
     ]

@@ -173,7 +173,7 @@ def test_expand_filter_errors():
     with pytest.raises(ValueError, match="square kernel"):
         expand_filter(W[..., :2], kind="lift")
     with pytest.raises(ValueError, match="group must be"):
-        expand_filter(W, "c4")
+        expand_filter(W, "p6")
     with pytest.raises(TypeError, match="weight must be real"):
         expand_filter(W.astype(complex))
 

@@ -22,7 +22,12 @@ import gcnn
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
-NOTEBOOKS = ["01_group_cnns.ipynb", "02_steerable_fourier.ipynb", "03_training.ipynb"]
+NOTEBOOKS = [
+    "01_group_cnns.ipynb",
+    "02_steerable_fourier.ipynb",
+    "03_training.ipynb",
+    "04_finer_rotations.ipynb",
+]
 # How to strip a notebook before committing it.
 CLEAR_COMMAND = "jupyter nbconvert --clear-output --inplace notebooks/*.ipynb"
 CELL_TIMEOUT_SECONDS = 600

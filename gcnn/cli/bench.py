@@ -304,9 +304,12 @@ LAYER_SHAPES = (
     ("lift", "p4", 64, 3, 16, 64, 5),
     ("group_conv", "p4", 64, 10, 10, 28, 3),
     ("group_conv", "p4m", 32, 16, 16, 32, 3),
+    # The p4m row's work on C8 (steerable filters, docs/design.md, §3.7 Steerable filters):
+    # the same correlation with a bank built by turn matrices instead of pixel permutations.
+    ("group_conv", "c8", 32, 16, 16, 32, 3),
     ("group_conv", "p4", 8, 32, 32, 64, 5),
 )
-GROUP_ORDER = {"p4": 4, "p4m": 8}
+GROUP_ORDER = {"p4": 4, "p4m": 8, "c8": 8}
 
 
 def layer_cases(threads: int = 2, seed: int = 0) -> list[Case]:

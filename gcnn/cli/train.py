@@ -30,7 +30,14 @@ from .. import _config, datasets, models, nn, optim
 
 __all__ = ["add_parser", "run"]
 
-MODELS = {"z2cnn": models.z2cnn, "p4cnn": models.p4cnn, "p4mcnn": models.p4mcnn}
+MODELS = {
+    "z2cnn": models.z2cnn,
+    "p4cnn": models.p4cnn,
+    "p4mcnn": models.p4mcnn,
+    "c8cnn": models.c8cnn,
+    "c16cnn": models.c16cnn,
+    "d8cnn": models.d8cnn,
+}
 #: Share of scikit-learn's 1,797 digits held out for testing (a seeded split).
 DIGITS_TEST_SHARE = 0.25
 QUARTER_TURNS = (0, 90, 180, 270)
@@ -39,7 +46,9 @@ _DESCRIPTION = """\
 Train a rotated-MNIST network of Cohen & Welling (ICML 2016) on real images with gcnn alone:
 z2cnn (a planar CNN, 20 channels), p4cnn (p4 group convolutions, 10 channels) or p4mcnn
 (p4m, 7 channels), each 7 layers of 3x3 convolutions (the last 4x4) with batch norm, ReLU
-and a 2x2 max pool after layer 2.
+and a 2x2 max pool after layer 2; and the same network on finer groups with steerable
+filters at about the same parameter count: c8cnn (turns by 45 degrees, 11 channels), c16cnn
+(22.5 degrees, 8 channels) and d8cnn (45 degrees and mirrors, 8 channels).
 
 Data: scikit-learn's bundled 8x8 digits (digits; a seeded 75/25 split) or Fashion-MNIST
 from local IDX files (fashion-mnist; --data-dir, $GCNN_DATA or
@@ -99,7 +108,7 @@ def add_parser(commands) -> argparse.ArgumentParser:
     """Register ``train`` on an ``add_subparsers`` object; returns its parser."""
     parser = commands.add_parser(
         "train",
-        help="train Z2CNN, P4CNN or P4MCNN on the digits or Fashion-MNIST, with rotated test "
+        help="train Z2CNN, P4CNN, P4MCNN, C8CNN, C16CNN or D8CNN on the digits or Fashion-MNIST, with rotated test "
         "sets (minutes)",
         description=_DESCRIPTION,
         epilog=_EPILOG,

@@ -138,9 +138,21 @@ class _GroupConvolution(torch.nn.Module):
             self.register_parameter("bias", None)
         # Where each entry of the expanded filter comes from in the compact weight (an index
         # per device, not a buffer: it is not state, and DDP need not broadcast it).
-        positions = np.arange(template.weight.size).reshape(template.weight.shape)
-        self._expansion = _layers._expand(positions, self.group, self._kind)
-        self._expansion_on: dict[torch.device, torch.Tensor] = {}
+        self._steering = None
+        if self.group.steerable:
+            # The weight holds steerable coefficients (docs/design.md, §3.7 Steerable filters):
+            # steering[g] = A_g basis^T maps them to the k*k pixels of orientation g's filter.
+            basis = template.basis.reshape(len(template.basis), -1)
+            k = self.kernel_size[0]
+            matrices = _layers._turn_matrices(self.group, k)
+            self._steering = np.ascontiguousarray(matrices @ basis.T)
+            self._basis = np.ascontiguousarray(template.basis)
+            self._gather = _layers._orientation_gather(self.group)
+            self._expansion = None
+        else:
+            positions = np.arange(template.weight.size).reshape(template.weight.shape)
+            self._expansion = _layers._expand(positions, self.group, self._kind)
+        self._expansion_on: dict = {}
         if rng is None:
             self.reset_parameters()
         else:
@@ -155,8 +167,36 @@ class _GroupConvolution(torch.nn.Module):
             if self.bias is not None:
                 self.bias.uniform_(-bound, bound)
 
+    def _constant(self, name: str, array: np.ndarray) -> torch.Tensor:
+        """A fixed array on the weight's device (and in its dtype when floating), cached."""
+        floating = array.dtype.kind == "f"
+        key = (name, self.weight.device, self.weight.dtype if floating else None)
+        tensor = self._expansion_on.get(key)
+        if tensor is None:
+            tensor = torch.from_numpy(np.array(array, copy=True)).to(self.weight.device)
+            if floating:
+                tensor = tensor.to(self.weight.dtype)
+            self._expansion_on[key] = tensor
+        return tensor
+
+    def filters(self) -> torch.Tensor:
+        """The ``k x k`` filters of the identity orientation (the weight itself unless the
+        group is steerable: then the coefficients times the basis), differentiable."""
+        if self._steering is None:
+            return self.weight
+        return torch.tensordot(self.weight, self._constant("basis", self._basis), dims=1)
+
     def expanded_weight(self) -> torch.Tensor:
         """The ``conv2d`` weight ``E(weight)`` of :func:`gcnn.expand_filter`, differentiable."""
+        if self._steering is not None:
+            steering = self._constant("steering", self._steering)
+            order, k = self.group.order, self.kernel_size[0]
+            if self._kind == "lift":
+                expanded = torch.einsum("gpb,ocb->ogcp", steering, self.weight)
+                return expanded.reshape(self.out_channels * order, self.in_channels, k, k)
+            gathered = self.weight[:, :, self._constant("gather", self._gather)]
+            expanded = torch.einsum("gpb,ocghb->ogchp", steering, gathered)
+            return expanded.reshape(self.out_channels * order, self.in_channels * order, k, k)
         device = self.weight.device
         index = self._expansion_on.get(device)
         if index is None:
@@ -173,7 +213,7 @@ class _GroupConvolution(torch.nn.Module):
             function = _kernels.lift if self._kind == "lift" else _kernels.group_conv
             return function(
                 x,
-                self.weight,
+                self.filters(),
                 self.bias,
                 group=self.group,
                 stride=self.stride,

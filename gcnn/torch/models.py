@@ -28,7 +28,7 @@ from gcnn import models
 from gcnn.torch._convert import from_numpy
 from gcnn.torch._modules import _template_dtype, resolve_dtype
 
-__all__ = ["p4cnn", "p4mcnn", "z2cnn"]
+__all__ = ["c8cnn", "c16cnn", "d8cnn", "p4cnn", "p4mcnn", "z2cnn"]
 
 
 def _build(
@@ -174,6 +174,126 @@ def p4mcnn(
     """
     return _build(
         models.p4mcnn,
+        channels,
+        in_channels,
+        num_classes,
+        padding,
+        dtype,
+        rng,
+        device,
+        use_gcnn_kernels,
+    )
+
+
+def c8cnn(
+    channels: int = 11,
+    *,
+    in_channels: int = 1,
+    num_classes: int = 10,
+    padding: int = 0,
+    dtype: Any = None,
+    rng: Any = None,
+    device: Any = None,
+    use_gcnn_kernels: bool = False,
+) -> torch.nn.Sequential:
+    """:func:`gcnn.models.c8cnn` as a ``torch.nn.Sequential`` of gcnn.torch modules.
+
+    The group convolutions hold steerable coefficients, as their gcnn namesakes do
+    (docs/design.md, §3.7 Steerable filters).
+
+    Parameters
+    ----------
+    channels, in_channels, num_classes, padding, dtype, rng, device, use_gcnn_kernels
+        As in :func:`z2cnn`.
+
+    Examples
+    --------
+    >>> import gcnn.torch
+    >>> sum(p.numel() for p in gcnn.torch.models.c8cnn(rng=0).parameters())
+    23132
+    """
+    return _build(
+        models.c8cnn,
+        channels,
+        in_channels,
+        num_classes,
+        padding,
+        dtype,
+        rng,
+        device,
+        use_gcnn_kernels,
+    )
+
+
+def c16cnn(
+    channels: int = 8,
+    *,
+    in_channels: int = 1,
+    num_classes: int = 10,
+    padding: int = 0,
+    dtype: Any = None,
+    rng: Any = None,
+    device: Any = None,
+    use_gcnn_kernels: bool = False,
+) -> torch.nn.Sequential:
+    """:func:`gcnn.models.c16cnn` as a ``torch.nn.Sequential`` of gcnn.torch modules.
+
+    The group convolutions hold steerable coefficients, as their gcnn namesakes do
+    (docs/design.md, §3.7 Steerable filters).
+
+    Parameters
+    ----------
+    channels, in_channels, num_classes, padding, dtype, rng, device, use_gcnn_kernels
+        As in :func:`z2cnn`.
+
+    Examples
+    --------
+    >>> import gcnn.torch
+    >>> sum(p.numel() for p in gcnn.torch.models.c16cnn(rng=0).parameters())
+    25786
+    """
+    return _build(
+        models.c16cnn,
+        channels,
+        in_channels,
+        num_classes,
+        padding,
+        dtype,
+        rng,
+        device,
+        use_gcnn_kernels,
+    )
+
+
+def d8cnn(
+    channels: int = 8,
+    *,
+    in_channels: int = 1,
+    num_classes: int = 10,
+    padding: int = 0,
+    dtype: Any = None,
+    rng: Any = None,
+    device: Any = None,
+    use_gcnn_kernels: bool = False,
+) -> torch.nn.Sequential:
+    """:func:`gcnn.models.d8cnn` as a ``torch.nn.Sequential`` of gcnn.torch modules.
+
+    The group convolutions hold steerable coefficients, as their gcnn namesakes do
+    (docs/design.md, §3.7 Steerable filters).
+
+    Parameters
+    ----------
+    channels, in_channels, num_classes, padding, dtype, rng, device, use_gcnn_kernels
+        As in :func:`z2cnn`.
+
+    Examples
+    --------
+    >>> import gcnn.torch
+    >>> sum(p.numel() for p in gcnn.torch.models.d8cnn(rng=0).parameters())
+    25786
+    """
+    return _build(
+        models.d8cnn,
         channels,
         in_channels,
         num_classes,
