@@ -14,6 +14,7 @@ from setuptools.command.build_ext import build_ext
 SOURCES = [
     "csrc/gcnn_module.c",
     "csrc/corr2d.c",
+    "csrc/winograd.c",
     "csrc/channels.c",
     "csrc/simd.c",
     "csrc/threads.c",
@@ -63,6 +64,8 @@ setup(
                     "corr2d_bodies.h",
                     "corr2d_impl.h",
                     "grad_impl.h",
+                    "winograd.h",
+                    "winograd_impl.h",
                     "channels_impl.h",
                     "pool_impl.h",
                 )

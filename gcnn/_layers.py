@@ -417,6 +417,7 @@ def _group_correlate(
             0,
             0.0,
             _config.get_num_threads(),
+            algorithm=_config.algorithm_code(),
         )
     return out.reshape(out_shape)
 
@@ -958,6 +959,7 @@ def conv2d(
                 0,
                 0.0,
                 _config.get_num_threads(),
+                algorithm=_config.algorithm_code(),
             )
     return out if was_batched else out[0]
 
@@ -1023,6 +1025,7 @@ def _correlation_backward(
         threads,
         0,
         strides,
+        _config.algorithm_code(),
     )
     return grad_x, grad_bank
 
