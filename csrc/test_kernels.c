@@ -549,7 +549,7 @@ static void test_interrupt(void)
 {
     /* about 0.2 s of work on one thread, in many items */
     gcnn_corr2d_params p = {8, 16, 96, 96, 16, 5, 5, 1, 1, 2, 2, 2, 2, GCNN_BOUNDARY_FILL,
-                            2, 0, 0, 0, stop_at_second_poll, NULL};
+                            2, 0, 0, 0, stop_at_second_poll, NULL, GCNN_ALGORITHM_AUTO};
     const size_t nx = 8 * 16 * 96 * 96, nw = 16 * 16 * 25, no = 8 * 16 * 96 * 96;
     float *x = malloc(nx * sizeof *x), *w = malloc(nw * sizeof *w);
     float *a = malloc(no * sizeof *a), *b = malloc(no * sizeof *b);
@@ -569,6 +569,20 @@ static void test_interrupt(void)
     p.interrupted = NULL;
     CHECK(gcnn_corr2d_f32(&p, x, w, NULL, 0.f, b) == GCNN_OK, "unpolled call");
     CHECK(memcmp(a, b, no * sizeof *a) == 0, "polling changed the result");
+    /* Winograd's algorithm polls between its items the same way */
+    p.kernel_h = p.kernel_w = 3;
+    p.pad_top = p.pad_bottom = p.pad_left = p.pad_right = 1;
+    p.algorithm = GCNN_ALGORITHM_WINOGRAD_4;
+    p.interrupted = stop_at_second_poll;
+    polls = 0;
+    const int winograd_status = gcnn_corr2d_f32(&p, x, w, NULL, 0.f, a);
+    CHECK(winograd_status == GCNN_EINTERRUPTED || polls < 2,
+          "winograd interrupt: status %d after %d polls", winograd_status, polls);
+    p.interrupted = never_stop;
+    CHECK(gcnn_corr2d_f32(&p, x, w, NULL, 0.f, a) == GCNN_OK, "polled winograd call");
+    p.interrupted = NULL;
+    CHECK(gcnn_corr2d_f32(&p, x, w, NULL, 0.f, b) == GCNN_OK, "unpolled winograd call");
+    CHECK(memcmp(a, b, no * sizeof *a) == 0, "polling changed the winograd result");
     free(x), free(w), free(a), free(b);
 }
 
@@ -860,9 +874,19 @@ static void test_winograd_choice(void)
           "double takes direct correlation unless asked, got %d", algorithm);
     p.height = p.width = 2; /* a 2x2 output: F(4x4) would waste 3/4 of its tile */
     CHECK(gcnn_corr2d_algorithm(&p, 0, &algorithm) == GCNN_OK &&
+              algorithm == GCNN_ALGORITHM_DIRECT,
+          "2x2 output: too few tiles to fill a vector, direct; got %d", algorithm);
+    p.algorithm = GCNN_ALGORITHM_WINOGRAD;
+    CHECK(gcnn_corr2d_algorithm(&p, 0, &algorithm) == GCNN_OK &&
               algorithm == GCNN_ALGORITHM_WINOGRAD_2,
-          "2x2 output takes F(2x2,3x3), got %d", algorithm);
+          "2x2 output takes F(2x2,3x3) when asked, got %d", algorithm);
+    p.algorithm = GCNN_ALGORITHM_AUTO;
     p.height = p.width = 28;
+    p.out_channels = 12; /* the transforms cost more than the products save */
+    CHECK(gcnn_corr2d_algorithm(&p, 0, &algorithm) == GCNN_OK &&
+              algorithm == GCNN_ALGORITHM_DIRECT,
+          "12 output channels take direct correlation, got %d", algorithm);
+    p.out_channels = 16;
     p.algorithm = GCNN_ALGORITHM_WINOGRAD;
     CHECK(gcnn_corr2d_algorithm(&p, 1, &algorithm) == GCNN_OK &&
               algorithm == GCNN_ALGORITHM_WINOGRAD_4,

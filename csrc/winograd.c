@@ -23,10 +23,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Bytes of transformed input one work item aims at (alpha^2 x in_channels x
- * positions): with the products of one block of output channels it stays
- * in a 1-2 MiB L2. */
-#define GCNN_WINO_V_TARGET_BYTES (512 * 1024)
+/* Tile positions a work item aims at: enough that the products of one
+ * frequency reuse each transformed filter for many vectors of positions...
+ * (a whole 32x32 image is 72 positions with F(4x4,3x3)) */
+#define GCNN_WINO_TARGET_POSITIONS 128
+/* ...but at most this many bytes of transformed input (alpha^2 x channels x
+ * positions), and as many again of products, per thread. */
+#define GCNN_WINO_MAX_ITEM_BYTES (2 * 1024 * 1024)
 /* Below this many multiply-adds (counted as direct correlation) a call runs
  * on one thread, as in corr2d.c. */
 #define GCNN_WINO_PARALLEL_MIN_MACS (1 << 20)
@@ -83,7 +86,10 @@ struct gcnn_wino_plan {
     int ob, nv;              /* register tile */
     ptrdiff_t ob_blocks;
     int threads;
-    ptrdiff_t *col_src; /* [tile][row_slots]: image column of (phase, position), or -1 */
+    /* elements between two frequencies of V[xi][c][position] and of
+     * M[xi][o][position]: whole planes plus one cache line, so that the
+     * alpha^2 streams of a transform do not all fall into one cache set */
+    ptrdiff_t v_freq_stride, m_freq_stride;
     size_t buf_elems, v_elems, m_elems, y_elems, u_elems;
 };
 
@@ -93,29 +99,39 @@ int gcnn_winograd_applies(const gcnn_corr2d_params *p)
            p->dilate_h <= 1 && p->dilate_w <= 1 && p->boundary == GCNN_BOUNDARY_FILL;
 }
 
+/* Positions of one image's tiles for tile m, rounded up to whole vectors of
+ * the widest path (16 floats): the lanes the products pay for. */
+static double gcnn_wino_positions(ptrdiff_t out_h, ptrdiff_t out_w, ptrdiff_t m)
+{
+    const double used = (double)((out_h + m - 1) / m) * (double)((out_w + m - 1) / m + 1);
+    if (used >= 1e15) /* too many to matter (and to round in an integer) */
+        return used;
+    return (double)(((long long)used + 15) / 16 * 16);
+}
+
 int gcnn_winograd_best_tile(ptrdiff_t out_h, ptrdiff_t out_w)
 {
-    /* multiplications per channel pair: alpha^2 per tile, over the
-     * positions of the layout above (one extra per tile row) */
-    const double cost2 = 16.0 * (double)((out_h + 1) / 2) * (double)((out_w + 1) / 2 + 1);
-    const double cost4 = 36.0 * (double)((out_h + 3) / 4) * (double)((out_w + 3) / 4 + 1);
+    /* multiplications per channel pair: alpha^2 per position */
+    const double cost2 = 16.0 * gcnn_wino_positions(out_h, out_w, 2);
+    const double cost4 = 36.0 * gcnn_wino_positions(out_h, out_w, 4);
     return cost4 < cost2 ? 4 : 2;
 }
 
 int gcnn_winograd_pays(const gcnn_corr2d_params *p, ptrdiff_t out_h, ptrdiff_t out_w)
 {
-    /* The transforms cost a fixed amount per input and output value; the
-     * products save in proportion to the channels.  Measured on an AMD
-     * EPYC (Zen 5, AVX-512), see docs/design.md, section 9.1. */
-    (void)out_h;
-    (void)out_w;
-    return p->in_channels >= 8 && p->out_channels >= 8;
-}
-
-static void gcnn_wino_plan_free(struct gcnn_wino_plan *plan)
-{
-    free(plan->col_src);
-    plan->col_src = NULL;
+    /* The transforms cost a fixed amount per input and output value, the
+     * products save in proportion to the channels, and positions that
+     * round an image up to whole vectors are paid for and dropped.
+     * Measured on an AMD EPYC (Zen 5, AVX-512), float32, one thread,
+     * against direct correlation (see docs/design.md, section 9.1):
+     * 16 channels in and out at 20x20 and 28x28 outputs gained 1.4-1.6x,
+     * 12 channels lost 10%; 16x16 outputs, whose F(4x4,3x3) tiles fill
+     * half their lanes, lost up to 30% at 16 channels and 8x8 ones lost
+     * more; 64x64 gained 1.3-1.6x from 32 channels up. */
+    const ptrdiff_t m = gcnn_winograd_best_tile(out_h, out_w);
+    const double tiles = (double)((out_h + m - 1) / m) * (double)((out_w + m - 1) / m);
+    const double lane_use = tiles / gcnn_wino_positions(out_h, out_w, m);
+    return p->in_channels >= 16 && p->out_channels >= 16 && lane_use >= 0.7;
 }
 
 static int gcnn_wino_plan_make(const gcnn_corr2d_params *params, int tile, size_t elem_size,
@@ -158,14 +174,19 @@ static int gcnn_wino_plan_make(const gcnn_corr2d_params *params, int tile, size_
             plan->threads = GCNN_MAX_THREADS;
     }
 
-    /* Band: about GCNN_WINO_V_TARGET_BYTES of transformed input, but enough
-     * items for every thread to get several.  (The numbers do not depend
-     * on the band: each tile's sums are the same wherever it falls.) */
-    ptrdiff_t per_position;
-    if (!mul_ok((ptrdiff_t)plan->alpha * plan->alpha, p->in_channels, &per_position) ||
-        !mul_ok(per_position, (ptrdiff_t)elem_size, &per_position))
+    /* Band: about GCNN_WINO_TARGET_POSITIONS positions within the bytes
+     * allowed, but enough items for every thread to get several.  (The
+     * numbers do not depend on the band: each tile's sums are the same
+     * wherever it falls.) */
+    /* bytes per position of the larger of V and M */
+    ptrdiff_t widest = p->in_channels > plan->ob_blocks * plan->ob ? p->in_channels
+                                                                    : plan->ob_blocks * plan->ob;
+    if (!mul_ok(widest, (ptrdiff_t)plan->alpha * plan->alpha * (ptrdiff_t)elem_size, &widest))
         return GCNN_EOVERFLOW;
-    ptrdiff_t band = GCNN_WINO_V_TARGET_BYTES / per_position / plan->row_slots;
+    ptrdiff_t target = GCNN_WINO_MAX_ITEM_BYTES / widest;
+    if (target > GCNN_WINO_TARGET_POSITIONS)
+        target = GCNN_WINO_TARGET_POSITIONS;
+    ptrdiff_t band = target / plan->row_slots;
     if (band < 1)
         band = 1;
     if (band > plan->tiles_y)
@@ -173,8 +194,10 @@ static int gcnn_wino_plan_make(const gcnn_corr2d_params *params, int tile, size_
     while (band > 1 && plan->threads > 1 &&
            p->batch * ((plan->tiles_y + band - 1) / band) < 4 * plan->threads)
         band = (band + 1) / 2;
-    plan->band = band;
+    /* the same number of items with bands as even as possible: less slack */
     plan->bands = (plan->tiles_y + band - 1) / band;
+    plan->band = (plan->tiles_y + plan->bands - 1) / plan->bands;
+    band = plan->band;
 
     ptrdiff_t positions, v_elems, m_elems, y_elems, buf_elems, u_elems;
     if (!mul_ok(band, plan->row_slots, &positions) || !add_ok(positions, lanes - 1, &positions))
@@ -182,9 +205,15 @@ static int gcnn_wino_plan_make(const gcnn_corr2d_params *params, int tile, size_
     positions = positions / lanes * lanes;
     plan->positions = positions;
     plan->phase_len = positions + lanes;
-    if (!mul_ok(per_position / (ptrdiff_t)elem_size, positions, &v_elems) ||
-        !mul_ok((ptrdiff_t)plan->alpha * plan->alpha * plan->ob, positions, &m_elems) ||
+    const ptrdiff_t skew = GCNN_ALIGN / (ptrdiff_t)elem_size;
+    if (!mul_ok(p->in_channels, positions, &plan->v_freq_stride) ||
+        !add_ok(plan->v_freq_stride, skew, &plan->v_freq_stride) ||
+        !mul_ok(plan->ob_blocks * plan->ob, positions, &plan->m_freq_stride) ||
+        !add_ok(plan->m_freq_stride, skew, &plan->m_freq_stride) ||
+        !mul_ok((ptrdiff_t)plan->alpha * plan->alpha, plan->v_freq_stride, &v_elems) ||
+        !mul_ok((ptrdiff_t)plan->alpha * plan->alpha, plan->m_freq_stride, &m_elems) ||
         !mul_ok((ptrdiff_t)tile * tile, positions, &y_elems) ||
+        !add_ok(y_elems, plan->row_slots * tile, &y_elems) ||
         !mul_ok((ptrdiff_t)plan->alpha * tile, plan->phase_len, &buf_elems) ||
         !mul_ok(plan->ob_blocks, plan->ob, &u_elems) ||
         !mul_ok(u_elems, p->in_channels, &u_elems) ||
@@ -202,19 +231,6 @@ static int gcnn_wino_plan_make(const gcnn_corr2d_params *params, int tile, size_
     plan->buf_elems = (size_t)buf_elems;
     plan->u_elems = (size_t)u_elems;
 
-    ptrdiff_t map;
-    if (!mul_ok((ptrdiff_t)tile, plan->row_slots, &map) ||
-        (size_t)map > SIZE_MAX / sizeof(ptrdiff_t))
-        return GCNN_EOVERFLOW;
-    plan->col_src = malloc((size_t)map * sizeof(ptrdiff_t));
-    if (plan->col_src == NULL)
-        return GCNN_ENOMEM;
-    for (ptrdiff_t ph = 0; ph < tile; ++ph)
-        for (ptrdiff_t l = 0; l < plan->row_slots; ++l) {
-            /* cannot overflow: l * tile is at most out_w + tile */
-            const ptrdiff_t col = l * tile + ph - p->pad_left;
-            plan->col_src[ph * plan->row_slots + l] = col >= 0 && col < p->width ? col : -1;
-        }
     return GCNN_OK;
 }
 

@@ -11,8 +11,8 @@
  *      m column phases, with the fill value outside the image; then
  *      V = B^T d B for a vector of tile positions at a time, stored as
  *      V[xi][c][position];
- *   2. for each block of ob output channels: for each frequency, the
- *      product M[xi][j][position] = sum_c U[xi][o0 + j][c] * V[xi][c][position]
+ *   2. for each frequency, for each block of ob output channels, the
+ *      product M[xi][o][position] = sum_c U[xi][o][c] * V[xi][c][position]
  *      in a register tile of ob channels x nv vectors of positions, summed
  *      over c in increasing order;
  *   3. output transform Y = A^T M A per channel and position vector, plus
@@ -38,39 +38,66 @@
         }                                                                      \
     } while (0)
 
-/* Filter transform of the whole bank, in double: u[(xi * ob_blocks + block)
- * * C * ob + c * ob + j] = (G g G^T)[xi] of filter (block * ob + j, c),
- * zero for the channels that pad the last block. */
-static void GCNN_NAME(wino_filters)(const struct gcnn_wino_plan *plan, const GCNN_T *restrict w,
-                                    GCNN_T *restrict u)
+/* Filter transform of one block of output channels, in double:
+ * u[(xi * ob_blocks + block) * C * ob + c * ob + j] = (G g G^T)[xi] of filter
+ * (block * ob + j, c), zero for the channels that pad the last block.  The
+ * ob filters of a channel are transformed together, so that each frequency
+ * gets one contiguous run of ob values. */
+static GCNN_INLINE void GCNN_NAME(wino_filters_tile)(const struct gcnn_wino_plan *plan,
+                                                     const GCNN_T *restrict w,
+                                                     GCNN_T *restrict u, ptrdiff_t block,
+                                                     const int M)
 {
-    const int M = plan->tile, A = plan->alpha, OB = plan->ob;
+    const int A = M + 2, OB = plan->ob;
     const ptrdiff_t C = plan->p.in_channels, O = plan->p.out_channels;
     const ptrdiff_t freq_stride = plan->ob_blocks * C * OB;
-    for (ptrdiff_t o = 0; o < plan->ob_blocks * OB; ++o)
-        for (ptrdiff_t c = 0; c < C; ++c) {
-            double gt[GCNN_WINO_MAX_ALPHA][3], transformed[GCNN_WINO_MAX_ALPHA][GCNN_WINO_MAX_ALPHA];
-            if (o < O) {
-                const GCNN_T *restrict g = w + (o * C + c) * 9;
-                for (int i = 0; i < A; ++i)
-                    for (int b = 0; b < 3; ++b)
-                        gt[i][b] = GCNN_WINO_G(M, i, 0) * (double)g[b] +
-                                   GCNN_WINO_G(M, i, 1) * (double)g[3 + b] +
-                                   GCNN_WINO_G(M, i, 2) * (double)g[6 + b];
-                for (int i = 0; i < A; ++i)
-                    for (int j = 0; j < A; ++j)
-                        transformed[i][j] = gt[i][0] * GCNN_WINO_G(M, j, 0) +
-                                            gt[i][1] * GCNN_WINO_G(M, j, 1) +
-                                            gt[i][2] * GCNN_WINO_G(M, j, 2);
-            } else {
-                memset(transformed, 0, sizeof transformed);
+    for (ptrdiff_t c = 0; c < C; ++c) {
+        double transformed[GCNN_WINO_MAX_ALPHA * GCNN_WINO_MAX_ALPHA][GCNN_WINO_MAX_OB];
+        for (int j0 = 0; j0 < OB; ++j0) {
+            const ptrdiff_t o = block * OB + j0;
+            if (o >= O) {
+                for (int xi = 0; xi < A * A; ++xi)
+                    transformed[xi][j0] = 0.0;
+                continue;
             }
-            const ptrdiff_t block = o / OB, j0 = o % OB;
+            const GCNN_T *restrict g = w + (o * C + c) * 9;
+            double gt[GCNN_WINO_MAX_ALPHA][3];
+            GCNN_UNROLL
             for (int i = 0; i < A; ++i)
+                for (int b = 0; b < 3; ++b)
+                    gt[i][b] = GCNN_WINO_G(M, i, 0) * (double)g[b] +
+                               GCNN_WINO_G(M, i, 1) * (double)g[3 + b] +
+                               GCNN_WINO_G(M, i, 2) * (double)g[6 + b];
+            for (int i = 0; i < A; ++i)
+                GCNN_UNROLL
                 for (int j = 0; j < A; ++j)
-                    u[(i * A + j) * freq_stride + (block * C + c) * OB + j0] =
-                        (GCNN_T)transformed[i][j];
+                    transformed[i * A + j][j0] = gt[i][0] * GCNN_WINO_G(M, j, 0) +
+                                                 gt[i][1] * GCNN_WINO_G(M, j, 1) +
+                                                 gt[i][2] * GCNN_WINO_G(M, j, 2);
         }
+        GCNN_T *restrict dst = u + (block * C + c) * OB;
+        for (int xi = 0; xi < A * A; ++xi)
+            for (int j0 = 0; j0 < OB; ++j0)
+                dst[xi * freq_stride + j0] = (GCNN_T)transformed[xi][j0];
+    }
+}
+
+/* Work item of the filter transform: one block of output channels. */
+struct GCNN_NAME(wino_filter_work) {
+    const struct gcnn_wino_plan *plan;
+    const GCNN_T *w;
+    GCNN_T *u;
+};
+
+static int GCNN_NAME(wino_filters)(void *arg, ptrdiff_t block, int worker)
+{
+    const struct GCNN_NAME(wino_filter_work) *work = arg;
+    (void)worker;
+    if (work->plan->tile == 4)
+        GCNN_NAME(wino_filters_tile)(work->plan, work->w, work->u, block, 4);
+    else
+        GCNN_NAME(wino_filters_tile)(work->plan, work->w, work->u, block, 2);
+    return GCNN_OK;
 }
 
 /* Step 1 for one channel: buf[(i * m + phase) * phase_len + position] holds
@@ -82,7 +109,7 @@ static GCNN_INLINE void GCNN_NAME(wino_input)(const struct gcnn_wino_plan *plan,
 {
     const int A = M + 2;
     const ptrdiff_t P = plan->positions, S = plan->phase_len;
-    const ptrdiff_t freq_stride = plan->p.in_channels * P;
+    const ptrdiff_t freq_stride = plan->v_freq_stride;
     for (ptrdiff_t q = 0; q < P; q += GCNN_LANES) {
         VEC rows_done[GCNN_WINO_MAX_ALPHA][GCNN_WINO_MAX_ALPHA];
         /* along each input row: t[i][j] = sum_k d[i][k] B^T[j][k] */
@@ -154,26 +181,25 @@ static GCNN_INLINE void GCNN_NAME(wino_gemm)(const GCNN_T *restrict v, const GCN
     }
 }
 
-/* Step 2 for one block: every frequency, every position (NV vectors at a
- * time, then single vectors). */
+/* Step 2 for one frequency and one block of output channels: every
+ * position, NV vectors at a time, then the remaining one or two vectors.
+ * u_block is U[xi][block], m_block M[xi][o0]. */
 static GCNN_INLINE void GCNN_NAME(wino_products)(const struct gcnn_wino_plan *plan,
-                                                 const GCNN_T *restrict v,
+                                                 const GCNN_T *restrict v_xi,
                                                  const GCNN_T *restrict u_block,
-                                                 GCNN_T *restrict m, const int OB, const int NV)
+                                                 GCNN_T *restrict m_block, const int OB,
+                                                 const int NV)
 {
     const ptrdiff_t P = plan->positions, C = plan->p.in_channels;
-    const ptrdiff_t freqs = (ptrdiff_t)plan->alpha * plan->alpha;
-    const ptrdiff_t u_freq_stride = plan->ob_blocks * C * OB;
-    for (ptrdiff_t xi = 0; xi < freqs; ++xi) {
-        const GCNN_T *restrict v_xi = v + xi * C * P;
-        const GCNN_T *restrict u_xi = u_block + xi * u_freq_stride;
-        GCNN_T *restrict m_xi = m + xi * OB * P;
-        ptrdiff_t q = 0;
-        for (; q + NV * GCNN_LANES <= P; q += NV * GCNN_LANES)
-            GCNN_NAME(wino_gemm)(v_xi + q, u_xi, C, P, m_xi + q, OB, NV);
-        for (; q < P; q += GCNN_LANES)
-            GCNN_NAME(wino_gemm)(v_xi + q, u_xi, C, P, m_xi + q, OB, 1);
+    ptrdiff_t q = 0;
+    for (; q + NV * GCNN_LANES <= P; q += NV * GCNN_LANES)
+        GCNN_NAME(wino_gemm)(v_xi + q, u_block, C, P, m_block + q, OB, NV);
+    if (NV > 2 && q + 2 * GCNN_LANES <= P) {
+        GCNN_NAME(wino_gemm)(v_xi + q, u_block, C, P, m_block + q, OB, 2);
+        q += 2 * GCNN_LANES;
     }
+    for (; q < P; q += GCNN_LANES)
+        GCNN_NAME(wino_gemm)(v_xi + q, u_block, C, P, m_block + q, OB, 1);
 }
 
 /* Step 3 for output channel j of a block: y[(r * m + s) * P + position] =
@@ -244,77 +270,100 @@ static GCNN_INLINE int GCNN_NAME(wino_run)(const struct GCNN_NAME(wino_work) *wo
         plan->tiles_y - ty0 < plan->band ? plan->tiles_y - ty0 : plan->band;
     const ptrdiff_t used = rows * slots;
     const GCNN_T fill = work->fillvalue;
-    const ptrdiff_t *restrict col_src = plan->col_src;
 
-    /* 1. input transform, channel by channel */
+    /* 1. input transform, channel by channel: each input row a tile row
+     * reads is copied once, with the fill value around it, into `padded`,
+     * and split from there into the m column phases */
     const GCNN_T *restrict x_n = work->x + n * C * H * W;
+    GCNN_T *restrict padded = y; /* y is free until step 3 */
+    const ptrdiff_t pad_left = plan->p.pad_left;
+    const ptrdiff_t padded_len = slots * M;
+    /* image columns 0 .. copy - 1 land at pad_left ..; the row may be cut */
+    const ptrdiff_t copy = W < padded_len - pad_left ? W : padded_len - pad_left;
     for (ptrdiff_t c = 0; c < C; ++c) {
         const GCNN_T *restrict x_c = x_n + c * H * W;
+        for (ptrdiff_t r = 0; r < rows; ++r)
+            for (int i = 0; i < M + 2; ++i) {
+                const ptrdiff_t iy = (ty0 + r) * M + i - plan->p.pad_top;
+                if (iy < 0 || iy >= H || copy <= 0) {
+                    for (ptrdiff_t j = 0; j < padded_len; ++j)
+                        padded[j] = fill;
+                } else {
+                    const ptrdiff_t left = pad_left < padded_len ? pad_left : padded_len;
+                    for (ptrdiff_t j = 0; j < left; ++j)
+                        padded[j] = fill;
+                    memcpy(padded + left, x_c + iy * W, (size_t)copy * sizeof(GCNN_T));
+                    for (ptrdiff_t j = left + copy; j < padded_len; ++j)
+                        padded[j] = fill;
+                }
+                /* all phases in one loop: an interleaved group of loads
+                 * that compilers vectorise with permutations */
+                GCNN_T *restrict d = buf + i * M * S + r * slots;
+                for (ptrdiff_t l = 0; l < slots; ++l) {
+                    GCNN_UNROLL
+                    for (int ph = 0; ph < M; ++ph)
+                        d[ph * S + l] = padded[l * M + ph];
+                }
+            }
+        /* positions past the band, read by its last vectors */
         for (int i = 0; i < M + 2; ++i)
             for (int ph = 0; ph < M; ++ph) {
                 GCNN_T *restrict dst = buf + (i * M + ph) * S;
-                const ptrdiff_t *restrict cols = col_src + ph * slots;
-                for (ptrdiff_t r = 0; r < rows; ++r) {
-                    GCNN_T *restrict d = dst + r * slots;
-                    const ptrdiff_t iy = (ty0 + r) * M + i - plan->p.pad_top;
-                    if (iy < 0 || iy >= H) {
-                        for (ptrdiff_t l = 0; l < slots; ++l)
-                            d[l] = fill;
-                        continue;
-                    }
-                    const GCNN_T *restrict src = x_c + iy * W;
-                    for (ptrdiff_t l = 0; l < slots; ++l)
-                        d[l] = cols[l] < 0 ? fill : src[cols[l]];
-                }
-                /* positions past the band, read by its last vectors */
                 for (ptrdiff_t s = used; s < S; ++s)
                     dst[s] = 0;
             }
         GCNN_NAME(wino_input)(plan, buf, v + c * P, M);
     }
 
-    /* 2 and 3, one block of output channels at a time */
-    GCNN_T *out_n = work->out + n * plan->p.out_channels * out_h * out_w;
-    const ptrdiff_t block_stride = C * plan->ob;
-    for (ptrdiff_t block = 0; block < plan->ob_blocks; ++block) {
-        const GCNN_T *restrict u_block = work->u + block * block_stride;
-        switch (plan->ob * 16 + plan->nv) {
+    /* 2. products, frequency by frequency: V[xi] and U[xi] stay in cache
+     * while every block of output channels uses them */
+    const ptrdiff_t freqs = (ptrdiff_t)(M + 2) * (M + 2);
+    for (ptrdiff_t xi = 0; xi < freqs; ++xi) {
+        const GCNN_T *restrict v_xi = v + xi * plan->v_freq_stride;
+        for (ptrdiff_t block = 0; block < plan->ob_blocks; ++block) {
+            const GCNN_T *restrict u_block = work->u + (xi * plan->ob_blocks + block) * C * plan->ob;
+            GCNN_T *restrict m_block = m + xi * plan->m_freq_stride + block * plan->ob * P;
+            switch (plan->ob * 16 + plan->nv) {
 #define GCNN_WINO_CASE(OB, NV)                                                 \
     case OB * 16 + NV:                                                         \
-        GCNN_NAME(wino_products)(plan, v, u_block, m, OB, NV);                 \
+        GCNN_NAME(wino_products)(plan, v_xi, u_block, m_block, OB, NV);        \
         break;
-            GCNN_WINO_CASE(8, 3)
-            GCNN_WINO_CASE(4, 3)
-            GCNN_WINO_CASE(4, 2)
-            GCNN_WINO_CASE(2, 3)
-            GCNN_WINO_CASE(1, 3)
+                GCNN_WINO_CASE(8, 3)
+                GCNN_WINO_CASE(4, 3)
+                GCNN_WINO_CASE(4, 2)
+                GCNN_WINO_CASE(2, 3)
+                GCNN_WINO_CASE(1, 3)
 #undef GCNN_WINO_CASE
-        default: /* gcnn_wino_plan_make only produces the shapes above */
-            return GCNN_EINTERNAL;
+            default: /* gcnn_wino_plan_make only produces the shapes above */
+                return GCNN_EINTERNAL;
+            }
         }
-        const ptrdiff_t o0 = block * plan->ob;
-        const ptrdiff_t count =
-            plan->p.out_channels - o0 < plan->ob ? plan->p.out_channels - o0 : plan->ob;
-        for (ptrdiff_t j = 0; j < count; ++j) {
-            const GCNN_T b = work->bias ? work->bias[o0 + j] : 0;
-            GCNN_NAME(wino_output)(plan, m + j * P, plan->ob * P, b, y, M);
-            GCNN_T *restrict out_o = out_n + (o0 + j) * out_h * out_w;
-            for (ptrdiff_t r = 0; r < rows; ++r)
-                for (int ry = 0; ry < M; ++ry) {
-                    const ptrdiff_t oy = (ty0 + r) * M + ry;
-                    if (oy >= out_h)
-                        break;
-                    GCNN_T *restrict dst = out_o + oy * out_w;
-                    for (int s = 0; s < M; ++s) {
-                        const GCNN_T *restrict src = y + (ry * M + s) * P + r * slots;
-                        for (ptrdiff_t l = 0; l < plan->tiles_x; ++l) {
-                            const ptrdiff_t ox = l * M + s;
-                            if (ox < out_w)
-                                dst[ox] = src[l];
-                        }
-                    }
+    }
+
+    /* 3. output transform and bias, channel by channel (one output row is
+     * assembled past the transformed tiles in y) */
+    const ptrdiff_t y_row = (ptrdiff_t)M * M * P;
+    GCNN_T *out_n = work->out + n * plan->p.out_channels * out_h * out_w;
+    for (ptrdiff_t o = 0; o < plan->p.out_channels; ++o) {
+        const GCNN_T b = work->bias ? work->bias[o] : 0;
+        GCNN_NAME(wino_output)(plan, m + o * P, plan->m_freq_stride, b, y, M);
+        GCNN_T *restrict out_o = out_n + o * out_h * out_w;
+        for (ptrdiff_t r = 0; r < rows; ++r)
+            for (int ry = 0; ry < M; ++ry) {
+                const ptrdiff_t oy = (ty0 + r) * M + ry;
+                if (oy >= out_h)
+                    break;
+                /* interleave the m column phases into a whole row, then
+                 * keep its first out_w values */
+                GCNN_T *restrict row = y + y_row;
+                const GCNN_T *restrict src = y + ry * M * P + r * slots;
+                for (ptrdiff_t l = 0; l < plan->tiles_x; ++l) {
+                    GCNN_UNROLL
+                    for (int s = 0; s < M; ++s)
+                        row[l * M + s] = src[s * P + l];
                 }
-        }
+                memcpy(out_o + oy * out_w, row, (size_t)out_w * sizeof(GCNN_T));
+            }
     }
     return GCNN_OK;
 }
@@ -324,7 +373,9 @@ static int GCNN_NAME(wino_item)(void *arg, ptrdiff_t item, int worker)
     const struct GCNN_NAME(wino_work) *work = arg;
     const struct gcnn_wino_plan *plan = work->plan;
     /* each buffer starts on a cache line: the vector loads and stores are
-     * then whole lines */
+     * then whole lines.  malloc, not calloc: every element is written
+     * before it is read (the input phases past the band are zeroed), and
+     * clearing megabytes per call showed in profiles. */
     const size_t pad = GCNN_ALIGN / sizeof(GCNN_T);
     const size_t buf_len = (plan->buf_elems + pad) / pad * pad;
     const size_t v_len = (plan->v_elems + pad) / pad * pad;
@@ -332,7 +383,7 @@ static int GCNN_NAME(wino_item)(void *arg, ptrdiff_t item, int worker)
     const size_t y_len = (plan->y_elems + pad) / pad * pad;
     if (work->scratch[worker] == NULL &&
         (work->scratch[worker] =
-             calloc((buf_len + v_len + m_len + y_len) * sizeof(GCNN_T) + GCNN_ALIGN, 1)) == NULL)
+             malloc((buf_len + v_len + m_len + y_len) * sizeof(GCNN_T) + GCNN_ALIGN)) == NULL)
         return GCNN_ENOMEM;
     GCNN_T *buf = gcnn_aligned(work->scratch[worker]);
     GCNN_T *v = buf + buf_len, *m = v + v_len, *y = m + m_len;
@@ -349,28 +400,29 @@ static int GCNN_NAME(winograd)(const gcnn_corr2d_params *params, const GCNN_T *x
 {
     struct gcnn_wino_plan plan;
     int status = gcnn_wino_plan_make(params, tile, sizeof(GCNN_T), GCNN_LANES, GCNN_ACC, &plan);
-    if (status != GCNN_OK) {
-        gcnn_wino_plan_free(&plan);
+    if (status != GCNN_OK)
         return status;
-    }
     char *u_block = malloc(plan.u_elems * sizeof(GCNN_T) + GCNN_ALIGN);
     char **scratch = calloc((size_t)plan.threads, sizeof *scratch);
     if (u_block == NULL || scratch == NULL) {
         free(u_block);
         free(scratch);
-        gcnn_wino_plan_free(&plan);
         return GCNN_ENOMEM;
     }
     GCNN_T *u = gcnn_aligned(u_block);
-    GCNN_NAME(wino_filters)(&plan, w, u);
-    struct GCNN_NAME(wino_work) work = {&plan, x, u, bias, fillvalue, out, scratch};
     const gcnn_poll poll = {params->interrupted, params->interrupt_ctx};
-    status = gcnn_parallel_for(plan.p.batch * plan.bands, plan.threads, GCNN_NAME(wino_item),
-                               &work, params->interrupted ? &poll : NULL);
+    /* the filter transform on the same threads: each block by one of them */
+    struct GCNN_NAME(wino_filter_work) filter_work = {&plan, w, u};
+    status = gcnn_parallel_for(plan.ob_blocks, plan.threads, GCNN_NAME(wino_filters),
+                               &filter_work, params->interrupted ? &poll : NULL);
+    struct GCNN_NAME(wino_work) work = {&plan, x, u, bias, fillvalue, out, scratch};
+    if (status == GCNN_OK)
+        status = gcnn_parallel_for(plan.p.batch * plan.bands, plan.threads,
+                                   GCNN_NAME(wino_item), &work,
+                                   params->interrupted ? &poll : NULL);
     for (int t = 0; t < plan.threads; ++t)
         free(scratch[t]);
     free(scratch);
     free(u_block);
-    gcnn_wino_plan_free(&plan);
     return status;
 }
