@@ -489,7 +489,7 @@ def lift(
     float32 layers with 3x3 kernels at stride 1 and at least 16 channels in and out (counted
     after the expansion) use Winograd's algorithm, F(4x4,3x3) or F(2x2,3x3): the error is at
     most ``1e-5 * S``, ``S`` the largest value of ``|x|`` correlated with ``|weight|`` plus
-    ``|bias|``, against exact arithmetic (direct float32 correlation: about ``1e-7 * S``);
+    ``|bias|``, against exact arithmetic (direct float32 correlation: about ``2e-7 * S``);
     float64 is always direct.  See docs/design.md, §9.1 One correlation primitive.
 
     Examples
@@ -575,7 +575,7 @@ def group_conv(
     float32 layers with 3x3 kernels at stride 1 and at least 16 channels in and out (counted
     after the expansion) use Winograd's algorithm, F(4x4,3x3) or F(2x2,3x3): the error is at
     most ``1e-5 * S``, ``S`` the largest value of ``|x|`` correlated with ``|weight|`` plus
-    ``|bias|``, against exact arithmetic (direct float32 correlation: about ``1e-7 * S``);
+    ``|bias|``, against exact arithmetic (direct float32 correlation: about ``2e-7 * S``);
     float64 is always direct.  See docs/design.md, §9.1 One correlation primitive.
 
     Examples
@@ -935,7 +935,7 @@ def conv2d(
     float32 calls with 3x3 kernels at stride 1 and at least 16 channels in and out use
     Winograd's algorithm, F(4x4,3x3) or F(2x2,3x3): the error is at most ``1e-5 * S``, ``S``
     the largest value of ``|x|`` correlated with ``|weight|`` plus ``|bias|``, against exact
-    arithmetic (direct float32 correlation: about ``1e-7 * S``); float64 is always direct.
+    arithmetic (direct float32 correlation: about ``2e-7 * S``); float64 is always direct.
     See docs/design.md, §9.1 One correlation primitive.
 
     Examples
