@@ -32,6 +32,7 @@ CACHE_ENTRIES = 4
 SOURCES = [
     "csrc/gcnn_module.c",
     "csrc/corr2d.c",
+    "csrc/winograd.c",
     "csrc/channels.c",
     "csrc/simd.c",
     "csrc/threads.c",
@@ -133,6 +134,8 @@ setup(
                     "corr2d_bodies.h",
                     "corr2d_impl.h",
                     "grad_impl.h",
+                    "winograd.h",
+                    "winograd_impl.h",
                     "channels_impl.h",
                     "pool_impl.h",
                     "relu_impl.h",

@@ -8,6 +8,7 @@
  */
 #include "gcnn_kernels.h"
 #include "kernel_common.h"
+#include "winograd.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -449,12 +450,51 @@ static void gcnn_gw_tile_shape(const struct gcnn_plan *plan, int acc_regs, ptrdi
 #undef GCNN_TYPES
 #undef GCNN_BODIES
 
+int gcnn_corr2d_algorithm(const gcnn_corr2d_params *p, int is_double, int *algorithm)
+{
+    if (p == NULL || algorithm == NULL)
+        return GCNN_EINVAL;
+    ptrdiff_t out_h, out_w;
+    const int status = gcnn_corr2d_out_shape(p, &out_h, &out_w);
+    if (status != GCNN_OK)
+        return status;
+    const int applies = gcnn_winograd_applies(p);
+    const int tile = gcnn_winograd_best_tile(out_h, out_w) == 4 ? GCNN_ALGORITHM_WINOGRAD_4
+                                                                 : GCNN_ALGORITHM_WINOGRAD_2;
+    switch (p->algorithm) {
+    case GCNN_ALGORITHM_AUTO:
+        *algorithm = applies && !is_double && gcnn_winograd_pays(p, out_h, out_w)
+                         ? tile
+                         : GCNN_ALGORITHM_DIRECT;
+        return GCNN_OK;
+    case GCNN_ALGORITHM_DIRECT:
+        *algorithm = GCNN_ALGORITHM_DIRECT;
+        return GCNN_OK;
+    case GCNN_ALGORITHM_WINOGRAD:
+        *algorithm = applies ? tile : GCNN_ALGORITHM_DIRECT;
+        return GCNN_OK;
+    case GCNN_ALGORITHM_WINOGRAD_2:
+    case GCNN_ALGORITHM_WINOGRAD_4:
+        *algorithm = p->algorithm;
+        return applies ? GCNN_OK : GCNN_EINVAL;
+    default:
+        return GCNN_EINVAL;
+    }
+}
+
 int gcnn_corr2d_f32(const gcnn_corr2d_params *p, const float *x,
                     const float *w, const float *bias, float fillvalue,
                     float *out)
 {
     if (p == NULL || x == NULL || w == NULL || out == NULL)
         return GCNN_EINVAL;
+    int algorithm;
+    const int status = gcnn_corr2d_algorithm(p, 0, &algorithm);
+    if (status != GCNN_OK)
+        return status;
+    if (algorithm == GCNN_ALGORITHM_WINOGRAD_2 || algorithm == GCNN_ALGORITHM_WINOGRAD_4)
+        return gcnn_winograd_f32(p, x, w, bias, fillvalue, out,
+                                 algorithm == GCNN_ALGORITHM_WINOGRAD_4 ? 4 : 2);
     GCNN_DISPATCH(p->simd, corr2d_f32, (p, x, w, bias, fillvalue, out))
 }
 
@@ -464,7 +504,21 @@ int gcnn_corr2d_f64(const gcnn_corr2d_params *p, const double *x,
 {
     if (p == NULL || x == NULL || w == NULL || out == NULL)
         return GCNN_EINVAL;
+    int algorithm;
+    const int status = gcnn_corr2d_algorithm(p, 1, &algorithm);
+    if (status != GCNN_OK)
+        return status;
+    if (algorithm == GCNN_ALGORITHM_WINOGRAD_2 || algorithm == GCNN_ALGORITHM_WINOGRAD_4)
+        return gcnn_winograd_f64(p, x, w, bias, fillvalue, out,
+                                 algorithm == GCNN_ALGORITHM_WINOGRAD_4 ? 4 : 2);
     GCNN_DISPATCH(p->simd, corr2d_f64, (p, x, w, bias, fillvalue, out))
+}
+
+/* The kernels that always compute directly: a Winograd request is an error,
+ * never silently ignored. */
+static int gcnn_direct_only(const gcnn_corr2d_params *p)
+{
+    return p->algorithm == GCNN_ALGORITHM_AUTO || p->algorithm == GCNN_ALGORITHM_DIRECT;
 }
 
 /* The integer kernels share the float kernels' plan and loop body: only
@@ -474,7 +528,8 @@ int gcnn_corr2d_f64(const gcnn_corr2d_params *p, const double *x,
                             const uint##BITS##_t *w, const uint##BITS##_t *bias,    \
                             uint##BITS##_t fillvalue, uint##BITS##_t *out)          \
     {                                                                          \
-        if (p == NULL || x == NULL || w == NULL || out == NULL)                \
+        if (p == NULL || x == NULL || w == NULL || out == NULL ||              \
+            !gcnn_direct_only(p))                                              \
             return GCNN_EINVAL;                                                \
         GCNN_DISPATCH(p->simd, corr2d_u##BITS, (p, x, w, bias, fillvalue, out))   \
     }
@@ -486,7 +541,7 @@ int gcnn_corr2d_grad_weight_f32(const gcnn_corr2d_params *p, const float *x,
                                 const float *grad_out, float fillvalue,
                                 float *grad_w)
 {
-    if (p == NULL || x == NULL || grad_out == NULL || grad_w == NULL)
+    if (p == NULL || x == NULL || grad_out == NULL || grad_w == NULL || !gcnn_direct_only(p))
         return GCNN_EINVAL;
     GCNN_DISPATCH(p->simd, grad_weight_f32, (p, x, grad_out, fillvalue, grad_w))
 }
@@ -495,7 +550,7 @@ int gcnn_corr2d_grad_weight_f64(const gcnn_corr2d_params *p, const double *x,
                                 const double *grad_out, double fillvalue,
                                 double *grad_w)
 {
-    if (p == NULL || x == NULL || grad_out == NULL || grad_w == NULL)
+    if (p == NULL || x == NULL || grad_out == NULL || grad_w == NULL || !gcnn_direct_only(p))
         return GCNN_EINVAL;
     GCNN_DISPATCH(p->simd, grad_weight_f64, (p, x, grad_out, fillvalue, grad_w))
 }

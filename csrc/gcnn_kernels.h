@@ -39,8 +39,10 @@
  * boundary; the (dilated) padded input at least as large as the kernel; a
  * known boundary.  Sizes whose products overflow give GCNN_EOVERFLOW.
  * Scratch memory is one packed copy of the filter bank plus one input panel
- * per thread (a band of padded rows over all input channels); failure to
- * get it is GCNN_ENOMEM.  GCNN_EINTERNAL reports a case the kernels were not
+ * per thread (a band of padded rows over all input channels); with
+ * Winograd's algorithm, the transformed bank plus, per thread, the
+ * transformed input tiles of a band and their products.  Failure to get it
+ * is GCNN_ENOMEM.  GCNN_EINTERNAL reports a case the kernels were not
  * built for (a bug in gcnn, never the caller's mistake).
  *
  * The kernels never call into Python and may run with the GIL released.
@@ -48,7 +50,9 @@
  * stall and that survives fork; see threads.h) when num_threads > 1 and the
  * work is large enough.
  * Results do not depend on num_threads: every forward output element is
- * computed by one thread, always in the same order of summation, and the
+ * computed by one thread, always in the same order of summation (with
+ * Winograd's algorithm too: each tile is transformed, multiplied and
+ * transformed back by one thread, whatever the band it falls in), and the
  * weight gradient sums fixed chunks of the batch in a fixed order.
  */
 #ifndef GCNN_KERNELS_H
@@ -80,6 +84,25 @@ enum gcnn_boundary {
     GCNN_BOUNDARY_SYMM = 2  /* mirror with the edge repeated, period 2n */
 };
 
+/* How gcnn_corr2d_f32/_f64 compute (the field `algorithm` of the params).
+ * Winograd's minimal filtering (Lavin & Gray 2016) applies to 3x3 kernels at
+ * unit strides without dilation, with the fill boundary: F(2x2,3x3) takes
+ * 16 multiplications per 2x2 output tile and input channel where direct
+ * correlation takes 36, F(4x4,3x3) 36 per 4x4 tile where direct takes 144.
+ * Its results differ from direct correlation by rounding only, but that
+ * rounding is larger (the bound is in docs/design.md, section 9.1). */
+enum gcnn_algorithm {
+    GCNN_ALGORITHM_AUTO = 0,       /* Winograd for float where it applies and is
+                                      expected to be faster; direct otherwise,
+                                      and always for double */
+    GCNN_ALGORITHM_DIRECT = 1,     /* direct correlation */
+    GCNN_ALGORITHM_WINOGRAD = 2,   /* Winograd wherever it applies (float and
+                                      double), the tile chosen by shape;
+                                      direct elsewhere */
+    GCNN_ALGORITHM_WINOGRAD_2 = 3, /* F(2x2,3x3); GCNN_EINVAL where it does not apply */
+    GCNN_ALGORITHM_WINOGRAD_4 = 4  /* F(4x4,3x3); GCNN_EINVAL where it does not apply */
+};
+
 /* Instruction-set paths; GCNN_SIMD_AUTO picks the best the CPU has. */
 enum gcnn_simd {
     GCNN_SIMD_AUTO = 0,
@@ -102,11 +125,22 @@ typedef struct {
      * which returns GCNN_EINTERRUPTED with the output partly written. */
     int (*interrupted)(void *ctx);
     void *interrupt_ctx;
+    /* enum gcnn_algorithm (0, automatic, when zero-initialised).  The
+     * integer kernels and the weight gradient compute directly and accept
+     * only GCNN_ALGORITHM_AUTO and GCNN_ALGORITHM_DIRECT. */
+    int algorithm;
 } gcnn_corr2d_params;
 
 /* Output size for p; returns GCNN_OK or GCNN_EINVAL/GCNN_EOVERFLOW. */
 int gcnn_corr2d_out_shape(const gcnn_corr2d_params *p, ptrdiff_t *out_h,
                           ptrdiff_t *out_w);
+
+/* The algorithm gcnn_corr2d_f32 (is_double 0) or gcnn_corr2d_f64 (is_double
+ * 1) takes for p: stores GCNN_ALGORITHM_DIRECT, GCNN_ALGORITHM_WINOGRAD_2 or
+ * GCNN_ALGORITHM_WINOGRAD_4 in *algorithm.  Returns the status the call
+ * would return for its parameters: GCNN_EINVAL for invalid sizes, an
+ * unknown algorithm or a Winograd tile asked for where it does not apply. */
+int gcnn_corr2d_algorithm(const gcnn_corr2d_params *p, int is_double, int *algorithm);
 
 int gcnn_corr2d_f32(const gcnn_corr2d_params *p, const float *x,
                     const float *w, const float *bias, float fillvalue,

@@ -194,18 +194,24 @@ static int check_params(const gcnn_corr2d_params *p, PyArrayObject *x, const cha
 
 PyDoc_STRVAR(correlate_doc,
 "correlate(x, weight, bias=None, stride=(1, 1), padding=(0, 0, 0, 0),\n"
-"          boundary=0, fillvalue=0.0, num_threads=1, simd=0, dilation=(1, 1))\n"
+"          boundary=0, fillvalue=0.0, num_threads=1, simd=0, dilation=(1, 1),\n"
+"          algorithm=0)\n"
 "--\n\n"
 "Batched multi-channel cross-correlation (private; use the gcnn functions).\n\n"
 "x (N, C, H, W) and weight (O, C, kh, kw) float32 or float64 of one dtype,\n"
 "bias None or (O,). padding is (top, bottom, left, right); boundary is\n"
 "0 fill, 1 wrap, 2 symmetric. dilation spreads x's pixels apart with fill\n"
-"values between them (fill boundary only). Returns (N, O, H', W') with\n"
+"values between them (fill boundary only). algorithm: 0 automatic (Winograd\n"
+"for float32 3x3 stride-1 fill-boundary calls where it is expected to be\n"
+"faster, direct otherwise), 1 direct, 2 Winograd wherever it applies (float32\n"
+"and float64), 3 Winograd F(2x2,3x3), 4 F(4x4,3x3) (ValueError where a tile\n"
+"does not apply). Returns (N, O, H', W') with\n"
 "H' = ((H - 1) * dilation_h + 1 + top + bottom - kh) // stride_h + 1.");
 
 PyDoc_STRVAR(correlate_int_doc,
 "correlate_int(x, weight, bias=None, stride=(1, 1), padding=(0, 0, 0, 0),\n"
-"              boundary=0, fillvalue=0, num_threads=1, simd=0, dilation=(1, 1))\n"
+"              boundary=0, fillvalue=0, num_threads=1, simd=0, dilation=(1, 1),\n"
+"              algorithm=0)\n"
 "--\n\n"
 "correlate in wrap-around integer arithmetic (private; use the gcnn functions).\n\n"
 "x, weight and bias of one integer dtype of 4 or 8 bytes, signed or\n"
@@ -283,7 +289,7 @@ static PyObject *correlate_common(PyObject *module, PyObject *args, PyObject *kw
 {
     static char *keywords[] = {"x",         "weight",      "bias", "stride",   "padding",
                                "boundary",  "fillvalue",   "num_threads", "simd",
-                               "dilation",  NULL};
+                               "dilation",  "algorithm",   NULL};
     PyObject *x_obj, *w_obj, *bias_obj = Py_None, *fill_obj = NULL;
     gcnn_corr2d_params p;
     memset(&p, 0, sizeof p);
@@ -291,12 +297,12 @@ static PyObject *correlate_common(PyObject *module, PyObject *args, PyObject *kw
     p.dilate_h = p.dilate_w = 1;
     p.num_threads = 1;
     if (!PyArg_ParseTupleAndKeywords(args, kwargs,
-                                     integer ? "OO|O(nn)(nnnn)iOii(nn):correlate_int"
-                                             : "OO|O(nn)(nnnn)iOii(nn):correlate",
+                                     integer ? "OO|O(nn)(nnnn)iOii(nn)i:correlate_int"
+                                             : "OO|O(nn)(nnnn)iOii(nn)i:correlate",
                                      keywords, &x_obj, &w_obj, &bias_obj, &p.stride_h,
                                      &p.stride_w, &p.pad_top, &p.pad_bottom, &p.pad_left,
                                      &p.pad_right, &p.boundary, &fill_obj, &p.num_threads,
-                                     &p.simd, &p.dilate_h, &p.dilate_w))
+                                     &p.simd, &p.dilate_h, &p.dilate_w, &p.algorithm))
         return NULL;
     double fill_double = 0.0;
     unsigned long long fill_bits = 0;
@@ -328,6 +334,25 @@ static PyObject *correlate_common(PyObject *module, PyObject *args, PyObject *kw
     ptrdiff_t out_h, out_w;
     if (read_correlate_shapes(x, w, bias, &p, &out_h, &out_w) < 0)
         goto fail;
+    int chosen;
+    if (p.algorithm < GCNN_ALGORITHM_AUTO || p.algorithm > GCNN_ALGORITHM_WINOGRAD_4 ||
+        (integer && p.algorithm > GCNN_ALGORITHM_DIRECT)) {
+        PyErr_Format(PyExc_ValueError,
+                     integer ? "algorithm must be 0 (auto) or 1 (direct) for integers, got %d"
+                             : "algorithm must be 0 (auto), 1 (direct), 2 (Winograd where it "
+                               "applies), 3 (Winograd F(2x2,3x3)) or 4 (F(4x4,3x3)), got %d",
+                     p.algorithm);
+        goto fail;
+    }
+    if (!integer && gcnn_corr2d_algorithm(&p, 0, &chosen) != GCNN_OK) {
+        PyErr_Format(PyExc_ValueError,
+                     "algorithm %d (a Winograd tile) needs a 3x3 kernel, stride 1, no "
+                     "dilation and boundary 0 (fill), got a %zdx%zd kernel, stride (%zd, %zd), "
+                     "dilation (%zd, %zd), boundary %d",
+                     p.algorithm, p.kernel_h, p.kernel_w, p.stride_h, p.stride_w, p.dilate_h,
+                     p.dilate_w, p.boundary);
+        goto fail;
+    }
     npy_intp dims[4] = {p.batch, p.out_channels, out_h, out_w};
     out = new_output(module, 4, dims, typenum);
     if (out == NULL)

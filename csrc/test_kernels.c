@@ -110,7 +110,7 @@ static void test_known_answer(void)
     const double x[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
     const double w[4] = {1, 1, 1, 1};
     const double expected[4] = {12, 16, 24, 28};
-    gcnn_corr2d_params p = {1, 1, 3, 3, 1, 2, 2, 1, 1, 0, 0, 0, 0, GCNN_BOUNDARY_FILL, 1, 0, 0, 0, NULL, NULL};
+    gcnn_corr2d_params p = {1, 1, 3, 3, 1, 2, 2, 1, 1, 0, 0, 0, 0, GCNN_BOUNDARY_FILL, 1, 0, 0, 0, NULL, NULL, GCNN_ALGORITHM_AUTO};
     double out[4];
     for (int simd = GCNN_SIMD_GENERIC; simd <= GCNN_SIMD_AVX512; ++simd) {
         p.simd = simd;
@@ -228,7 +228,7 @@ static void test_random_against_reference(void)
  * bit-identical to one thread's. */
 static void test_threads_identical(void)
 {
-    gcnn_corr2d_params p = {2, 3, 64, 96, 9, 5, 5, 1, 1, 2, 2, 2, 2, GCNN_BOUNDARY_FILL, 1, 0, 0, 0, NULL, NULL};
+    gcnn_corr2d_params p = {2, 3, 64, 96, 9, 5, 5, 1, 1, 2, 2, 2, 2, GCNN_BOUNDARY_FILL, 1, 0, 0, 0, NULL, NULL, GCNN_ALGORITHM_AUTO};
     ptrdiff_t oh, ow;
     CHECK(gcnn_corr2d_out_shape(&p, &oh, &ow) == GCNN_OK, "out_shape");
     const size_t nx = 2 * 3 * 64 * 96, nw = 9 * 3 * 25, no = (size_t)(2 * 9 * oh * ow);
@@ -336,7 +336,7 @@ static void test_grad_weight_against_reference(void)
 static void test_grad_weight_ignores_unread_columns(void)
 {
     /* width 20, kernel 3, stride 2: outputs read columns 0..18 only */
-    gcnn_corr2d_params p = {1, 1, 4, 20, 2, 3, 3, 1, 2, 0, 0, 0, 0, GCNN_BOUNDARY_FILL, 1, 0, 0, 0, NULL, NULL};
+    gcnn_corr2d_params p = {1, 1, 4, 20, 2, 3, 3, 1, 2, 0, 0, 0, 0, GCNN_BOUNDARY_FILL, 1, 0, 0, 0, NULL, NULL, GCNN_ALGORITHM_AUTO};
     ptrdiff_t oh, ow;
     CHECK(gcnn_corr2d_out_shape(&p, &oh, &ow) == GCNN_OK && ow == 9, "out_shape");
     float x[80], g[2 * 2 * 9], gw[18];
@@ -549,7 +549,7 @@ static void test_interrupt(void)
 {
     /* about 0.2 s of work on one thread, in many items */
     gcnn_corr2d_params p = {8, 16, 96, 96, 16, 5, 5, 1, 1, 2, 2, 2, 2, GCNN_BOUNDARY_FILL,
-                            2, 0, 0, 0, stop_at_second_poll, NULL};
+                            2, 0, 0, 0, stop_at_second_poll, NULL, GCNN_ALGORITHM_AUTO};
     const size_t nx = 8 * 16 * 96 * 96, nw = 16 * 16 * 25, no = 8 * 16 * 96 * 96;
     float *x = malloc(nx * sizeof *x), *w = malloc(nw * sizeof *w);
     float *a = malloc(no * sizeof *a), *b = malloc(no * sizeof *b);
@@ -569,6 +569,20 @@ static void test_interrupt(void)
     p.interrupted = NULL;
     CHECK(gcnn_corr2d_f32(&p, x, w, NULL, 0.f, b) == GCNN_OK, "unpolled call");
     CHECK(memcmp(a, b, no * sizeof *a) == 0, "polling changed the result");
+    /* Winograd's algorithm polls between its items the same way */
+    p.kernel_h = p.kernel_w = 3;
+    p.pad_top = p.pad_bottom = p.pad_left = p.pad_right = 1;
+    p.algorithm = GCNN_ALGORITHM_WINOGRAD_4;
+    p.interrupted = stop_at_second_poll;
+    polls = 0;
+    const int winograd_status = gcnn_corr2d_f32(&p, x, w, NULL, 0.f, a);
+    CHECK(winograd_status == GCNN_EINTERRUPTED || polls < 2,
+          "winograd interrupt: status %d after %d polls", winograd_status, polls);
+    p.interrupted = never_stop;
+    CHECK(gcnn_corr2d_f32(&p, x, w, NULL, 0.f, a) == GCNN_OK, "polled winograd call");
+    p.interrupted = NULL;
+    CHECK(gcnn_corr2d_f32(&p, x, w, NULL, 0.f, b) == GCNN_OK, "unpolled winograd call");
+    CHECK(memcmp(a, b, no * sizeof *a) == 0, "polling changed the winograd result");
     free(x), free(w), free(a), free(b);
 }
 
@@ -678,7 +692,7 @@ static void test_int_known_answer(void)
     const uint32_t x[3] = {0xFFFFFFFFu, 0x80000000u, 3};
     const uint32_t w[2] = {2, 1};
     const uint32_t expected[4] = {9, 0x7FFFFFFEu, 3, 11};
-    gcnn_corr2d_params p = {1, 1, 1, 3, 1, 1, 2, 1, 1, 0, 0, 1, 1, GCNN_BOUNDARY_FILL, 1, 0, 0, 0, NULL, NULL};
+    gcnn_corr2d_params p = {1, 1, 1, 3, 1, 1, 2, 1, 1, 0, 0, 1, 1, GCNN_BOUNDARY_FILL, 1, 0, 0, 0, NULL, NULL, GCNN_ALGORITHM_AUTO};
     uint32_t out[4];
     uint64_t x64[3], w64[2], out64[4];
     for (int i = 0; i < 3; ++i)
@@ -707,7 +721,7 @@ static void test_statuses(void)
     const double x[4] = {1, 2, 3, 4}, w[1] = {1};
     double out[16];
     ptrdiff_t oh, ow;
-    const gcnn_corr2d_params good = {1, 1, 2, 2, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, NULL, NULL};
+    const gcnn_corr2d_params good = {1, 1, 2, 2, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, NULL, NULL, GCNN_ALGORITHM_AUTO};
     gcnn_corr2d_params p = good;
     CHECK(gcnn_corr2d_f64(&p, x, w, NULL, 0, out) == GCNN_OK, "good params");
     CHECK(gcnn_corr2d_f64(NULL, x, w, NULL, 0, out) == GCNN_EINVAL, "NULL params");
@@ -747,6 +761,196 @@ static void test_statuses(void)
           "generic is always available");
 }
 
+/* Winograd's F(2x2,3x3) and F(4x4,3x3) against the double reference: the
+ * error of every output, relative to the largest value of the correlation
+ * of |x| with |w| (plus |bias|: the scale of the rounding), stays within
+ * the bound of docs/design.md; float64 stays near its own rounding. */
+static void test_winograd_against_reference(void)
+{
+    double worst[2] = {0, 0}; /* [tile 2, tile 4], float */
+    for (int trial = 0; trial < 30; ++trial) {
+        gcnn_corr2d_params p;
+        memset(&p, 0, sizeof p);
+        p.batch = randint(1, 2);
+        p.in_channels = trial % 6 == 0 ? randint(30, 70) : randint(1, 12);
+        p.out_channels = trial % 6 == 1 ? randint(20, 40) : randint(1, 12);
+        p.height = randint(0, 19);
+        p.width = randint(0, 37);
+        p.kernel_h = p.kernel_w = 3;
+        p.stride_h = p.stride_w = 1;
+        p.pad_top = randint(0, 4);
+        p.pad_bottom = randint(0, 4);
+        p.pad_left = randint(0, 4);
+        p.pad_right = randint(0, 4);
+        if (p.height + p.pad_top + p.pad_bottom < 3)
+            p.pad_bottom = 3;
+        if (p.width + p.pad_left + p.pad_right < 3)
+            p.pad_right = 3;
+        p.dilate_h = p.dilate_w = trial % 2; /* 0 and 1 both mean none */
+        ptrdiff_t oh, ow;
+        CHECK(gcnn_corr2d_out_shape(&p, &oh, &ow) == GCNN_OK, "winograd out_shape %d", trial);
+        const size_t nx = (size_t)(p.batch * p.in_channels * p.height * p.width);
+        const size_t nw = (size_t)(p.out_channels * p.in_channels * 9);
+        const size_t no = (size_t)(p.batch * p.out_channels * oh * ow);
+        double *x = malloc((nx + 1) * sizeof *x), *w = malloc(nw * sizeof *w);
+        double *xa = malloc((nx + 1) * sizeof *xa), *wa = malloc(nw * sizeof *wa);
+        double *bias = malloc((size_t)p.out_channels * sizeof *bias);
+        double *biasa = malloc((size_t)p.out_channels * sizeof *biasa);
+        double *ref = malloc(no * sizeof *ref), *scale = malloc(no * sizeof *scale);
+        double *out = malloc(no * sizeof *out);
+        float *xf = malloc((nx + 1) * sizeof *xf), *wf = malloc(nw * sizeof *wf);
+        float *biasf = malloc((size_t)p.out_channels * sizeof *biasf);
+        float *outf = malloc(no * sizeof *outf), *again = malloc(no * sizeof *again);
+        for (size_t i = 0; i < nx; ++i)
+            xa[i] = fabs(x[i] = xf[i] = (float)uniform());
+        for (size_t i = 0; i < nw; ++i)
+            wa[i] = fabs(w[i] = wf[i] = (float)uniform());
+        for (ptrdiff_t i = 0; i < p.out_channels; ++i)
+            biasa[i] = fabs(bias[i] = biasf[i] = (float)uniform());
+        const int with_bias = trial % 2;
+        const double fill = trial % 3 ? 0.0 : 0.75;
+        ref_corr2d(&p, x, w, with_bias ? bias : NULL, fill, ref, oh, ow);
+        ref_corr2d(&p, xa, wa, with_bias ? biasa : NULL, fill, scale, oh, ow);
+        /* A tile's outputs mix all its inputs, so an output whose own
+         * window is all zeros still carries rounding from its neighbours':
+         * the scale is the largest |x| * |w| correlation of the call. */
+        double largest = 1e-300;
+        for (size_t i = 0; i < no; ++i)
+            largest = fmax(largest, scale[i]);
+        for (int tile = 0; tile < 2; ++tile) {
+            p.algorithm = tile ? GCNN_ALGORITHM_WINOGRAD_4 : GCNN_ALGORITHM_WINOGRAD_2;
+            for (int simd = GCNN_SIMD_GENERIC; simd <= GCNN_SIMD_AVX512; ++simd)
+                for (int threads = 1; threads <= 2; ++threads) {
+                    p.simd = simd;
+                    p.num_threads = threads;
+                    CHECK(gcnn_corr2d_f64(&p, x, w, with_bias ? bias : NULL, fill, out) ==
+                              GCNN_OK,
+                          "winograd f64 status");
+                    CHECK(gcnn_corr2d_f32(&p, xf, wf, with_bias ? biasf : NULL, (float)fill,
+                                          outf) == GCNN_OK,
+                          "winograd f32 status");
+                    double err64 = 0, rel32 = 0;
+                    for (size_t i = 0; i < no; ++i) {
+                        err64 = fmax(err64, fabs(out[i] - ref[i]) / largest);
+                        rel32 = fmax(rel32, fabs((double)outf[i] - ref[i]) / largest);
+                    }
+                    worst[tile] = fmax(worst[tile], rel32);
+                    CHECK(err64 <= 1e-13, "trial %d tile %d simd %d threads %d: f64 error %g",
+                          trial, 2 + 2 * tile, simd, threads, err64);
+                    CHECK(rel32 <= (tile ? 2e-5 : 4e-6),
+                          "trial %d tile %d simd %d threads %d: f32 relative error %g", trial,
+                          2 + 2 * tile, simd, threads, rel32);
+                    if (threads == 1) {
+                        memcpy(again, outf, no * sizeof *outf);
+                    } else {
+                        CHECK(memcmp(again, outf, no * sizeof *outf) == 0,
+                              "trial %d tile %d simd %d: 1 and 2 threads differ", trial,
+                              2 + 2 * tile, simd);
+                    }
+                }
+        }
+        free(x), free(w), free(xa), free(wa), free(bias), free(biasa), free(ref), free(scale);
+        free(out), free(xf), free(wf), free(biasf), free(outf), free(again);
+    }
+    printf("winograd: worst float32 error relative to |x| * |w|: F(2x2,3x3) %.3g, "
+           "F(4x4,3x3) %.3g\n",
+           worst[0], worst[1]);
+}
+
+/* Which algorithm a call takes, and the requests that are errors. */
+static void test_winograd_choice(void)
+{
+    gcnn_corr2d_params p;
+    memset(&p, 0, sizeof p);
+    p.batch = 2, p.in_channels = 16, p.height = 28, p.width = 28, p.out_channels = 16;
+    p.kernel_h = p.kernel_w = 3, p.stride_h = p.stride_w = 1;
+    p.pad_top = p.pad_bottom = p.pad_left = p.pad_right = 1;
+    int algorithm = -1;
+    CHECK(gcnn_corr2d_algorithm(&p, 0, &algorithm) == GCNN_OK &&
+              algorithm == GCNN_ALGORITHM_WINOGRAD_4,
+          "float 16 channels 28x28 takes F(4x4,3x3), got %d", algorithm);
+    CHECK(gcnn_corr2d_algorithm(&p, 1, &algorithm) == GCNN_OK &&
+              algorithm == GCNN_ALGORITHM_DIRECT,
+          "double takes direct correlation unless asked, got %d", algorithm);
+    p.height = p.width = 2; /* a 2x2 output: F(4x4) would waste 3/4 of its tile */
+    CHECK(gcnn_corr2d_algorithm(&p, 0, &algorithm) == GCNN_OK &&
+              algorithm == GCNN_ALGORITHM_DIRECT,
+          "2x2 output: too few tiles to fill a vector, direct; got %d", algorithm);
+    p.algorithm = GCNN_ALGORITHM_WINOGRAD;
+    CHECK(gcnn_corr2d_algorithm(&p, 0, &algorithm) == GCNN_OK &&
+              algorithm == GCNN_ALGORITHM_WINOGRAD_2,
+          "2x2 output takes F(2x2,3x3) when asked, got %d", algorithm);
+    p.algorithm = GCNN_ALGORITHM_AUTO;
+    p.height = p.width = 28;
+    p.out_channels = 12; /* the transforms cost more than the products save */
+    CHECK(gcnn_corr2d_algorithm(&p, 0, &algorithm) == GCNN_OK &&
+              algorithm == GCNN_ALGORITHM_DIRECT,
+          "12 output channels take direct correlation, got %d", algorithm);
+    p.out_channels = 16;
+    p.algorithm = GCNN_ALGORITHM_WINOGRAD;
+    CHECK(gcnn_corr2d_algorithm(&p, 1, &algorithm) == GCNN_OK &&
+              algorithm == GCNN_ALGORITHM_WINOGRAD_4,
+          "double takes Winograd when asked, got %d", algorithm);
+    p.algorithm = GCNN_ALGORITHM_DIRECT;
+    CHECK(gcnn_corr2d_algorithm(&p, 0, &algorithm) == GCNN_OK &&
+              algorithm == GCNN_ALGORITHM_DIRECT,
+          "direct when asked, got %d", algorithm);
+    p.algorithm = GCNN_ALGORITHM_AUTO;
+    p.in_channels = 3; /* a lifting layer on RGB: the transforms would dominate */
+    CHECK(gcnn_corr2d_algorithm(&p, 0, &algorithm) == GCNN_OK &&
+              algorithm == GCNN_ALGORITHM_DIRECT,
+          "3 input channels take direct correlation, got %d", algorithm);
+    p.in_channels = 16;
+    const gcnn_corr2d_params good = p;
+    /* where Winograd does not apply: a request for it falls back (WINOGRAD)
+     * or is an error (a tile) */
+    const struct {
+        ptrdiff_t kernel, stride, dilate;
+        int boundary;
+    } cases[] = {{5, 1, 1, GCNN_BOUNDARY_FILL},
+                 {3, 2, 1, GCNN_BOUNDARY_FILL},
+                 {3, 1, 2, GCNN_BOUNDARY_FILL},
+                 {3, 1, 1, GCNN_BOUNDARY_WRAP}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
+        p = good;
+        p.kernel_h = p.kernel_w = cases[i].kernel;
+        p.stride_w = cases[i].stride;
+        p.dilate_h = cases[i].dilate;
+        p.boundary = cases[i].boundary;
+        p.algorithm = GCNN_ALGORITHM_WINOGRAD;
+        CHECK(gcnn_corr2d_algorithm(&p, 0, &algorithm) == GCNN_OK &&
+                  algorithm == GCNN_ALGORITHM_DIRECT,
+              "case %zu: direct where Winograd does not apply, got %d", i, algorithm);
+        p.algorithm = GCNN_ALGORITHM_AUTO;
+        CHECK(gcnn_corr2d_algorithm(&p, 0, &algorithm) == GCNN_OK &&
+                  algorithm == GCNN_ALGORITHM_DIRECT,
+              "case %zu: auto is direct, got %d", i, algorithm);
+        for (int tile = GCNN_ALGORITHM_WINOGRAD_2; tile <= GCNN_ALGORITHM_WINOGRAD_4; ++tile) {
+            p.algorithm = tile;
+            CHECK(gcnn_corr2d_algorithm(&p, 0, &algorithm) == GCNN_EINVAL,
+                  "case %zu: tile %d where it does not apply", i, tile);
+        }
+    }
+    p = good;
+    p.algorithm = 9;
+    CHECK(gcnn_corr2d_algorithm(&p, 0, &algorithm) == GCNN_EINVAL, "unknown algorithm");
+    CHECK(gcnn_corr2d_algorithm(NULL, 0, &algorithm) == GCNN_EINVAL, "NULL params");
+    p.algorithm = -1;
+    float x[16 * 28 * 28] = {0}, w[16 * 16 * 9] = {0}, out[16 * 28 * 28];
+    p.batch = 1;
+    CHECK(gcnn_corr2d_f32(&p, x, w, NULL, 0.f, out) == GCNN_EINVAL, "f32 unknown algorithm");
+    p.algorithm = GCNN_ALGORITHM_WINOGRAD;
+    uint32_t xi[16 * 28 * 28] = {0}, wi[16 * 16 * 9] = {0}, outi[16 * 28 * 28];
+    CHECK(gcnn_corr2d_u32(&p, xi, wi, NULL, 0, outi) == GCNN_EINVAL,
+          "integer kernels compute directly only");
+    float grad_w[16 * 16 * 9];
+    CHECK(gcnn_corr2d_grad_weight_f32(&p, x, out, 0.f, grad_w) == GCNN_EINVAL,
+          "the weight gradient computes directly only");
+    p.algorithm = GCNN_ALGORITHM_DIRECT;
+    CHECK(gcnn_corr2d_grad_weight_f32(&p, x, out, 0.f, grad_w) == GCNN_OK,
+          "the weight gradient accepts direct");
+}
+
 int main(void)
 {
     test_known_answer();
@@ -760,12 +964,14 @@ int main(void)
     test_int_known_answer();
     test_int_against_reference();
     test_statuses();
+    test_winograd_against_reference();
+    test_winograd_choice();
     printf("kernels: best SIMD path %s, worker threads %s\n",
            gcnn_simd_name(gcnn_simd_resolve(GCNN_SIMD_AUTO)), gcnn_have_threads() ? "yes" : "no");
     if (failures) {
         printf("0 passed, %d failed\n", failures);
         return 1;
     }
-    printf("11 passed, 0 failed\n");
+    printf("13 passed, 0 failed\n");
     return 0;
 }

@@ -21,6 +21,7 @@ def correlate(
     num_threads: int = 1,
     simd: int = 0,
     dilation: Sequence[int] = (1, 1),
+    algorithm: int = 0,
 ) -> np.ndarray: ...
 def correlate_int(
     x: ArrayLike,
@@ -33,6 +34,7 @@ def correlate_int(
     num_threads: int = 1,
     simd: int = 0,
     dilation: Sequence[int] = (1, 1),
+    algorithm: int = 0,
 ) -> np.ndarray: ...
 def grad_weight(
     x: ArrayLike,

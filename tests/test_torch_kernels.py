@@ -66,10 +66,16 @@ def test_same_numbers_as_pytorch_s_own_path(dtype):
         out = model(x)
         out.square().sum().backward()
         results.append([out.detach().clone()] + [p.grad.clone() for p in model.parameters()])
-    tolerance = (
-        {"rtol": 1e-4, "atol": 1e-5} if dtype == torch.float32 else {"rtol": 1e-10, "atol": 1e-12}
-    )
     for theirs, ours in zip(*results):
+        # float32: the 3x3 group convolutions take Winograd's algorithm, whose rounding is
+        # bounded relative to the scale of a call's values, so the absolute tolerance
+        # follows each tensor's scale (docs/design.md, §9.1 One correlation primitive)
+        scale = max(1.0, float(theirs.abs().max()))
+        tolerance = (
+            {"rtol": 1e-4, "atol": 1e-5 * scale}
+            if dtype == torch.float32
+            else {"rtol": 1e-10, "atol": 1e-12}
+        )
         torch.testing.assert_close(ours, theirs, **tolerance)
 
 

@@ -1,0 +1,253 @@
+/*
+ * Winograd's minimal filtering F(m x m, 3x3), m = 2 or 4, for the
+ * correlation primitive (Lavin & Gray 2016, "Fast Algorithms for
+ * Convolutional Neural Networks").  With the transforms of this file,
+ *
+ *     Y = A^T [ (G g G^T) . (B^T d B) ] A
+ *
+ * is the m x m output tile of the correlation of the (m + 2) x (m + 2)
+ * input tile d with the 3x3 filter g ("." the elementwise product).  Over
+ * channels the elementwise products become, for each of the (m + 2)^2
+ * frequencies, a product of matrices: (out_channels x in_channels)
+ * transformed filters times (in_channels x tiles) transformed inputs.
+ *
+ * This file holds the type-free part: the transform matrices, the plan
+ * (tile layout, band of tile rows per work item, register tile), the
+ * instantiation of winograd_impl.h for float and double on every
+ * instruction-set path, and the dispatch.
+ */
+#include "winograd.h"
+
+#include "kernel_common.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Tile positions a work item aims at: enough that the products of one
+ * frequency reuse each transformed filter for many vectors of positions...
+ * (a whole 32x32 image is 72 positions with F(4x4,3x3)) */
+#define GCNN_WINO_TARGET_POSITIONS 128
+/* ...but at most this many bytes of transformed input (alpha^2 x channels x
+ * positions), and as many again of products, per thread. */
+#define GCNN_WINO_MAX_ITEM_BYTES (2 * 1024 * 1024)
+/* Below this many multiply-adds (counted as direct correlation) a call runs
+ * on one thread, as in corr2d.c. */
+#define GCNN_WINO_PARALLEL_MIN_MACS (1 << 20)
+/* The widest register tile: output channels x vectors of tile positions. */
+#define GCNN_WINO_MAX_OB 8
+#define GCNN_WINO_MAX_NV 3
+#define GCNN_WINO_MAX_ALPHA 6
+
+/* Input transform B^T, filter transform G and output transform A^T of
+ * F(2x2,3x3) and F(4x4,3x3), the interpolation points 0, -1, 1 (and 2, -2
+ * for m = 4) and infinity of Lavin & Gray.  The loop bodies read them with
+ * constant indices after unrolling, so zero entries cost nothing and ones
+ * no multiplication. */
+static const double gcnn_wino_bt2[4][4] = {
+    {1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}};
+static const double gcnn_wino_g2[4][3] = {
+    {1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+static const double gcnn_wino_at2[2][4] = {{1, 1, 1, 0}, {0, 1, -1, -1}};
+
+static const double gcnn_wino_bt4[6][6] = {
+    {4, 0, -5, 0, 1, 0},  {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0},
+    {0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}};
+static const double gcnn_wino_g4[6][3] = {
+    {1.0 / 4, 0, 0},
+    {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+    {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+    {1.0 / 24, 1.0 / 12, 1.0 / 6},
+    {1.0 / 24, -1.0 / 12, 1.0 / 6},
+    {0, 0, 1}};
+static const double gcnn_wino_at4[4][6] = {
+    {1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}};
+
+#define GCNN_WINO_BT(M, i, k) ((M) == 4 ? gcnn_wino_bt4[i][k] : gcnn_wino_bt2[i][k])
+#define GCNN_WINO_G(M, i, k) ((M) == 4 ? gcnn_wino_g4[i][k] : gcnn_wino_g2[i][k])
+#define GCNN_WINO_AT(M, i, k) ((M) == 4 ? gcnn_wino_at4[i][k] : gcnn_wino_at2[i][k])
+
+/* Tiles are laid out band by band: a band holds `band` rows of tiles, and
+ * tile row r of a band owns positions r * row_slots .. r * row_slots +
+ * tiles_x of the band's position axis.  Position l of a row is the tile
+ * whose input starts at padded column l * m, and the extra position
+ * l = tiles_x holds the last tile's two rightmost input columns, so that
+ * tap k of tile l is input phase k % m at position l + k / m: every load
+ * of the input transform is a contiguous vector.  The extra positions (and
+ * those that round the band up to whole vectors) are computed and
+ * dropped. */
+struct gcnn_wino_plan {
+    gcnn_corr2d_params p;
+    ptrdiff_t out_h, out_w;
+    int tile, alpha;
+    ptrdiff_t tiles_y, tiles_x, row_slots;
+    ptrdiff_t band, bands;   /* tile rows per work item, items per image */
+    ptrdiff_t positions;     /* per item: band * row_slots rounded up to vectors */
+    ptrdiff_t phase_len;     /* positions + one vector of slack */
+    int ob, nv;              /* register tile */
+    ptrdiff_t ob_blocks;
+    int threads;
+    /* elements between two frequencies of V[xi][c][position] and of
+     * M[xi][o][position]: whole planes plus one cache line, so that the
+     * alpha^2 streams of a transform do not all fall into one cache set */
+    ptrdiff_t v_freq_stride, m_freq_stride;
+    size_t buf_elems, v_elems, m_elems, y_elems, u_elems;
+};
+
+int gcnn_winograd_applies(const gcnn_corr2d_params *p)
+{
+    return p->kernel_h == 3 && p->kernel_w == 3 && p->stride_h == 1 && p->stride_w == 1 &&
+           p->dilate_h <= 1 && p->dilate_w <= 1 && p->boundary == GCNN_BOUNDARY_FILL;
+}
+
+/* Positions of one image's tiles for tile m, rounded up to whole vectors of
+ * the widest path (16 floats): the lanes the products pay for. */
+static double gcnn_wino_positions(ptrdiff_t out_h, ptrdiff_t out_w, ptrdiff_t m)
+{
+    const double used = (double)((out_h + m - 1) / m) * (double)((out_w + m - 1) / m + 1);
+    if (used >= 1e15) /* too many to matter (and to round in an integer) */
+        return used;
+    return (double)(((long long)used + 15) / 16 * 16);
+}
+
+int gcnn_winograd_best_tile(ptrdiff_t out_h, ptrdiff_t out_w)
+{
+    /* multiplications per channel pair: alpha^2 per position */
+    const double cost2 = 16.0 * gcnn_wino_positions(out_h, out_w, 2);
+    const double cost4 = 36.0 * gcnn_wino_positions(out_h, out_w, 4);
+    return cost4 < cost2 ? 4 : 2;
+}
+
+int gcnn_winograd_pays(const gcnn_corr2d_params *p, ptrdiff_t out_h, ptrdiff_t out_w)
+{
+    /* The transforms cost a fixed amount per input and output value, the
+     * products save in proportion to the channels, and positions that
+     * round an image up to whole vectors are paid for and dropped.
+     * Measured on an AMD EPYC (Zen 5, AVX-512), float32, one thread,
+     * against direct correlation (see docs/design.md, section 9.1):
+     * 16 channels in and out at 20x20 and 28x28 outputs gained 1.4-1.6x,
+     * 12 channels lost 10%; 16x16 outputs, whose F(4x4,3x3) tiles fill
+     * half their lanes, lost up to 30% at 16 channels and 8x8 ones lost
+     * more; 64x64 gained 1.3-1.6x from 32 channels up. */
+    const ptrdiff_t m = gcnn_winograd_best_tile(out_h, out_w);
+    const double tiles = (double)((out_h + m - 1) / m) * (double)((out_w + m - 1) / m);
+    const double lane_use = tiles / gcnn_wino_positions(out_h, out_w, m);
+    return p->in_channels >= 16 && p->out_channels >= 16 && lane_use >= 0.7;
+}
+
+static int gcnn_wino_plan_make(const gcnn_corr2d_params *params, int tile, size_t elem_size,
+                               ptrdiff_t lanes, int acc_regs, struct gcnn_wino_plan *plan)
+{
+    memset(plan, 0, sizeof *plan);
+    int status = gcnn_corr2d_out_shape(params, &plan->out_h, &plan->out_w);
+    if (status != GCNN_OK)
+        return status;
+    if (!gcnn_winograd_applies(params) || (tile != 2 && tile != 4))
+        return GCNN_EINTERNAL;
+    plan->p = *params;
+    const gcnn_corr2d_params *p = &plan->p;
+    plan->tile = tile;
+    plan->alpha = tile + 2;
+    plan->tiles_y = (plan->out_h + tile - 1) / tile;
+    plan->tiles_x = (plan->out_w + tile - 1) / tile;
+    plan->row_slots = plan->tiles_x + 1;
+
+    /* Register tile: 8 output channels x 3 vectors with 24 accumulators,
+     * 4 x 2 with 8; fewer channels when there are fewer. */
+    plan->ob = acc_regs >= 24 ? 8 : 4;
+    while (plan->ob > 1 && plan->ob / 2 >= p->out_channels)
+        plan->ob /= 2;
+    plan->nv = acc_regs / plan->ob < GCNN_WINO_MAX_NV ? acc_regs / plan->ob : GCNN_WINO_MAX_NV;
+    plan->ob_blocks = (p->out_channels + plan->ob - 1) / plan->ob;
+
+    plan->threads = 1;
+    ptrdiff_t macs;
+    if (p->num_threads > 1 && gcnn_threads_available()) {
+        if (mul_ok(p->batch, p->out_channels, &macs) && mul_ok(macs, plan->out_h, &macs) &&
+            mul_ok(macs, plan->out_w, &macs) && mul_ok(macs, p->in_channels, &macs) &&
+            mul_ok(macs, 9, &macs)) {
+            if (macs >= GCNN_WINO_PARALLEL_MIN_MACS)
+                plan->threads = p->num_threads;
+        } else {
+            plan->threads = p->num_threads;
+        }
+        if (plan->threads > GCNN_MAX_THREADS)
+            plan->threads = GCNN_MAX_THREADS;
+    }
+
+    /* Band: about GCNN_WINO_TARGET_POSITIONS positions within the bytes
+     * allowed, but enough items for every thread to get several.  (The
+     * numbers do not depend on the band: each tile's sums are the same
+     * wherever it falls.) */
+    /* bytes per position of the larger of V and M */
+    ptrdiff_t widest = p->in_channels > plan->ob_blocks * plan->ob ? p->in_channels
+                                                                    : plan->ob_blocks * plan->ob;
+    if (!mul_ok(widest, (ptrdiff_t)plan->alpha * plan->alpha * (ptrdiff_t)elem_size, &widest))
+        return GCNN_EOVERFLOW;
+    ptrdiff_t target = GCNN_WINO_MAX_ITEM_BYTES / widest;
+    if (target > GCNN_WINO_TARGET_POSITIONS)
+        target = GCNN_WINO_TARGET_POSITIONS;
+    ptrdiff_t band = target / plan->row_slots;
+    if (band < 1)
+        band = 1;
+    if (band > plan->tiles_y)
+        band = plan->tiles_y;
+    while (band > 1 && plan->threads > 1 &&
+           p->batch * ((plan->tiles_y + band - 1) / band) < 4 * plan->threads)
+        band = (band + 1) / 2;
+    /* the same number of items with bands as even as possible: less slack */
+    plan->bands = (plan->tiles_y + band - 1) / band;
+    plan->band = (plan->tiles_y + plan->bands - 1) / plan->bands;
+    band = plan->band;
+
+    ptrdiff_t positions, v_elems, m_elems, y_elems, buf_elems, u_elems;
+    if (!mul_ok(band, plan->row_slots, &positions) || !add_ok(positions, lanes - 1, &positions))
+        return GCNN_EOVERFLOW;
+    positions = positions / lanes * lanes;
+    plan->positions = positions;
+    plan->phase_len = positions + lanes;
+    const ptrdiff_t skew = GCNN_ALIGN / (ptrdiff_t)elem_size;
+    if (!mul_ok(p->in_channels, positions, &plan->v_freq_stride) ||
+        !add_ok(plan->v_freq_stride, skew, &plan->v_freq_stride) ||
+        !mul_ok(plan->ob_blocks * plan->ob, positions, &plan->m_freq_stride) ||
+        !add_ok(plan->m_freq_stride, skew, &plan->m_freq_stride) ||
+        !mul_ok((ptrdiff_t)plan->alpha * plan->alpha, plan->v_freq_stride, &v_elems) ||
+        !mul_ok((ptrdiff_t)plan->alpha * plan->alpha, plan->m_freq_stride, &m_elems) ||
+        !mul_ok((ptrdiff_t)tile * tile, positions, &y_elems) ||
+        !add_ok(y_elems, plan->row_slots * tile, &y_elems) ||
+        !mul_ok((ptrdiff_t)plan->alpha * tile, plan->phase_len, &buf_elems) ||
+        !mul_ok(plan->ob_blocks, plan->ob, &u_elems) ||
+        !mul_ok(u_elems, p->in_channels, &u_elems) ||
+        !mul_ok(u_elems, (ptrdiff_t)plan->alpha * plan->alpha, &u_elems))
+        return GCNN_EOVERFLOW;
+    /* every scratch buffer's bytes, with alignment, must fit size_t too */
+    ptrdiff_t total;
+    if (!add_ok(v_elems, m_elems, &total) || !add_ok(total, y_elems, &total) ||
+        !add_ok(total, buf_elems, &total) || !add_ok(total, u_elems, &total) ||
+        !mul_ok(total, (ptrdiff_t)elem_size, &total) || !add_ok(total, 8 * GCNN_ALIGN, &total))
+        return GCNN_EOVERFLOW;
+    plan->v_elems = (size_t)v_elems;
+    plan->m_elems = (size_t)m_elems;
+    plan->y_elems = (size_t)y_elems;
+    plan->buf_elems = (size_t)buf_elems;
+    plan->u_elems = (size_t)u_elems;
+
+    return GCNN_OK;
+}
+
+/* ---- instantiations ---------------------------------------------------- */
+
+#define GCNN_BODIES "winograd_impl.h"
+#include "simd_paths.h"
+#undef GCNN_BODIES
+
+int gcnn_winograd_f32(const gcnn_corr2d_params *p, const float *x, const float *w,
+                      const float *bias, float fillvalue, float *out, int tile)
+{
+    GCNN_DISPATCH(p->simd, winograd_f32, (p, x, w, bias, fillvalue, out, tile))
+}
+
+int gcnn_winograd_f64(const gcnn_corr2d_params *p, const double *x, const double *w,
+                      const double *bias, double fillvalue, double *out, int tile)
+{
+    GCNN_DISPATCH(p->simd, winograd_f64, (p, x, w, bias, fillvalue, out, tile))
+}

@@ -1,0 +1,33 @@
+/*
+ * Winograd's minimal filtering for the correlation primitive (internal to
+ * the kernel files; the contract is gcnn_corr2d_* in gcnn_kernels.h, which
+ * call these when gcnn_corr2d_algorithm chooses a Winograd tile).
+ *
+ * Preconditions (the caller checked them): p valid for
+ * gcnn_corr2d_out_shape, a 3x3 kernel, unit strides, no dilation, the fill
+ * boundary, and tile 2 (F(2x2,3x3)) or 4 (F(4x4,3x3)).  Returns GCNN_OK,
+ * GCNN_ENOMEM, GCNN_EOVERFLOW, GCNN_EINTERRUPTED or GCNN_EINTERNAL.
+ */
+#ifndef GCNN_WINOGRAD_H
+#define GCNN_WINOGRAD_H
+
+#include "gcnn_kernels.h"
+
+/* Nonzero when Winograd's algorithm computes p (3x3, unit strides, no
+ * dilation, fill boundary). */
+int gcnn_winograd_applies(const gcnn_corr2d_params *p);
+
+/* The tile (2 or 4) that costs fewer multiplications for an out_h x out_w
+ * output, counting the tiles' slack past the edges. */
+int gcnn_winograd_best_tile(ptrdiff_t out_h, ptrdiff_t out_w);
+
+/* Nonzero when Winograd's algorithm is expected to be faster than direct
+ * correlation for p (float; the measurements are in winograd.c). */
+int gcnn_winograd_pays(const gcnn_corr2d_params *p, ptrdiff_t out_h, ptrdiff_t out_w);
+
+int gcnn_winograd_f32(const gcnn_corr2d_params *p, const float *x, const float *w,
+                      const float *bias, float fillvalue, float *out, int tile);
+int gcnn_winograd_f64(const gcnn_corr2d_params *p, const double *x, const double *w,
+                      const double *bias, double fillvalue, double *out, int tile);
+
+#endif /* GCNN_WINOGRAD_H */

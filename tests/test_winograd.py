@@ -1,0 +1,291 @@
+"""Winograd's F(2x2,3x3) and F(4x4,3x3) paths of the C core.
+
+The contract is docs/design.md, §9.1 One correlation primitive.
+
+Every float32 Winograd result is compared with the float64 direct correlation of the same
+(float32-representable) inputs.  The bound is relative to the rounding scale of the call: the
+largest value of the correlation of ``|x|`` with ``|w|`` plus ``|bias|`` (a Winograd tile mixes
+all its inputs, so an output whose own window is zero still carries its neighbours' rounding).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import gcnn
+from gcnn import _config, _core
+
+#: The float32 error bound of docs/design.md, §9.1 One correlation primitive (relative).
+WINOGRAD_F32_BOUND = 1e-5
+
+TILES = ("winograd-f2", "winograd-f4")
+
+
+def _operands(rng, batch, in_channels, out_channels, height, width, bias=True):
+    x = rng.standard_normal((batch, in_channels, height, width)).astype(np.float32)
+    w = rng.standard_normal((out_channels, in_channels, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(out_channels).astype(np.float32) if bias else None
+    return x, w, b
+
+
+def _scale(x, w, b, **kwargs) -> float:
+    """The rounding scale: max of |x| correlated with |w|, plus |bias|, in float64."""
+    with _config.conv_algorithm("direct"):
+        magnitude = gcnn.conv2d(
+            np.abs(x.astype(np.float64)),
+            np.abs(w.astype(np.float64)),
+            None if b is None else np.abs(b.astype(np.float64)),
+            **kwargs,
+        )
+    return float(magnitude.max())
+
+
+def _reference(x, w, b, **kwargs) -> np.ndarray:
+    with _config.conv_algorithm("direct"):
+        return gcnn.conv2d(
+            x.astype(np.float64),
+            w.astype(np.float64),
+            None if b is None else b.astype(np.float64),
+            **kwargs,
+        )
+
+
+def _relative_error(result, reference, scale) -> float:
+    return float(np.max(np.abs(result.astype(np.float64) - reference))) / scale
+
+
+@pytest.mark.parametrize("tile", TILES)
+@pytest.mark.parametrize(
+    "batch, in_channels, out_channels, height, width, padding",
+    [
+        (1, 1, 1, 3, 3, 0),
+        (2, 1, 5, 7, 9, 1),
+        (1, 3, 2, 8, 8, "same"),
+        (3, 7, 11, 13, 6, 0),
+        (2, 16, 16, 28, 28, 1),
+        (1, 64, 8, 10, 17, "same"),
+        (1, 5, 64, 32, 31, 1),
+        (2, 33, 19, 4, 45, 0),
+        (1, 2, 3, 1, 1, 1),
+    ],
+)
+@pytest.mark.parametrize("bias", [False, True])
+def test_winograd_within_bound_of_float64(
+    tile, batch, in_channels, out_channels, height, width, padding, bias
+):
+    rng = np.random.default_rng(in_channels * 1000 + out_channels * 10 + height)
+    x, w, b = _operands(rng, batch, in_channels, out_channels, height, width, bias)
+    with _config.conv_algorithm(tile):
+        result = gcnn.conv2d(x, w, b, padding=padding)
+    reference = _reference(x, w, b, padding=padding)
+    assert result.dtype == np.float32
+    assert result.shape == reference.shape
+    assert _relative_error(result, reference, _scale(x, w, b, padding=padding)) <= (
+        WINOGRAD_F32_BOUND
+    )
+
+
+def test_winograd_is_not_direct_and_not_exact():
+    """The forced paths really differ from direct correlation (by rounding only)."""
+    rng = np.random.default_rng(1)
+    x, w, b = _operands(rng, 2, 16, 16, 20, 20)
+    results = {}
+    for name in ("direct", "winograd-f2", "winograd-f4"):
+        with _config.conv_algorithm(name):
+            results[name] = gcnn.conv2d(x, w, b, padding=1)
+    assert not np.array_equal(results["direct"], results["winograd-f2"])
+    assert not np.array_equal(results["direct"], results["winograd-f4"])
+    assert not np.array_equal(results["winograd-f2"], results["winograd-f4"])
+
+
+def test_auto_takes_winograd_for_float32_with_channels():
+    """auto picks Winograd for a 16->16 3x3 float32 layer, direct for 5x5 and for 3 channels."""
+    rng = np.random.default_rng(2)
+    x, w, b = _operands(rng, 2, 16, 16, 28, 28)
+    with _config.conv_algorithm("auto"):
+        auto = gcnn.conv2d(x, w, b, padding=1)
+    with _config.conv_algorithm("winograd"):
+        winograd = gcnn.conv2d(x, w, b, padding=1)
+    with _config.conv_algorithm("direct"):
+        direct = gcnn.conv2d(x, w, b, padding=1)
+    np.testing.assert_array_equal(auto, winograd)
+    assert not np.array_equal(auto, direct)
+
+    x3 = x[:, :3]
+    w3 = w[:, :3]
+    with _config.conv_algorithm("auto"):
+        auto = gcnn.conv2d(x3, w3, b, padding=1)
+    with _config.conv_algorithm("direct"):
+        direct = gcnn.conv2d(x3, w3, b, padding=1)
+    np.testing.assert_array_equal(auto, direct)
+
+    w5 = rng.standard_normal((16, 16, 5, 5)).astype(np.float32)
+    for name in ("auto", "winograd"):  # Winograd does not apply: direct
+        with _config.conv_algorithm(name):
+            five = gcnn.conv2d(x, w5, b, padding=2)
+        with _config.conv_algorithm("direct"):
+            np.testing.assert_array_equal(five, gcnn.conv2d(x, w5, b, padding=2))
+    with _config.conv_algorithm("auto"):  # stride 2: direct
+        strided = gcnn.conv2d(x, w, b, padding=1, stride=2)
+    with _config.conv_algorithm("direct"):
+        np.testing.assert_array_equal(strided, gcnn.conv2d(x, w, b, padding=1, stride=2))
+
+
+def test_float64_auto_is_direct_bit_for_bit():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 16, 4, 12, 12))
+    w = rng.standard_normal((16, 16, 4, 3, 3))
+    b = rng.standard_normal(16)
+    with _config.conv_algorithm("direct"):
+        direct = gcnn.group_conv(x, w, b, padding="same")
+    with _config.conv_algorithm("auto"):
+        auto = gcnn.group_conv(x, w, b, padding="same")
+    np.testing.assert_array_equal(auto, direct)
+    with _config.conv_algorithm("winograd"):  # float64 Winograd only when asked
+        asked = gcnn.group_conv(x, w, b, padding="same")
+    assert not np.array_equal(asked, direct)
+    np.testing.assert_allclose(asked, direct, rtol=0, atol=1e-12 * np.abs(direct).max())
+
+
+@pytest.mark.parametrize("tile", TILES)
+def test_thread_count_does_not_change_winograd(tile):
+    rng = np.random.default_rng(4)
+    x, w, b = _operands(rng, 4, 24, 24, 30, 30)
+    previous = gcnn.set_num_threads(1)
+    try:
+        with _config.conv_algorithm(tile):
+            one = gcnn.conv2d(x, w, b, padding=1)
+            gcnn.set_num_threads(3)
+            three = gcnn.conv2d(x, w, b, padding=1)
+    finally:
+        gcnn.set_num_threads(previous)
+    np.testing.assert_array_equal(one, three)
+
+
+@pytest.mark.parametrize("tile", TILES)
+@pytest.mark.parametrize("group", ["p4", "p4m"])
+@pytest.mark.parametrize("kind", ["lift", "group_conv"])
+def test_group_layers_within_bound(tile, group, kind):
+    rng = np.random.default_rng(5)
+    order = 4 if group == "p4" else 8
+    axis = (order,) if kind == "group_conv" else ()
+    x = rng.standard_normal((2, 6) + axis + (11, 11)).astype(np.float32)
+    w = rng.standard_normal((5, 6) + axis + (3, 3)).astype(np.float32)
+    b = rng.standard_normal(5).astype(np.float32)
+    layer = gcnn.lift if kind == "lift" else gcnn.group_conv
+    with _config.conv_algorithm(tile):
+        result = layer(x, w, b, group=group, padding="same")
+    with _config.conv_algorithm("direct"):
+        reference = layer(
+            x.astype(np.float64),
+            w.astype(np.float64),
+            b.astype(np.float64),
+            group=group,
+            padding="same",
+        )
+        scale = float(
+            layer(
+                np.abs(x.astype(np.float64)),
+                np.abs(w.astype(np.float64)),
+                np.abs(b.astype(np.float64)),
+                group=group,
+                padding="same",
+            ).max()
+        )
+    assert _relative_error(result, reference, scale) <= WINOGRAD_F32_BOUND
+
+
+@pytest.mark.parametrize("tile", TILES)
+@pytest.mark.parametrize("group", ["p4", "p4m"])
+def test_equivariance_within_bound(tile, group):
+    """check_equivariance of a lift + group_conv stack stays within the bound."""
+    rng = np.random.default_rng(6)
+    order = 4 if group == "p4" else 8
+    w1 = rng.standard_normal((8, 3, 3, 3)).astype(np.float32)
+    w2 = rng.standard_normal((8, 8, order, 3, 3)).astype(np.float32)
+    x = rng.standard_normal((2, 3, 13, 13)).astype(np.float32)
+
+    def stack(images):
+        hidden = gcnn.lift(images, w1, group=group, padding="same")
+        return gcnn.group_conv(hidden, w2, group=group, padding="same")
+
+    def magnitude(images):
+        hidden = gcnn.lift(
+            np.abs(images), np.abs(w1.astype(np.float64)), group=group, padding="same"
+        )
+        return gcnn.group_conv(hidden, np.abs(w2.astype(np.float64)), group=group, padding="same")
+
+    with _config.conv_algorithm(tile):
+        errors = gcnn.check_equivariance(stack, x, group=group)
+    with _config.conv_algorithm("direct"):
+        scale = float(magnitude(x.astype(np.float64)).max())
+    # both sides carry at most the bound's error (two layers: twice)
+    assert errors.max_error <= 2 * 2 * WINOGRAD_F32_BOUND * scale
+    assert errors.max_error > 0  # Winograd's rounding is not symmetric under T_g
+
+
+@pytest.mark.parametrize("tile", TILES)
+def test_input_gradient_within_bound(tile):
+    """conv2d_backward's input gradient is a stride-1 3x3 correlation: Winograd serves it."""
+    rng = np.random.default_rng(7)
+    x, w, _ = _operands(rng, 2, 12, 10, 15, 14, bias=False)
+    grad_out = rng.standard_normal((2, 10, 15, 14)).astype(np.float32)
+    with _config.conv_algorithm(tile):
+        grad_x, grad_w, _ = gcnn.conv2d_backward(grad_out, x, w, padding=1)
+    with _config.conv_algorithm("direct"):
+        ref_x, ref_w, _ = gcnn.conv2d_backward(
+            grad_out.astype(np.float64), x.astype(np.float64), w.astype(np.float64), padding=1
+        )
+        scale = float(
+            gcnn.conv2d_backward(
+                np.abs(grad_out.astype(np.float64)),
+                x.astype(np.float64),
+                np.abs(w.astype(np.float64)),
+                padding=1,
+            )[0].max()
+        )
+    assert _relative_error(grad_x, ref_x, scale) <= WINOGRAD_F32_BOUND
+    np.testing.assert_allclose(grad_w, ref_w, rtol=1e-4, atol=1e-4 * np.abs(ref_w).max())
+
+
+def test_core_algorithm_errors():
+    x = np.ones((1, 2, 8, 8), np.float32)
+    w5 = np.ones((2, 2, 5, 5), np.float32)
+    w3 = np.ones((2, 2, 3, 3), np.float32)
+    with pytest.raises(ValueError, match=r"needs a 3x3 kernel.*got a 5x5 kernel"):
+        _core.correlate(x, w5, algorithm=4)
+    with pytest.raises(ValueError, match=r"needs a 3x3 kernel.*stride \(2, 1\)"):
+        _core.correlate(x, w3, stride=(2, 1), algorithm=3)
+    with pytest.raises(ValueError, match=r"boundary 1"):
+        _core.correlate(x, w3, boundary=1, algorithm=3)
+    with pytest.raises(ValueError, match=r"algorithm must be 0 \(auto\).*got 7"):
+        _core.correlate(x, w3, algorithm=7)
+    with pytest.raises(ValueError, match=r"algorithm must be 0 \(auto\) or 1 \(direct\) for "):
+        _core.correlate_int(x.astype(np.int32), w3.astype(np.int32), algorithm=2)
+    with pytest.raises(TypeError):
+        _core.correlate(x, w3, algorithm="winograd")
+    # algorithm 2 falls back to direct where Winograd does not apply
+    np.testing.assert_array_equal(
+        _core.correlate(x, w5, algorithm=2), _core.correlate(x, w5, algorithm=1)
+    )
+
+
+def test_config_algorithm_setting(monkeypatch):
+    assert _config.get_conv_algorithm() == "auto"
+    with _config.conv_algorithm("winograd-f4"):
+        assert _config.get_conv_algorithm() == "winograd-f4"
+        assert _config.algorithm_code() == 4
+    assert _config.get_conv_algorithm() == "auto"
+    with pytest.raises(ValueError, match=r"algorithm must be one of .*got 'fast'"):
+        _config.set_conv_algorithm("fast")
+    with pytest.raises(TypeError, match="algorithm must be a str, got int"):
+        _config.set_conv_algorithm(2)
+    monkeypatch.setenv("GCNN_CONV_ALGORITHM", "direct")
+    assert _config._default_algorithm() == "direct"
+    monkeypatch.setenv("GCNN_CONV_ALGORITHM", "quick")
+    with pytest.warns(RuntimeWarning, match="ignores GCNN_CONV_ALGORITHM='quick'"):
+        assert _config._default_algorithm() == "auto"
+    # a forced tile is an error for a layer it does not apply to, naming the cause
+    with _config.conv_algorithm("winograd-f2"), pytest.raises(ValueError, match="5x5 kernel"):
+        gcnn.conv2d(np.ones((1, 1, 6, 6), np.float32), np.ones((1, 1, 5, 5), np.float32))
