@@ -40,7 +40,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import _spline
-from .groups import GroupLike, get_group
+from .groups import GroupLike, PointGroup, get_group
 
 __all__ = [
     "equivariance_gap",
@@ -682,7 +682,7 @@ def turn_image(image: ArrayLike, theta: float) -> np.ndarray:
     return _spline.rotate(array, theta).astype(_result_dtype(array), copy=False)
 
 
-def _check_group_features(F: object, group: GroupLike) -> tuple[np.ndarray, object]:
+def _check_group_features(F: object, group: GroupLike) -> tuple[np.ndarray, PointGroup]:
     grp = get_group(group)
     array = _as_real_array(F, "F")
     if array.ndim < 3 or array.shape[-3] != grp.order:
