@@ -202,16 +202,16 @@ def _expand_steerable(weight: np.ndarray, group: PointGroup, kind: str) -> np.nd
         flat = weight.reshape(1, out_channels * in_channels, k * k)
         # expanded[o, g, c] = A_g w[o, c]: one matrix product per g (BLAS, batched over g).
         turned = np.matmul(flat, matrices.transpose(0, 2, 1))
-        expanded = turned.reshape(order, out_channels, in_channels, k * k).transpose(1, 0, 2, 3)
-        return np.ascontiguousarray(expanded).reshape(out_channels * order, in_channels, k, k)
-    planes = weight.reshape(out_channels, in_channels, order, k * k)
+        by_output = turned.reshape(order, out_channels, in_channels, k * k).transpose(1, 0, 2, 3)
+        return np.ascontiguousarray(by_output).reshape(out_channels * order, in_channels, k, k)
+    by_orientation = weight.reshape(out_channels, in_channels, order, k * k)
     # expanded[o, g, c, h] = A_g w[o, c, g^-1 h]: gather the orientations, then g leads so
     # that each A_g multiplies one contiguous block.
-    gathered = planes[:, :, _orientation_gather(group)].transpose(2, 0, 1, 3, 4)
+    gathered = by_orientation[:, :, _orientation_gather(group)].transpose(2, 0, 1, 3, 4)
     blocks = gathered.reshape(order, out_channels * in_channels * order, k * k)
     turned = np.matmul(blocks, matrices.transpose(0, 2, 1))
-    expanded = turned.reshape(order, out_channels, in_channels, order, k * k)
-    expanded = np.ascontiguousarray(expanded.transpose(1, 0, 2, 3, 4))
+    by_output = turned.reshape(order, out_channels, in_channels, order, k * k)
+    expanded = np.ascontiguousarray(by_output.transpose(1, 0, 2, 3, 4))
     return expanded.reshape(out_channels * order, in_channels * order, k, k)
 
 
