@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from .bench import time_side_by_side
+
 __all__ = ["busy_machine_lines", "spinning_processes"]
 
 #: The layer timed by the row: (batch, C_in, C_out, side, kernel) of a p4 group convolution,
@@ -60,8 +62,6 @@ def spinning_processes(count: int) -> Iterator[list[subprocess.Popen]]:
 def _alternate(
     first: Callable[[], Any], second: Callable[[], Any], budget_seconds: float
 ) -> tuple[float, float]:
-    from .bench import time_side_by_side
-
     one, other = time_side_by_side(first, second, budget_seconds, rounds=4)
     return one.seconds, other.seconds
 
