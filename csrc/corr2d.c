@@ -458,9 +458,10 @@ int gcnn_corr2d_algorithm(const gcnn_corr2d_params *p, int is_double, int *algor
     const int status = gcnn_corr2d_out_shape(p, &out_h, &out_w);
     if (status != GCNN_OK)
         return status;
-    const int applies = gcnn_winograd_applies(p);
-    const int tile = gcnn_winograd_best_tile(out_h, out_w) == 4 ? GCNN_ALGORITHM_WINOGRAD_4
-                                                                 : GCNN_ALGORITHM_WINOGRAD_2;
+    const int applies = gcnn_winograd_applies(p, 0);
+    const int tile = gcnn_winograd_best_tile(p->kernel_h, out_h, out_w) == 4
+                         ? GCNN_ALGORITHM_WINOGRAD_4
+                         : GCNN_ALGORITHM_WINOGRAD_2;
     switch (p->algorithm) {
     case GCNN_ALGORITHM_AUTO:
         *algorithm = applies && !is_double && gcnn_winograd_pays(p, out_h, out_w)
@@ -476,7 +477,9 @@ int gcnn_corr2d_algorithm(const gcnn_corr2d_params *p, int is_double, int *algor
     case GCNN_ALGORITHM_WINOGRAD_2:
     case GCNN_ALGORITHM_WINOGRAD_4:
         *algorithm = p->algorithm;
-        return applies ? GCNN_OK : GCNN_EINVAL;
+        return gcnn_winograd_applies(p, p->algorithm == GCNN_ALGORITHM_WINOGRAD_4 ? 4 : 2)
+                   ? GCNN_OK
+                   : GCNN_EINVAL;
     default:
         return GCNN_EINVAL;
     }

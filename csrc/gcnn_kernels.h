@@ -85,10 +85,11 @@ enum gcnn_boundary {
 };
 
 /* How gcnn_corr2d_f32/_f64 compute (the field `algorithm` of the params).
- * Winograd's minimal filtering (Lavin & Gray 2016) applies to 3x3 kernels at
- * unit strides without dilation, with the fill boundary: F(2x2,3x3) takes
- * 16 multiplications per 2x2 output tile and input channel where direct
- * correlation takes 36, F(4x4,3x3) 36 per 4x4 tile where direct takes 144.
+ * Winograd's minimal filtering (Lavin & Gray 2016) applies to 3x3 and 5x5
+ * kernels at unit strides without dilation, with the fill boundary:
+ * F(2x2,3x3) takes 16 multiplications per 2x2 output tile and input channel
+ * where direct correlation takes 36, F(4x4,3x3) 36 per 4x4 tile where
+ * direct takes 144, F(2x2,5x5) 36 per 2x2 tile where direct takes 100.
  * Its results differ from direct correlation by rounding only, but that
  * rounding is larger (the bound is in docs/design.md, section 9.1). */
 enum gcnn_algorithm {
@@ -99,7 +100,8 @@ enum gcnn_algorithm {
     GCNN_ALGORITHM_WINOGRAD = 2,   /* Winograd wherever it applies (float and
                                       double), the tile chosen by shape;
                                       direct elsewhere */
-    GCNN_ALGORITHM_WINOGRAD_2 = 3, /* F(2x2,3x3); GCNN_EINVAL where it does not apply */
+    GCNN_ALGORITHM_WINOGRAD_2 = 3, /* F(2x2,3x3) or F(2x2,5x5); GCNN_EINVAL
+                                      where it does not apply */
     GCNN_ALGORITHM_WINOGRAD_4 = 4  /* F(4x4,3x3); GCNN_EINVAL where it does not apply */
 };
 

@@ -340,17 +340,19 @@ static PyObject *correlate_common(PyObject *module, PyObject *args, PyObject *kw
         PyErr_Format(PyExc_ValueError,
                      integer ? "algorithm must be 0 (auto) or 1 (direct) for integers, got %d"
                              : "algorithm must be 0 (auto), 1 (direct), 2 (Winograd where it "
-                               "applies), 3 (Winograd F(2x2,3x3)) or 4 (F(4x4,3x3)), got %d",
+                               "applies), 3 (Winograd F(2x2,3x3) or F(2x2,5x5)) or 4 (F(4x4,3x3)), "
+                               "got %d",
                      p.algorithm);
         goto fail;
     }
     if (!integer && gcnn_corr2d_algorithm(&p, 0, &chosen) != GCNN_OK) {
         PyErr_Format(PyExc_ValueError,
-                     "algorithm %d (a Winograd tile) needs a 3x3 kernel, stride 1, no "
+                     "algorithm %d (a Winograd tile) needs a %s kernel, stride 1, no "
                      "dilation and boundary 0 (fill), got a %zdx%zd kernel, stride (%zd, %zd), "
                      "dilation (%zd, %zd), boundary %d",
-                     p.algorithm, p.kernel_h, p.kernel_w, p.stride_h, p.stride_w, p.dilate_h,
-                     p.dilate_w, p.boundary);
+                     p.algorithm, p.algorithm == GCNN_ALGORITHM_WINOGRAD_4 ? "3x3" : "3x3 or 5x5",
+                     p.kernel_h, p.kernel_w, p.stride_h, p.stride_w, p.dilate_h, p.dilate_w,
+                     p.boundary);
         goto fail;
     }
     npy_intp dims[4] = {p.batch, p.out_channels, out_h, out_w};

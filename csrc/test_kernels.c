@@ -761,14 +761,15 @@ static void test_statuses(void)
           "generic is always available");
 }
 
-/* Winograd's F(2x2,3x3) and F(4x4,3x3) against the double reference: the
- * error of every output, relative to the largest value of the correlation
+/* Winograd's F(2x2,3x3), F(4x4,3x3) (trials 0-29) and F(2x2,5x5) (trials
+ * 30-44) against the double reference: the error of every output, relative to the largest value of the correlation
  * of |x| with |w| (plus |bias|: the scale of the rounding), stays within
  * the bound of docs/design.md; float64 stays near its own rounding. */
 static void test_winograd_against_reference(void)
 {
-    double worst[2] = {0, 0}; /* [tile 2, tile 4], float */
-    for (int trial = 0; trial < 30; ++trial) {
+    double worst[3] = {0, 0, 0}; /* float: F(2x2,3x3), F(4x4,3x3), F(2x2,5x5) */
+    for (int trial = 0; trial < 45; ++trial) {
+        const int kernel = trial < 30 ? 3 : 5;
         gcnn_corr2d_params p;
         memset(&p, 0, sizeof p);
         p.batch = randint(1, 2);
@@ -776,21 +777,21 @@ static void test_winograd_against_reference(void)
         p.out_channels = trial % 6 == 1 ? randint(20, 40) : randint(1, 12);
         p.height = randint(0, 19);
         p.width = randint(0, 37);
-        p.kernel_h = p.kernel_w = 3;
+        p.kernel_h = p.kernel_w = kernel;
         p.stride_h = p.stride_w = 1;
         p.pad_top = randint(0, 4);
         p.pad_bottom = randint(0, 4);
         p.pad_left = randint(0, 4);
         p.pad_right = randint(0, 4);
-        if (p.height + p.pad_top + p.pad_bottom < 3)
-            p.pad_bottom = 3;
-        if (p.width + p.pad_left + p.pad_right < 3)
-            p.pad_right = 3;
+        if (p.height + p.pad_top + p.pad_bottom < kernel)
+            p.pad_bottom = kernel;
+        if (p.width + p.pad_left + p.pad_right < kernel)
+            p.pad_right = kernel;
         p.dilate_h = p.dilate_w = trial % 2; /* 0 and 1 both mean none */
         ptrdiff_t oh, ow;
         CHECK(gcnn_corr2d_out_shape(&p, &oh, &ow) == GCNN_OK, "winograd out_shape %d", trial);
         const size_t nx = (size_t)(p.batch * p.in_channels * p.height * p.width);
-        const size_t nw = (size_t)(p.out_channels * p.in_channels * 9);
+        const size_t nw = (size_t)(p.out_channels * p.in_channels * kernel * kernel);
         const size_t no = (size_t)(p.batch * p.out_channels * oh * ow);
         double *x = malloc((nx + 1) * sizeof *x), *w = malloc(nw * sizeof *w);
         double *xa = malloc((nx + 1) * sizeof *xa), *wa = malloc(nw * sizeof *wa);
@@ -817,8 +818,10 @@ static void test_winograd_against_reference(void)
         double largest = 1e-300;
         for (size_t i = 0; i < no; ++i)
             largest = fmax(largest, scale[i]);
-        for (int tile = 0; tile < 2; ++tile) {
+        for (int tile = 0; tile < (kernel == 3 ? 2 : 1); ++tile) {
             p.algorithm = tile ? GCNN_ALGORITHM_WINOGRAD_4 : GCNN_ALGORITHM_WINOGRAD_2;
+            const int variant = kernel == 5 ? 2 : tile;
+            const double bound = variant == 0 ? 4e-6 : variant == 1 ? 2e-5 : 1e-5;
             for (int simd = GCNN_SIMD_GENERIC; simd <= GCNN_SIMD_AVX512; ++simd)
                 for (int threads = 1; threads <= 2; ++threads) {
                     p.simd = simd;
@@ -834,10 +837,10 @@ static void test_winograd_against_reference(void)
                         err64 = fmax(err64, fabs(out[i] - ref[i]) / largest);
                         rel32 = fmax(rel32, fabs((double)outf[i] - ref[i]) / largest);
                     }
-                    worst[tile] = fmax(worst[tile], rel32);
+                    worst[variant] = fmax(worst[variant], rel32);
                     CHECK(err64 <= 1e-13, "trial %d tile %d simd %d threads %d: f64 error %g",
                           trial, 2 + 2 * tile, simd, threads, err64);
-                    CHECK(rel32 <= (tile ? 2e-5 : 4e-6),
+                    CHECK(rel32 <= bound,
                           "trial %d tile %d simd %d threads %d: f32 relative error %g", trial,
                           2 + 2 * tile, simd, threads, rel32);
                     if (threads == 1) {
@@ -853,8 +856,8 @@ static void test_winograd_against_reference(void)
         free(out), free(xf), free(wf), free(biasf), free(outf), free(again);
     }
     printf("winograd: worst float32 error relative to |x| * |w|: F(2x2,3x3) %.3g, "
-           "F(4x4,3x3) %.3g\n",
-           worst[0], worst[1]);
+           "F(4x4,3x3) %.3g, F(2x2,5x5) %.3g\n",
+           worst[0], worst[1], worst[2]);
 }
 
 /* Which algorithm a call takes, and the requests that are errors. */
@@ -902,12 +905,35 @@ static void test_winograd_choice(void)
           "3 input channels take direct correlation, got %d", algorithm);
     p.in_channels = 16;
     const gcnn_corr2d_params good = p;
+    /* 5x5: F(2x2,5x5) only, automatically from 64 channels at 20x20 */
+    p.kernel_h = p.kernel_w = 5;
+    p.pad_top = p.pad_bottom = p.pad_left = p.pad_right = 2;
+    CHECK(gcnn_corr2d_algorithm(&p, 0, &algorithm) == GCNN_OK &&
+              algorithm == GCNN_ALGORITHM_DIRECT,
+          "5x5 with 16 channels takes direct correlation, got %d", algorithm);
+    p.in_channels = p.out_channels = 64;
+    CHECK(gcnn_corr2d_algorithm(&p, 0, &algorithm) == GCNN_OK &&
+              algorithm == GCNN_ALGORITHM_WINOGRAD_2,
+          "5x5 with 64 channels at 28x28 takes F(2x2,5x5), got %d", algorithm);
+    p.height = p.width = 16;
+    CHECK(gcnn_corr2d_algorithm(&p, 0, &algorithm) == GCNN_OK &&
+              algorithm == GCNN_ALGORITHM_DIRECT,
+          "5x5 at 16x16 takes direct correlation, got %d", algorithm);
+    p.in_channels = p.out_channels = 16;
+    p.algorithm = GCNN_ALGORITHM_WINOGRAD;
+    CHECK(gcnn_corr2d_algorithm(&p, 0, &algorithm) == GCNN_OK &&
+              algorithm == GCNN_ALGORITHM_WINOGRAD_2,
+          "5x5 takes F(2x2,5x5) when asked, got %d", algorithm);
+    p.algorithm = GCNN_ALGORITHM_WINOGRAD_4;
+    CHECK(gcnn_corr2d_algorithm(&p, 0, &algorithm) == GCNN_EINVAL,
+          "F(4x4,3x3) asked for a 5x5 kernel");
+    p = good;
     /* where Winograd does not apply: a request for it falls back (WINOGRAD)
      * or is an error (a tile) */
     const struct {
         ptrdiff_t kernel, stride, dilate;
         int boundary;
-    } cases[] = {{5, 1, 1, GCNN_BOUNDARY_FILL},
+    } cases[] = {{7, 1, 1, GCNN_BOUNDARY_FILL},
                  {3, 2, 1, GCNN_BOUNDARY_FILL},
                  {3, 1, 2, GCNN_BOUNDARY_FILL},
                  {3, 1, 1, GCNN_BOUNDARY_WRAP}};

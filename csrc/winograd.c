@@ -1,14 +1,15 @@
 /*
- * Winograd's minimal filtering F(m x m, 3x3), m = 2 or 4, for the
- * correlation primitive (Lavin & Gray 2016, "Fast Algorithms for
- * Convolutional Neural Networks").  With the transforms of this file,
+ * Winograd's minimal filtering F(m x m, r x r) for the correlation
+ * primitive: F(2x2,3x3), F(4x4,3x3) and F(2x2,5x5) (Lavin & Gray 2016,
+ * "Fast Algorithms for Convolutional Neural Networks").  With the
+ * transforms of this file,
  *
  *     Y = A^T [ (G g G^T) . (B^T d B) ] A
  *
- * is the m x m output tile of the correlation of the (m + 2) x (m + 2)
- * input tile d with the 3x3 filter g ("." the elementwise product).  Over
- * channels the elementwise products become, for each of the (m + 2)^2
- * frequencies, a product of matrices: (out_channels x in_channels)
+ * is the m x m output tile of the correlation of the alpha x alpha input
+ * tile d (alpha = m + r - 1) with the r x r filter g ("." the elementwise
+ * product).  Over channels the elementwise products become, for each of
+ * the alpha^2 frequencies, a product of matrices: (out_channels x in_channels)
  * transformed filters times (in_channels x tiles) transformed inputs.
  *
  * This file holds the type-free part: the transform matrices, the plan
@@ -37,12 +38,18 @@
 #define GCNN_WINO_MAX_OB 8
 #define GCNN_WINO_MAX_NV 3
 #define GCNN_WINO_MAX_ALPHA 6
+#define GCNN_WINO_MAX_KERNEL 5
 
 /* Input transform B^T, filter transform G and output transform A^T of
  * F(2x2,3x3) and F(4x4,3x3), the interpolation points 0, -1, 1 (and 2, -2
  * for m = 4) and infinity of Lavin & Gray.  The loop bodies read them with
  * constant indices after unrolling, so zero entries cost nothing and ones
- * no multiplication. */
+ * no multiplication.
+ *
+ * B^T depends only on the points, so F(2x2,5x5), with the six points of
+ * F(4x4,3x3), shares its B^T; its G and A^T evaluate at the same points
+ * with the same scale per point (row p of G is s_p (1, p, ..., p^4), column
+ * p of A^T is (1, p); the point at infinity picks the last coefficient). */
 static const double gcnn_wino_bt2[4][4] = {
     {1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}};
 static const double gcnn_wino_g2[4][3] = {
@@ -62,27 +69,40 @@ static const double gcnn_wino_g4[6][3] = {
 static const double gcnn_wino_at4[4][6] = {
     {1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}};
 
-#define GCNN_WINO_BT(M, i, k) ((M) == 4 ? gcnn_wino_bt4[i][k] : gcnn_wino_bt2[i][k])
-#define GCNN_WINO_G(M, i, k) ((M) == 4 ? gcnn_wino_g4[i][k] : gcnn_wino_g2[i][k])
-#define GCNN_WINO_AT(M, i, k) ((M) == 4 ? gcnn_wino_at4[i][k] : gcnn_wino_at2[i][k])
+static const double gcnn_wino_g25[6][5] = {
+    {1.0 / 4, 0, 0, 0, 0},
+    {-1.0 / 6, -1.0 / 6, -1.0 / 6, -1.0 / 6, -1.0 / 6},
+    {-1.0 / 6, 1.0 / 6, -1.0 / 6, 1.0 / 6, -1.0 / 6},
+    {1.0 / 24, 1.0 / 12, 1.0 / 6, 1.0 / 3, 2.0 / 3},
+    {1.0 / 24, -1.0 / 12, 1.0 / 6, -1.0 / 3, 2.0 / 3},
+    {0, 0, 0, 0, 1}};
+static const double gcnn_wino_at25[2][6] = {{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 1}};
+
+/* The matrices of F(M x M, R x R); alpha = M + R - 1 is 6 when M + R = 7. */
+#define GCNN_WINO_BT(M, R, i, k)                                               \
+    ((M) + (R) == 7 ? gcnn_wino_bt4[i][k] : gcnn_wino_bt2[i][k])
+#define GCNN_WINO_G(M, R, i, k)                                                \
+    ((M) == 4 ? gcnn_wino_g4[i][k] : (R) == 5 ? gcnn_wino_g25[i][k] : gcnn_wino_g2[i][k])
+#define GCNN_WINO_AT(M, R, i, k)                                               \
+    ((M) == 4 ? gcnn_wino_at4[i][k] : (R) == 5 ? gcnn_wino_at25[i][k] : gcnn_wino_at2[i][k])
 
 /* Tiles are laid out band by band: a band holds `band` rows of tiles, and
  * tile row r of a band owns positions r * row_slots .. r * row_slots +
  * tiles_x of the band's position axis.  Position l of a row is the tile
- * whose input starts at padded column l * m, and the extra position
- * l = tiles_x holds the last tile's two rightmost input columns, so that
- * tap k of tile l is input phase k % m at position l + k / m: every load
- * of the input transform is a contiguous vector.  The extra positions (and
+ * whose input starts at padded column l * m, and the (alpha - 1) / m extra
+ * positions from l = tiles_x hold the last tile's rightmost input columns,
+ * so that tap k of tile l is input phase k % m at position l + k / m: every
+ * load of the input transform is a contiguous vector.  The extra positions (and
  * those that round the band up to whole vectors) are computed and
  * dropped. */
 struct gcnn_wino_plan {
     gcnn_corr2d_params p;
     ptrdiff_t out_h, out_w;
-    int tile, alpha;
+    int tile, kernel, alpha; /* m, r and m + r - 1 */
     ptrdiff_t tiles_y, tiles_x, row_slots;
     ptrdiff_t band, bands;   /* tile rows per work item, items per image */
     ptrdiff_t positions;     /* per item: band * row_slots rounded up to vectors */
-    ptrdiff_t phase_len;     /* positions + one vector of slack */
+    ptrdiff_t phase_len;     /* positions + one vector and the extra positions */
     int ob, nv;              /* register tile */
     ptrdiff_t ob_blocks;
     int threads;
@@ -93,27 +113,33 @@ struct gcnn_wino_plan {
     size_t buf_elems, v_elems, m_elems, y_elems, u_elems;
 };
 
-int gcnn_winograd_applies(const gcnn_corr2d_params *p)
+int gcnn_winograd_applies(const gcnn_corr2d_params *p, int tile)
 {
-    return p->kernel_h == 3 && p->kernel_w == 3 && p->stride_h == 1 && p->stride_w == 1 &&
-           p->dilate_h <= 1 && p->dilate_w <= 1 && p->boundary == GCNN_BOUNDARY_FILL;
+    const int kernel_ok = p->kernel_h == p->kernel_w &&
+                          (p->kernel_h == 3 || (p->kernel_h == 5 && tile != 4));
+    return kernel_ok && (tile == 0 || tile == 2 || tile == 4) && p->stride_h == 1 &&
+           p->stride_w == 1 && p->dilate_h <= 1 && p->dilate_w <= 1 &&
+           p->boundary == GCNN_BOUNDARY_FILL;
 }
 
 /* Positions of one image's tiles for tile m, rounded up to whole vectors of
  * the widest path (16 floats): the lanes the products pay for. */
-static double gcnn_wino_positions(ptrdiff_t out_h, ptrdiff_t out_w, ptrdiff_t m)
+static double gcnn_wino_positions(ptrdiff_t out_h, ptrdiff_t out_w, ptrdiff_t m, ptrdiff_t r)
 {
-    const double used = (double)((out_h + m - 1) / m) * (double)((out_w + m - 1) / m + 1);
+    const double used =
+        (double)((out_h + m - 1) / m) * (double)((out_w + m - 1) / m + (m + r - 2) / m);
     if (used >= 1e15) /* too many to matter (and to round in an integer) */
         return used;
     return (double)(((long long)used + 15) / 16 * 16);
 }
 
-int gcnn_winograd_best_tile(ptrdiff_t out_h, ptrdiff_t out_w)
+int gcnn_winograd_best_tile(ptrdiff_t kernel, ptrdiff_t out_h, ptrdiff_t out_w)
 {
+    if (kernel != 3) /* 5x5: F(2x2,5x5) alone */
+        return 2;
     /* multiplications per channel pair: alpha^2 per position */
-    const double cost2 = 16.0 * gcnn_wino_positions(out_h, out_w, 2);
-    const double cost4 = 36.0 * gcnn_wino_positions(out_h, out_w, 4);
+    const double cost2 = 16.0 * gcnn_wino_positions(out_h, out_w, 2, 3);
+    const double cost4 = 36.0 * gcnn_wino_positions(out_h, out_w, 4, 3);
     return cost4 < cost2 ? 4 : 2;
 }
 
@@ -128,10 +154,19 @@ int gcnn_winograd_pays(const gcnn_corr2d_params *p, ptrdiff_t out_h, ptrdiff_t o
      * 12 channels lost 10%; 16x16 outputs, whose F(4x4,3x3) tiles fill
      * half their lanes, lost up to 30% at 16 channels and 8x8 ones lost
      * more; 64x64 gained 1.3-1.6x from 32 channels up. */
-    const ptrdiff_t m = gcnn_winograd_best_tile(out_h, out_w);
+    const ptrdiff_t r = p->kernel_h, m = gcnn_winograd_best_tile(r, out_h, out_w);
+    const ptrdiff_t channels = p->in_channels < p->out_channels ? p->in_channels : p->out_channels;
+    if (r == 5) {
+        /* F(2x2,5x5), same machine: 64 channels in and out gained 1.2x at
+         * 20x20 to 32x32 outputs and 1.6x at 40x40 and 48x48, 128 channels
+         * 1.5x and 1.8x, 32 channels only from 40x40 (1.3x); 16x16 and
+         * smaller outputs lost 5-30%, and so did 16 channels and fewer. */
+        const ptrdiff_t side = out_h < out_w ? out_h : out_w;
+        return side >= 20 && (channels >= 64 || (channels >= 32 && side >= 40));
+    }
     const double tiles = (double)((out_h + m - 1) / m) * (double)((out_w + m - 1) / m);
-    const double lane_use = tiles / gcnn_wino_positions(out_h, out_w, m);
-    return p->in_channels >= 16 && p->out_channels >= 16 && lane_use >= 0.7;
+    const double lane_use = tiles / gcnn_wino_positions(out_h, out_w, m, r);
+    return channels >= 16 && lane_use >= 0.7;
 }
 
 static int gcnn_wino_plan_make(const gcnn_corr2d_params *params, int tile, size_t elem_size,
@@ -141,15 +176,17 @@ static int gcnn_wino_plan_make(const gcnn_corr2d_params *params, int tile, size_
     int status = gcnn_corr2d_out_shape(params, &plan->out_h, &plan->out_w);
     if (status != GCNN_OK)
         return status;
-    if (!gcnn_winograd_applies(params) || (tile != 2 && tile != 4))
+    if ((tile != 2 && tile != 4) || !gcnn_winograd_applies(params, tile))
         return GCNN_EINTERNAL;
     plan->p = *params;
     const gcnn_corr2d_params *p = &plan->p;
     plan->tile = tile;
-    plan->alpha = tile + 2;
+    plan->kernel = (int)p->kernel_h;
+    plan->alpha = tile + plan->kernel - 1;
+    const ptrdiff_t extra = (plan->alpha - 1) / tile; /* extra positions per row */
     plan->tiles_y = (plan->out_h + tile - 1) / tile;
     plan->tiles_x = (plan->out_w + tile - 1) / tile;
-    plan->row_slots = plan->tiles_x + 1;
+    plan->row_slots = plan->tiles_x + extra;
 
     /* Register tile: 8 output channels x 3 vectors with 24 accumulators,
      * 4 x 2 with 8; fewer channels when there are fewer. */
@@ -164,7 +201,7 @@ static int gcnn_wino_plan_make(const gcnn_corr2d_params *params, int tile, size_
     if (p->num_threads > 1 && gcnn_threads_available()) {
         if (mul_ok(p->batch, p->out_channels, &macs) && mul_ok(macs, plan->out_h, &macs) &&
             mul_ok(macs, plan->out_w, &macs) && mul_ok(macs, p->in_channels, &macs) &&
-            mul_ok(macs, 9, &macs)) {
+            mul_ok(macs, p->kernel_h * p->kernel_w, &macs)) {
             if (macs >= GCNN_WINO_PARALLEL_MIN_MACS)
                 plan->threads = p->num_threads;
         } else {
@@ -204,7 +241,7 @@ static int gcnn_wino_plan_make(const gcnn_corr2d_params *params, int tile, size_
         return GCNN_EOVERFLOW;
     positions = positions / lanes * lanes;
     plan->positions = positions;
-    plan->phase_len = positions + lanes;
+    plan->phase_len = positions + lanes + extra;
     const ptrdiff_t skew = GCNN_ALIGN / (ptrdiff_t)elem_size;
     if (!mul_ok(p->in_channels, positions, &plan->v_freq_stride) ||
         !add_ok(plan->v_freq_stride, skew, &plan->v_freq_stride) ||

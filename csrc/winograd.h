@@ -4,8 +4,8 @@
  * call these when gcnn_corr2d_algorithm chooses a Winograd tile).
  *
  * Preconditions (the caller checked them): p valid for
- * gcnn_corr2d_out_shape, a 3x3 kernel, unit strides, no dilation, the fill
- * boundary, and tile 2 (F(2x2,3x3)) or 4 (F(4x4,3x3)).  Returns GCNN_OK,
+ * gcnn_corr2d_out_shape and gcnn_winograd_applies(p, tile) with tile 2
+ * (F(2x2,3x3) or F(2x2,5x5)) or 4 (F(4x4,3x3)).  Returns GCNN_OK,
  * GCNN_ENOMEM, GCNN_EOVERFLOW, GCNN_EINTERRUPTED or GCNN_EINTERNAL.
  */
 #ifndef GCNN_WINOGRAD_H
@@ -13,13 +13,15 @@
 
 #include "gcnn_kernels.h"
 
-/* Nonzero when Winograd's algorithm computes p (3x3, unit strides, no
- * dilation, fill boundary). */
-int gcnn_winograd_applies(const gcnn_corr2d_params *p);
+/* Nonzero when Winograd's algorithm with output tile `tile` (2 or 4; 0: any
+ * tile) computes p: a 3x3 kernel (F(2x2,3x3), F(4x4,3x3)) or a 5x5 one
+ * (F(2x2,5x5)), unit strides, no dilation, the fill boundary. */
+int gcnn_winograd_applies(const gcnn_corr2d_params *p, int tile);
 
 /* The tile (2 or 4) that costs fewer multiplications for an out_h x out_w
- * output, counting the tiles' slack past the edges. */
-int gcnn_winograd_best_tile(ptrdiff_t out_h, ptrdiff_t out_w);
+ * output of a kernel x kernel filter, counting the tiles' slack past the
+ * edges (2 for 5x5 filters, the only tile they have). */
+int gcnn_winograd_best_tile(ptrdiff_t kernel, ptrdiff_t out_h, ptrdiff_t out_w);
 
 /* Nonzero when Winograd's algorithm is expected to be faster than direct
  * correlation for p (float; the measurements are in winograd.c). */

@@ -1,5 +1,5 @@
 /*
- * Loop body of Winograd's F(m x m, 3x3) correlation, instantiated by
+ * Loop body of Winograd's F(m x m, r x r) correlation, instantiated by
  * simd_types.h once for each (element type, instruction-set path) pair;
  * winograd.c provides the plan and the transform matrices.
  *
@@ -46,9 +46,9 @@
 static GCNN_INLINE void GCNN_NAME(wino_filters_tile)(const struct gcnn_wino_plan *plan,
                                                      const GCNN_T *restrict w,
                                                      GCNN_T *restrict u, ptrdiff_t block,
-                                                     const int M)
+                                                     const int M, const int R)
 {
-    const int A = M + 2, OB = plan->ob;
+    const int A = M + R - 1, OB = plan->ob;
     const ptrdiff_t C = plan->p.in_channels, O = plan->p.out_channels;
     const ptrdiff_t freq_stride = plan->ob_blocks * C * OB;
     for (ptrdiff_t c = 0; c < C; ++c) {
@@ -60,20 +60,24 @@ static GCNN_INLINE void GCNN_NAME(wino_filters_tile)(const struct gcnn_wino_plan
                     transformed[xi][j0] = 0.0;
                 continue;
             }
-            const GCNN_T *restrict g = w + (o * C + c) * 9;
-            double gt[GCNN_WINO_MAX_ALPHA][3];
+            const GCNN_T *restrict g = w + (o * C + c) * R * R;
+            double gt[GCNN_WINO_MAX_ALPHA][GCNN_WINO_MAX_KERNEL];
             GCNN_UNROLL
             for (int i = 0; i < A; ++i)
-                for (int b = 0; b < 3; ++b)
-                    gt[i][b] = GCNN_WINO_G(M, i, 0) * (double)g[b] +
-                               GCNN_WINO_G(M, i, 1) * (double)g[3 + b] +
-                               GCNN_WINO_G(M, i, 2) * (double)g[6 + b];
+                for (int b = 0; b < R; ++b) {
+                    double sum = 0.0;
+                    for (int t = 0; t < R; ++t)
+                        sum += GCNN_WINO_G(M, R, i, t) * (double)g[t * R + b];
+                    gt[i][b] = sum;
+                }
             for (int i = 0; i < A; ++i)
                 GCNN_UNROLL
-                for (int j = 0; j < A; ++j)
-                    transformed[i * A + j][j0] = gt[i][0] * GCNN_WINO_G(M, j, 0) +
-                                                 gt[i][1] * GCNN_WINO_G(M, j, 1) +
-                                                 gt[i][2] * GCNN_WINO_G(M, j, 2);
+                for (int j = 0; j < A; ++j) {
+                    double sum = 0.0;
+                    for (int t = 0; t < R; ++t)
+                        sum += gt[i][t] * GCNN_WINO_G(M, R, j, t);
+                    transformed[i * A + j][j0] = sum;
+                }
         }
         GCNN_T *restrict dst = u + (block * C + c) * OB;
         for (int xi = 0; xi < A * A; ++xi)
@@ -94,9 +98,11 @@ static int GCNN_NAME(wino_filters)(void *arg, ptrdiff_t block, int worker)
     const struct GCNN_NAME(wino_filter_work) *work = arg;
     (void)worker;
     if (work->plan->tile == 4)
-        GCNN_NAME(wino_filters_tile)(work->plan, work->w, work->u, block, 4);
+        GCNN_NAME(wino_filters_tile)(work->plan, work->w, work->u, block, 4, 3);
+    else if (work->plan->kernel == 5)
+        GCNN_NAME(wino_filters_tile)(work->plan, work->w, work->u, block, 2, 5);
     else
-        GCNN_NAME(wino_filters_tile)(work->plan, work->w, work->u, block, 2);
+        GCNN_NAME(wino_filters_tile)(work->plan, work->w, work->u, block, 2, 3);
     return GCNN_OK;
 }
 
@@ -105,9 +111,9 @@ static int GCNN_NAME(wino_filters)(void *arg, ptrdiff_t block, int worker)
  * V[0][c][0] (frequencies in_channels * positions apart). */
 static GCNN_INLINE void GCNN_NAME(wino_input)(const struct gcnn_wino_plan *plan,
                                               const GCNN_T *restrict buf, GCNN_T *restrict v_c,
-                                              const int M)
+                                              const int M, const int R)
 {
-    const int A = M + 2;
+    const int A = M + R - 1;
     const ptrdiff_t P = plan->positions, S = plan->phase_len;
     const ptrdiff_t freq_stride = plan->v_freq_stride;
     for (ptrdiff_t q = 0; q < P; q += GCNN_LANES) {
@@ -121,7 +127,7 @@ static GCNN_INLINE void GCNN_NAME(wino_input)(const struct gcnn_wino_plan *plan,
                 d[k] = VLOAD(buf + (i * M + k % M) * S + q + k / M);
             GCNN_UNROLL
             for (int j = 0; j < A; ++j) {
-#define GCNN_COEF(k) GCNN_WINO_BT(M, j, k)
+#define GCNN_COEF(k) GCNN_WINO_BT(M, R, j, k)
                 GCNN_WINO_SUM(rows_done[i][j], A, GCNN_COEF, d);
 #undef GCNN_COEF
             }
@@ -136,7 +142,7 @@ static GCNN_INLINE void GCNN_NAME(wino_input)(const struct gcnn_wino_plan *plan,
             GCNN_UNROLL
             for (int i = 0; i < A; ++i) {
                 VEC v = (VEC){0};
-#define GCNN_COEF(k) GCNN_WINO_BT(M, i, k)
+#define GCNN_COEF(k) GCNN_WINO_BT(M, R, i, k)
                 GCNN_WINO_SUM(v, A, GCNN_COEF, column);
 #undef GCNN_COEF
                 VSTORE(v_c + (i * A + j) * freq_stride + q, v);
@@ -206,9 +212,10 @@ static GCNN_INLINE void GCNN_NAME(wino_products)(const struct gcnn_wino_plan *pl
  * (A^T M A)[r][s] + bias. */
 static GCNN_INLINE void GCNN_NAME(wino_output)(const struct gcnn_wino_plan *plan,
                                                const GCNN_T *restrict m_j, ptrdiff_t m_freq_stride,
-                                               GCNN_T bias, GCNN_T *restrict y, const int M)
+                                               GCNN_T bias, GCNN_T *restrict y, const int M,
+                                               const int R)
 {
-    const int A = M + 2;
+    const int A = M + R - 1;
     const ptrdiff_t P = plan->positions;
     const VEC b = (VEC){0} + bias;
     for (ptrdiff_t q = 0; q < P; q += GCNN_LANES) {
@@ -222,7 +229,7 @@ static GCNN_INLINE void GCNN_NAME(wino_output)(const struct gcnn_wino_plan *plan
                 row[j] = VLOAD(m_j + (i * A + j) * m_freq_stride + q);
             GCNN_UNROLL
             for (int s = 0; s < M; ++s) {
-#define GCNN_COEF(k) GCNN_WINO_AT(M, s, k)
+#define GCNN_COEF(k) GCNN_WINO_AT(M, R, s, k)
                 GCNN_WINO_SUM(rows_done[i][s], A, GCNN_COEF, row);
 #undef GCNN_COEF
             }
@@ -237,7 +244,7 @@ static GCNN_INLINE void GCNN_NAME(wino_output)(const struct gcnn_wino_plan *plan
             GCNN_UNROLL
             for (int r = 0; r < M; ++r) {
                 VEC out = (VEC){0};
-#define GCNN_COEF(k) GCNN_WINO_AT(M, r, k)
+#define GCNN_COEF(k) GCNN_WINO_AT(M, R, r, k)
                 GCNN_WINO_SUM(out, A, GCNN_COEF, column);
 #undef GCNN_COEF
                 VSTORE(y + (r * M + s) * P + q, out + b);
@@ -258,7 +265,7 @@ struct GCNN_NAME(wino_work) {
 static GCNN_INLINE int GCNN_NAME(wino_run)(const struct GCNN_NAME(wino_work) *work,
                                            ptrdiff_t item, GCNN_T *restrict buf,
                                            GCNN_T *restrict v, GCNN_T *restrict m,
-                                           GCNN_T *restrict y, const int M)
+                                           GCNN_T *restrict y, const int M, const int R)
 {
     const struct gcnn_wino_plan *plan = work->plan;
     const ptrdiff_t C = plan->p.in_channels, H = plan->p.height, W = plan->p.width;
@@ -283,7 +290,7 @@ static GCNN_INLINE int GCNN_NAME(wino_run)(const struct GCNN_NAME(wino_work) *wo
     for (ptrdiff_t c = 0; c < C; ++c) {
         const GCNN_T *restrict x_c = x_n + c * H * W;
         for (ptrdiff_t r = 0; r < rows; ++r)
-            for (int i = 0; i < M + 2; ++i) {
+            for (int i = 0; i < M + R - 1; ++i) {
                 const ptrdiff_t iy = (ty0 + r) * M + i - plan->p.pad_top;
                 if (iy < 0 || iy >= H || copy <= 0) {
                     for (ptrdiff_t j = 0; j < padded_len; ++j)
@@ -306,18 +313,18 @@ static GCNN_INLINE int GCNN_NAME(wino_run)(const struct GCNN_NAME(wino_work) *wo
                 }
             }
         /* positions past the band, read by its last vectors */
-        for (int i = 0; i < M + 2; ++i)
+        for (int i = 0; i < M + R - 1; ++i)
             for (int ph = 0; ph < M; ++ph) {
                 GCNN_T *restrict dst = buf + (i * M + ph) * S;
                 for (ptrdiff_t s = used; s < S; ++s)
                     dst[s] = 0;
             }
-        GCNN_NAME(wino_input)(plan, buf, v + c * P, M);
+        GCNN_NAME(wino_input)(plan, buf, v + c * P, M, R);
     }
 
     /* 2. products, frequency by frequency: V[xi] and U[xi] stay in cache
      * while every block of output channels uses them */
-    const ptrdiff_t freqs = (ptrdiff_t)(M + 2) * (M + 2);
+    const ptrdiff_t freqs = (ptrdiff_t)(M + R - 1) * (M + R - 1);
     for (ptrdiff_t xi = 0; xi < freqs; ++xi) {
         const GCNN_T *restrict v_xi = v + xi * plan->v_freq_stride;
         for (ptrdiff_t block = 0; block < plan->ob_blocks; ++block) {
@@ -346,7 +353,7 @@ static GCNN_INLINE int GCNN_NAME(wino_run)(const struct GCNN_NAME(wino_work) *wo
     GCNN_T *out_n = work->out + n * plan->p.out_channels * out_h * out_w;
     for (ptrdiff_t o = 0; o < plan->p.out_channels; ++o) {
         const GCNN_T b = work->bias ? work->bias[o] : 0;
-        GCNN_NAME(wino_output)(plan, m + o * P, plan->m_freq_stride, b, y, M);
+        GCNN_NAME(wino_output)(plan, m + o * P, plan->m_freq_stride, b, y, M, R);
         GCNN_T *restrict out_o = out_n + o * out_h * out_w;
         for (ptrdiff_t r = 0; r < rows; ++r)
             for (int ry = 0; ry < M; ++ry) {
@@ -387,10 +394,12 @@ static int GCNN_NAME(wino_item)(void *arg, ptrdiff_t item, int worker)
         return GCNN_ENOMEM;
     GCNN_T *buf = gcnn_aligned(work->scratch[worker]);
     GCNN_T *v = buf + buf_len, *m = v + v_len, *y = m + m_len;
-    if (plan->tile == 4)
-        return GCNN_NAME(wino_run)(work, item, buf, v, m, y, 4);
-    if (plan->tile == 2)
-        return GCNN_NAME(wino_run)(work, item, buf, v, m, y, 2);
+    if (plan->tile == 4 && plan->kernel == 3)
+        return GCNN_NAME(wino_run)(work, item, buf, v, m, y, 4, 3);
+    if (plan->tile == 2 && plan->kernel == 3)
+        return GCNN_NAME(wino_run)(work, item, buf, v, m, y, 2, 3);
+    if (plan->tile == 2 && plan->kernel == 5)
+        return GCNN_NAME(wino_run)(work, item, buf, v, m, y, 2, 5);
     return GCNN_EINTERNAL;
 }
 

@@ -129,10 +129,11 @@ def set_num_threads(n: int | None) -> int:
 
 
 #: The layers' correlation algorithms and their codes in ``gcnn._core.correlate``:
-#: ``"auto"`` takes Winograd's F(2x2,3x3) or F(4x4,3x3) for float32 3x3 stride-1 calls with
-#: enough channels and direct correlation otherwise (float64 always direct); ``"direct"`` never
-#: Winograd; ``"winograd"`` Winograd wherever it applies (3x3, stride 1, float32 or float64);
-#: ``"winograd-f2"`` and ``"winograd-f4"`` that tile, an error for calls it does not apply to.
+#: ``"auto"`` takes Winograd's F(2x2,3x3) or F(4x4,3x3) for float32 3x3 stride-1 calls, and
+#: F(2x2,5x5) for 5x5 ones, with enough channels, and direct correlation otherwise (float64
+#: always direct); ``"direct"`` never Winograd; ``"winograd"`` Winograd wherever it applies
+#: (3x3 or 5x5, stride 1, float32 or float64); ``"winograd-f2"`` (3x3 and 5x5) and
+#: ``"winograd-f4"`` (3x3) that tile, an error for calls it does not apply to.
 ALGORITHMS: dict[str, int] = {
     "auto": 0,
     "direct": 1,

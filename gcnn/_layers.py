@@ -529,9 +529,10 @@ def lift(
     Computed as one call of the C correlation kernel with the filters expanded by
     :func:`expand_filter` (every loaded input patch is shared by all |G| transformed kernels).
 
-    float32 layers with 3x3 kernels at stride 1 and at least 16 channels in and out (counted
-    after the expansion) use Winograd's algorithm, F(4x4,3x3) or F(2x2,3x3): the error is at
-    most ``1e-5 * S``, ``S`` the largest value of ``|x|`` correlated with ``|weight|`` plus
+    float32 layers at stride 1 with 3x3 kernels and at least 16 channels in and out (counted
+    after the expansion), or with 5x5 kernels, at least 64 channels and 20x20 outputs, use
+    Winograd's algorithm, F(4x4,3x3), F(2x2,3x3) or F(2x2,5x5): the error is at most
+    ``1e-5 * S``, ``S`` the largest value of ``|x|`` correlated with ``|weight|`` plus
     ``|bias|``, against exact arithmetic (direct float32 correlation: about ``2e-7 * S``);
     float64 is always direct.  See docs/design.md, §9.1 One correlation primitive.
 
@@ -615,9 +616,10 @@ def group_conv(
     Computed as one call of the C correlation kernel on `x` reshaped to (N, C_in*|G|, H, W)
     with the filters expanded by :func:`expand_filter`.
 
-    float32 layers with 3x3 kernels at stride 1 and at least 16 channels in and out (counted
-    after the expansion) use Winograd's algorithm, F(4x4,3x3) or F(2x2,3x3): the error is at
-    most ``1e-5 * S``, ``S`` the largest value of ``|x|`` correlated with ``|weight|`` plus
+    float32 layers at stride 1 with 3x3 kernels and at least 16 channels in and out (counted
+    after the expansion), or with 5x5 kernels, at least 64 channels and 20x20 outputs, use
+    Winograd's algorithm, F(4x4,3x3), F(2x2,3x3) or F(2x2,5x5): the error is at most
+    ``1e-5 * S``, ``S`` the largest value of ``|x|`` correlated with ``|weight|`` plus
     ``|bias|``, against exact arithmetic (direct float32 correlation: about ``2e-7 * S``);
     float64 is always direct.  See docs/design.md, §9.1 One correlation primitive.
 
@@ -975,8 +977,9 @@ def conv2d(
     ``out[n, o, y, x] = bias[o] + sum_{c, i, j} xpad[n, c, y*sh + i, x*sw + j] * weight[o, c, i, j]``
     (no kernel flip), computed in one call of the C correlation kernel.
 
-    float32 calls with 3x3 kernels at stride 1 and at least 16 channels in and out use
-    Winograd's algorithm, F(4x4,3x3) or F(2x2,3x3): the error is at most ``1e-5 * S``, ``S``
+    float32 calls at stride 1 with 3x3 kernels and at least 16 channels in and out, or with
+    5x5 kernels, at least 64 channels and 20x20 outputs, use Winograd's algorithm, F(4x4,3x3),
+    F(2x2,3x3) or F(2x2,5x5): the error is at most ``1e-5 * S``, ``S``
     the largest value of ``|x|`` correlated with ``|weight|`` plus ``|bias|``, against exact
     arithmetic (direct float32 correlation: about ``2e-7 * S``); float64 is always direct.
     See docs/design.md, §9.1 One correlation primitive.

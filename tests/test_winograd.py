@@ -1,4 +1,4 @@
-"""Winograd's F(2x2,3x3) and F(4x4,3x3) paths of the C core.
+"""Winograd's F(2x2,3x3), F(4x4,3x3) and F(2x2,5x5) paths of the C core.
 
 The contract is docs/design.md, §9.1 One correlation primitive.
 
@@ -21,10 +21,13 @@ WINOGRAD_F32_BOUND = 1e-5
 
 TILES = ("winograd-f2", "winograd-f4")
 
+#: (forced algorithm, kernel size): every Winograd variant of the C core.
+VARIANTS = (("winograd-f2", 3), ("winograd-f4", 3), ("winograd-f2", 5))
 
-def _operands(rng, batch, in_channels, out_channels, height, width, bias=True):
+
+def _operands(rng, batch, in_channels, out_channels, height, width, bias=True, kernel=3):
     x = rng.standard_normal((batch, in_channels, height, width)).astype(np.float32)
-    w = rng.standard_normal((out_channels, in_channels, 3, 3)).astype(np.float32)
+    w = rng.standard_normal((out_channels, in_channels, kernel, kernel)).astype(np.float32)
     b = rng.standard_normal(out_channels).astype(np.float32) if bias else None
     return x, w, b
 
@@ -55,7 +58,7 @@ def _relative_error(result, reference, scale) -> float:
     return float(np.max(np.abs(result.astype(np.float64) - reference))) / scale
 
 
-@pytest.mark.parametrize("tile", TILES)
+@pytest.mark.parametrize("tile, kernel", VARIANTS)
 @pytest.mark.parametrize(
     "batch, in_channels, out_channels, height, width, padding",
     [
@@ -72,10 +75,13 @@ def _relative_error(result, reference, scale) -> float:
 )
 @pytest.mark.parametrize("bias", [False, True])
 def test_winograd_within_bound_of_float64(
-    tile, batch, in_channels, out_channels, height, width, padding, bias
+    tile, kernel, batch, in_channels, out_channels, height, width, padding, bias
 ):
-    rng = np.random.default_rng(in_channels * 1000 + out_channels * 10 + height)
-    x, w, b = _operands(rng, batch, in_channels, out_channels, height, width, bias)
+    rng = np.random.default_rng(in_channels * 1000 + out_channels * 10 + height + kernel)
+    if kernel == 5:  # the same shapes, grown by the extra taps
+        height, width = height + 2, width + 2
+        padding = padding if isinstance(padding, str) else 2 * padding
+    x, w, b = _operands(rng, batch, in_channels, out_channels, height, width, bias, kernel)
     with _config.conv_algorithm(tile):
         result = gcnn.conv2d(x, w, b, padding=padding)
     reference = _reference(x, w, b, padding=padding)
@@ -100,7 +106,7 @@ def test_winograd_is_not_direct_and_not_exact():
 
 
 def test_auto_takes_winograd_for_float32_with_channels():
-    """auto picks Winograd for a 16->16 3x3 float32 layer, direct for 5x5 and for 3 channels."""
+    """auto picks Winograd for a 16->16 3x3 float32 layer, direct for 3 channels and stride 2."""
     rng = np.random.default_rng(2)
     x, w, b = _operands(rng, 2, 16, 16, 28, 28)
     with _config.conv_algorithm("auto"):
@@ -120,16 +126,30 @@ def test_auto_takes_winograd_for_float32_with_channels():
         direct = gcnn.conv2d(x3, w3, b, padding=1)
     np.testing.assert_array_equal(auto, direct)
 
-    w5 = rng.standard_normal((16, 16, 5, 5)).astype(np.float32)
+    w7 = rng.standard_normal((16, 16, 7, 7)).astype(np.float32)
     for name in ("auto", "winograd"):  # Winograd does not apply: direct
         with _config.conv_algorithm(name):
-            five = gcnn.conv2d(x, w5, b, padding=2)
+            seven = gcnn.conv2d(x, w7, b, padding=3)
         with _config.conv_algorithm("direct"):
-            np.testing.assert_array_equal(five, gcnn.conv2d(x, w5, b, padding=2))
+            np.testing.assert_array_equal(seven, gcnn.conv2d(x, w7, b, padding=3))
     with _config.conv_algorithm("auto"):  # stride 2: direct
         strided = gcnn.conv2d(x, w, b, padding=1, stride=2)
     with _config.conv_algorithm("direct"):
         np.testing.assert_array_equal(strided, gcnn.conv2d(x, w, b, padding=1, stride=2))
+
+
+def test_auto_takes_winograd_for_wide_5x5_layers():
+    """auto picks F(2x2,5x5) for 64 -> 64 channels at 28x28, direct for 16 channels."""
+    rng = np.random.default_rng(8)
+    for channels, expect_winograd in ((64, True), (16, False)):
+        x, w, b = _operands(rng, 1, channels, channels, 28, 28, kernel=5)
+        results = {}
+        for name in ("auto", "winograd-f2", "direct"):
+            with _config.conv_algorithm(name):
+                results[name] = gcnn.conv2d(x, w, b, padding=2)
+        taken = "winograd-f2" if expect_winograd else "direct"
+        np.testing.assert_array_equal(results["auto"], results[taken])
+        assert not np.array_equal(results["winograd-f2"], results["direct"])
 
 
 def test_float64_auto_is_direct_bit_for_bit():
@@ -148,30 +168,30 @@ def test_float64_auto_is_direct_bit_for_bit():
     np.testing.assert_allclose(asked, direct, rtol=0, atol=1e-12 * np.abs(direct).max())
 
 
-@pytest.mark.parametrize("tile", TILES)
-def test_thread_count_does_not_change_winograd(tile):
+@pytest.mark.parametrize("tile, kernel", VARIANTS)
+def test_thread_count_does_not_change_winograd(tile, kernel):
     rng = np.random.default_rng(4)
-    x, w, b = _operands(rng, 4, 24, 24, 30, 30)
+    x, w, b = _operands(rng, 4, 24, 24, 30, 30, kernel=kernel)
     previous = gcnn.set_num_threads(1)
     try:
         with _config.conv_algorithm(tile):
-            one = gcnn.conv2d(x, w, b, padding=1)
+            one = gcnn.conv2d(x, w, b, padding=kernel // 2)
             gcnn.set_num_threads(3)
-            three = gcnn.conv2d(x, w, b, padding=1)
+            three = gcnn.conv2d(x, w, b, padding=kernel // 2)
     finally:
         gcnn.set_num_threads(previous)
     np.testing.assert_array_equal(one, three)
 
 
-@pytest.mark.parametrize("tile", TILES)
+@pytest.mark.parametrize("tile, kernel", VARIANTS)
 @pytest.mark.parametrize("group", ["p4", "p4m"])
 @pytest.mark.parametrize("kind", ["lift", "group_conv"])
-def test_group_layers_within_bound(tile, group, kind):
+def test_group_layers_within_bound(tile, kernel, group, kind):
     rng = np.random.default_rng(5)
     order = 4 if group == "p4" else 8
     axis = (order,) if kind == "group_conv" else ()
     x = rng.standard_normal((2, 6) + axis + (11, 11)).astype(np.float32)
-    w = rng.standard_normal((5, 6) + axis + (3, 3)).astype(np.float32)
+    w = rng.standard_normal((5, 6) + axis + (kernel, kernel)).astype(np.float32)
     b = rng.standard_normal(5).astype(np.float32)
     layer = gcnn.lift if kind == "lift" else gcnn.group_conv
     with _config.conv_algorithm(tile):
@@ -196,14 +216,14 @@ def test_group_layers_within_bound(tile, group, kind):
     assert _relative_error(result, reference, scale) <= WINOGRAD_F32_BOUND
 
 
-@pytest.mark.parametrize("tile", TILES)
+@pytest.mark.parametrize("tile, kernel", VARIANTS)
 @pytest.mark.parametrize("group", ["p4", "p4m"])
-def test_equivariance_within_bound(tile, group):
+def test_equivariance_within_bound(tile, kernel, group):
     """check_equivariance of a lift + group_conv stack stays within the bound."""
     rng = np.random.default_rng(6)
     order = 4 if group == "p4" else 8
-    w1 = rng.standard_normal((8, 3, 3, 3)).astype(np.float32)
-    w2 = rng.standard_normal((8, 8, order, 3, 3)).astype(np.float32)
+    w1 = rng.standard_normal((8, 3, kernel, kernel)).astype(np.float32)
+    w2 = rng.standard_normal((8, 8, order, kernel, kernel)).astype(np.float32)
     x = rng.standard_normal((2, 3, 13, 13)).astype(np.float32)
 
     def stack(images):
@@ -225,24 +245,25 @@ def test_equivariance_within_bound(tile, group):
     assert errors.max_error > 0  # Winograd's rounding is not symmetric under T_g
 
 
-@pytest.mark.parametrize("tile", TILES)
-def test_input_gradient_within_bound(tile):
-    """conv2d_backward's input gradient is a stride-1 3x3 correlation: Winograd serves it."""
+@pytest.mark.parametrize("tile, kernel", VARIANTS)
+def test_input_gradient_within_bound(tile, kernel):
+    """conv2d_backward's input gradient is a stride-1 correlation: Winograd serves it."""
     rng = np.random.default_rng(7)
-    x, w, _ = _operands(rng, 2, 12, 10, 15, 14, bias=False)
+    x, w, _ = _operands(rng, 2, 12, 10, 15, 14, bias=False, kernel=kernel)
     grad_out = rng.standard_normal((2, 10, 15, 14)).astype(np.float32)
+    pad = kernel // 2
     with _config.conv_algorithm(tile):
-        grad_x, grad_w, _ = gcnn.conv2d_backward(grad_out, x, w, padding=1)
+        grad_x, grad_w, _ = gcnn.conv2d_backward(grad_out, x, w, padding=pad)
     with _config.conv_algorithm("direct"):
         ref_x, ref_w, _ = gcnn.conv2d_backward(
-            grad_out.astype(np.float64), x.astype(np.float64), w.astype(np.float64), padding=1
+            grad_out.astype(np.float64), x.astype(np.float64), w.astype(np.float64), padding=pad
         )
         scale = float(
             gcnn.conv2d_backward(
                 np.abs(grad_out.astype(np.float64)),
                 x.astype(np.float64),
                 np.abs(w.astype(np.float64)),
-                padding=1,
+                padding=pad,
             )[0].max()
         )
     assert _relative_error(grad_x, ref_x, scale) <= WINOGRAD_F32_BOUND
@@ -253,9 +274,12 @@ def test_core_algorithm_errors():
     x = np.ones((1, 2, 8, 8), np.float32)
     w5 = np.ones((2, 2, 5, 5), np.float32)
     w3 = np.ones((2, 2, 3, 3), np.float32)
+    w7 = np.ones((2, 2, 7, 7), np.float32)
     with pytest.raises(ValueError, match=r"needs a 3x3 kernel.*got a 5x5 kernel"):
         _core.correlate(x, w5, algorithm=4)
-    with pytest.raises(ValueError, match=r"needs a 3x3 kernel.*stride \(2, 1\)"):
+    with pytest.raises(ValueError, match=r"needs a 3x3 or 5x5 kernel.*got a 7x7 kernel"):
+        _core.correlate(x, w7, algorithm=3)
+    with pytest.raises(ValueError, match=r"needs a 3x3 or 5x5 kernel.*stride \(2, 1\)"):
         _core.correlate(x, w3, stride=(2, 1), algorithm=3)
     with pytest.raises(ValueError, match=r"boundary 1"):
         _core.correlate(x, w3, boundary=1, algorithm=3)
@@ -267,7 +291,7 @@ def test_core_algorithm_errors():
         _core.correlate(x, w3, algorithm="winograd")
     # algorithm 2 falls back to direct where Winograd does not apply
     np.testing.assert_array_equal(
-        _core.correlate(x, w5, algorithm=2), _core.correlate(x, w5, algorithm=1)
+        _core.correlate(x, w7, algorithm=2), _core.correlate(x, w7, algorithm=1)
     )
 
 
@@ -287,5 +311,7 @@ def test_config_algorithm_setting(monkeypatch):
     with pytest.warns(RuntimeWarning, match="ignores GCNN_CONV_ALGORITHM='quick'"):
         assert _config._default_algorithm() == "auto"
     # a forced tile is an error for a layer it does not apply to, naming the cause
-    with _config.conv_algorithm("winograd-f2"), pytest.raises(ValueError, match="5x5 kernel"):
+    with _config.conv_algorithm("winograd-f4"), pytest.raises(ValueError, match="5x5 kernel"):
         gcnn.conv2d(np.ones((1, 1, 6, 6), np.float32), np.ones((1, 1, 5, 5), np.float32))
+    with _config.conv_algorithm("winograd-f2"), pytest.raises(ValueError, match="7x7 kernel"):
+        gcnn.conv2d(np.ones((1, 1, 8, 8), np.float32), np.ones((1, 1, 7, 7), np.float32))

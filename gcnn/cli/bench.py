@@ -332,8 +332,9 @@ def layer_cases(threads: int = 2, seed: int = 0) -> list[Case]:
     is not timed) with the input viewed as (N, C_in*|G|, H, W); the inputs become torch
     tensors before timing. Flops: ``2 * N * C_out*|G| * C_in*(|G| or 1 for the lift) * k*k
     * H' * W'``, the work of a dense conv2d on the expanded filter (Winograd's algorithm does
-    fewer multiplications, so its 3x3 rows can exceed 100% of the peak). Each 3x3 row is
-    followed by a "direct" row: the same layer with direct correlation forced.
+    fewer multiplications, so its rows can exceed 100% of the peak). Each row with a 3x3 or
+    5x5 kernel and at least 16 input channels after the expansion is followed by a "direct"
+    row: the same layer with direct correlation forced.
     """
     import gcnn
     from gcnn import _config
@@ -384,10 +385,11 @@ def layer_cases(threads: int = 2, seed: int = 0) -> list[Case]:
             f"{kind} {group} N={batch} {in_channels}->{out_channels} {side}x{side} k={kernel_size}"
         )
         flops = float(2 * batch * out_channels * order * in_factor * kernel_size**2 * side * side)
-        # 3x3 rows take Winograd's algorithm (docs/design.md, §9.1 One correlation primitive);
-        # the "direct" row below each times direct correlation in the same run.
+        # Rows with enough channels take Winograd's algorithm (docs/design.md, §9.1 One
+        # correlation primitive); the "direct" row below each times direct correlation in the
+        # same run.
         variants: list[tuple[str, Callable[..., Any]]] = [(label, run_gcnn)]
-        if kernel_size == 3:
+        if kernel_size in (3, 5) and in_factor >= 16:
             variants.append((label + " direct", run_direct))
         for name, run in variants:
             cases.append(
