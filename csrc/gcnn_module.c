@@ -28,7 +28,8 @@ typedef struct {
     PyObject *output_handler; /* capsule from gcnn_output_pool_new (output_pool.c) */
 } core_state;
 
-/* A new C-contiguous output array; large ones come from the module's pool. */
+/* A new C-contiguous output array (a result, or a mask or index a backward
+ * function takes back); large ones come from the module's pool. */
 static PyArrayObject *new_output(PyObject *module, int ndim, npy_intp *dims, int typenum)
 {
     core_state *state = PyModule_GetState(module);
@@ -727,7 +728,7 @@ static PyObject *core_max_pool(PyObject *module, PyObject *args, PyObject *kwarg
         goto fail;
     npy_intp dims[3] = {p.planes, out_h, out_w};
     out = new_output(module, 3, dims, PyArray_TYPE(x));
-    index = (PyArrayObject *)PyArray_SimpleNew(3, dims, NPY_INT32);
+    index = new_output(module, 3, dims, NPY_INT32);
     if (out == NULL || index == NULL)
         goto fail;
     int status;
@@ -844,7 +845,7 @@ static PyObject *core_relu(PyObject *module, PyObject *args, PyObject *kwargs)
         return NULL;
     const int typenum = PyArray_TYPE(x);
     out = new_output(module, PyArray_NDIM(x), PyArray_DIMS(x), typenum);
-    positive = (PyArrayObject *)PyArray_SimpleNew(PyArray_NDIM(x), PyArray_DIMS(x), NPY_UINT8);
+    positive = new_output(module, PyArray_NDIM(x), PyArray_DIMS(x), NPY_UINT8);
     if (out == NULL || positive == NULL)
         goto fail;
     int status;

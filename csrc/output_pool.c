@@ -18,8 +18,9 @@
 #include <sys/mman.h>
 #endif
 
-#define GCNN_POOL_SLOTS 2
-#define GCNN_POOL_MAX_BYTES ((size_t)1 << 30)
+#define GCNN_POOL_SLOTS 64
+/* The most the pool keeps, all buffers together; a larger block is freed. */
+#define GCNN_POOL_BUDGET_BYTES ((size_t)512 << 20)
 /* Blocks of at least this size are advised to use huge pages, as NumPy's own
  * allocator does (NumPy's threshold): they fault in far fewer steps. */
 #define GCNN_HUGEPAGE_MIN_BYTES ((size_t)4 << 20)
@@ -28,20 +29,37 @@
 
 typedef struct {
     PyThread_type_lock lock;
+    int count;                    /* blocks kept: block[0 .. count - 1] */
+    size_t held;                  /* their bytes */
     void *block[GCNN_POOL_SLOTS]; /* oldest first */
     size_t size[GCNN_POOL_SLOTS];
 } gcnn_pool;
+
+/* Forget kept block i (the lock held); returns it. */
+static void *pool_take(gcnn_pool *pool, int i)
+{
+    void *block = pool->block[i];
+    pool->held -= pool->size[i];
+    for (int k = i; k + 1 < pool->count; ++k) {
+        pool->block[k] = pool->block[k + 1];
+        pool->size[k] = pool->size[k + 1];
+    }
+    --pool->count;
+    pool->block[pool->count] = NULL;
+    pool->size[pool->count] = 0;
+    return block;
+}
 
 static void *pool_malloc(void *ctx, size_t size)
 {
     gcnn_pool *pool = ctx;
     void *found = NULL;
-    if (size >= GCNN_POOL_MIN_BYTES && size <= GCNN_POOL_MAX_BYTES) {
+    if (size >= GCNN_POOL_MIN_BYTES && size <= GCNN_POOL_BUDGET_BYTES) {
         PyThread_acquire_lock(pool->lock, WAIT_LOCK);
-        for (int i = GCNN_POOL_SLOTS - 1; i >= 0 && found == NULL; --i)
-            if (pool->block[i] != NULL && pool->size[i] == size) {
-                found = pool->block[i];
-                pool->block[i] = NULL;
+        for (int i = pool->count - 1; i >= 0; --i)
+            if (pool->size[i] == size) {
+                found = pool_take(pool, i);
+                break;
             }
         PyThread_release_lock(pool->lock);
         if (found != NULL)
@@ -75,20 +93,25 @@ static void *pool_realloc(void *ctx, void *ptr, size_t new_size)
 static void pool_free(void *ctx, void *ptr, size_t size)
 {
     gcnn_pool *pool = ctx;
-    void *evicted = ptr;
-    if (ptr != NULL && size >= GCNN_POOL_MIN_BYTES && size <= GCNN_POOL_MAX_BYTES) {
-        /* keep it as the newest; the oldest kept buffer makes room */
-        PyThread_acquire_lock(pool->lock, WAIT_LOCK);
-        evicted = pool->block[0];
-        for (int i = 0; i + 1 < GCNN_POOL_SLOTS; ++i) {
-            pool->block[i] = pool->block[i + 1];
-            pool->size[i] = pool->size[i + 1];
-        }
-        pool->block[GCNN_POOL_SLOTS - 1] = ptr;
-        pool->size[GCNN_POOL_SLOTS - 1] = size;
-        PyThread_release_lock(pool->lock);
+    if (ptr == NULL || size < GCNN_POOL_MIN_BYTES || size > GCNN_POOL_BUDGET_BYTES) {
+        free(ptr);
+        return;
     }
-    free(evicted);
+    /* keep it as the newest; the oldest kept buffers make room (freed
+     * outside the lock) */
+    void *evicted[GCNN_POOL_SLOTS];
+    int n_evicted = 0;
+    PyThread_acquire_lock(pool->lock, WAIT_LOCK);
+    while (pool->count > 0 &&
+           (pool->count == GCNN_POOL_SLOTS || pool->held + size > GCNN_POOL_BUDGET_BYTES))
+        evicted[n_evicted++] = pool_take(pool, 0);
+    pool->block[pool->count] = ptr;
+    pool->size[pool->count] = size;
+    ++pool->count;
+    pool->held += size;
+    PyThread_release_lock(pool->lock);
+    for (int i = 0; i < n_evicted; ++i)
+        free(evicted[i]);
 }
 
 static void pool_capsule_destructor(PyObject *capsule)
@@ -97,7 +120,7 @@ static void pool_capsule_destructor(PyObject *capsule)
     if (handler == NULL)
         return;
     gcnn_pool *pool = handler->allocator.ctx;
-    for (int i = 0; i < GCNN_POOL_SLOTS; ++i)
+    for (int i = 0; i < pool->count; ++i)
         free(pool->block[i]);
     if (pool->lock != NULL)
         PyThread_free_lock(pool->lock);

@@ -2,16 +2,19 @@
  * The output-buffer pool of gcnn._core (output_pool.c), used by the glue
  * (gcnn_module.c) only.  Include after Python.h.
  *
- * Why: glibc serves requests of 32 MiB and more (less after
- * some use) with fresh mmap pages, so every large output pays the kernel
- * for zeroing pages it is about to overwrite: on the machines gcnn was
- * measured on, 5-10 ms for a (4, 1024, 1024) float64 result, more than
- * the convolution itself.  Outputs of at least GCNN_POOL_MIN_BYTES are
- * therefore allocated through a NumPy memory handler that keeps the last
- * GCNN_POOL_SLOTS freed buffers of that size class (each at most
- * GCNN_POOL_MAX_BYTES) and hands one back when an output of exactly the
- * same size is requested.  Only gcnn's own outputs use it; memory held is
- * bounded by the slots, and is returned to the system when the handler
+ * Why: glibc serves large requests with fresh mmap pages, and gives freed
+ * memory at the top of its heap back to the system, so large outputs keep
+ * paying the kernel for zeroing pages they are about to overwrite: on the
+ * machines gcnn was measured on, 5-10 ms for a (4, 1024, 1024) float64
+ * result, more than the convolution itself, and 8% of a P4CNN training
+ * step (batch 64, 28x28), whose feature maps are 0.3-6 MiB each.  Outputs
+ * of at least GCNN_POOL_MIN_BYTES are therefore allocated through a NumPy
+ * memory handler that keeps up to GCNN_POOL_SLOTS freed buffers, at most
+ * GCNN_POOL_BUDGET_BYTES together, and hands one back when an output of
+ * exactly the same size is requested (the newest first; the oldest make
+ * room).  A training loop allocates the same sizes every step, so after
+ * the first step its outputs come from the pool.  Only gcnn's own outputs
+ * use it; the memory it holds is returned to the system when the handler
  * (the module and every array it allocated) goes away.
  */
 #ifndef GCNN_OUTPUT_POOL_H
@@ -19,8 +22,9 @@
 
 #include <stddef.h>
 
-/* Outputs smaller than this are allocated by NumPy as usual. */
-#define GCNN_POOL_MIN_BYTES ((size_t)8 << 20)
+/* Outputs smaller than this are allocated by NumPy as usual (glibc reuses
+ * small freed blocks without the kernel's help). */
+#define GCNN_POOL_MIN_BYTES ((size_t)256 << 10)
 
 /* A new capsule ("mem_handler") holding the pooled NumPy memory handler, for
  * PyDataMem_SetHandler; NULL with MemoryError set.  The memory it keeps is

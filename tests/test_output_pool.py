@@ -19,9 +19,11 @@ handler_name = (
     else (np.core.multiarray.get_handler_name)
 )
 
-# (1, 1, 1030, 1030) float64 with 4 filters of 3x3: a 33 MiB output, above the
-# pool's 8 MiB threshold.
+# (1, 1, 1030, 1030) float64 with 4 filters of 3x3: a 33 MiB output, far above the
+# pool's 256 KiB threshold (csrc/output_pool.h).
 BIG = (1, 1, 1030, 1030)
+POOL_MIN_BYTES = 256 << 10
+POOL_BUDGET_BYTES = 512 << 20
 
 
 def test_large_outputs_use_the_pool_and_small_ones_do_not():
@@ -79,3 +81,62 @@ def test_concurrent_large_outputs(workers):
     for results, want in zip(outputs, expected):
         for got in results:
             np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_training_sized_outputs_masks_and_indices_use_the_pool():
+    """A feature map of a training step (1-6 MiB), its ReLU mask and its pooling indices."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((64, 40, 24, 24)).astype(np.float32)  # 5.6 MiB
+    out, positive = _core.relu(x)
+    assert handler_name(out) == "gcnn_output_pool"
+    assert handler_name(positive) == "gcnn_output_pool"  # 1.4 MiB of uint8
+    pooled, index = _core.max_pool(x.reshape(64 * 40, 24, 24), (2, 2), (2, 2))
+    assert handler_name(pooled) == "gcnn_output_pool"
+    assert handler_name(index) == "gcnn_output_pool"
+    tiny, tiny_positive = _core.relu(x[:1, :1])  # 2.3 KiB: NumPy's own allocator
+    assert handler_name(tiny) == "default_allocator"
+    assert handler_name(tiny_positive) == "default_allocator"
+    np.testing.assert_array_equal(out, np.maximum(x, 0))
+    np.testing.assert_array_equal(positive, x > 0)
+
+
+def test_reused_masks_hold_only_new_values():
+    rng = np.random.default_rng(5)
+    for trial in range(3):
+        stale = _core.relu(np.full((8, 256, 256), 1.0, np.float32))
+        del stale
+        x = rng.standard_normal((8, 256, 256)).astype(np.float32)
+        out, positive = _core.relu(x)
+        np.testing.assert_array_equal(positive, x > 0)
+        np.testing.assert_array_equal(out, np.maximum(x, 0))
+
+
+def _resident_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        pages = int(statm.read().split()[1])
+    import os
+
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/statm")
+def test_memory_the_pool_keeps_is_bounded():
+    """Freed outputs of 48 different sizes of about 24 MiB (1.1 GiB in all): the pool keeps
+    at most its budget (512 MiB) and gives the rest back, evicting the oldest first."""
+    weight = np.ones((1, 1, 1, 1))
+    x = np.zeros((1, 1, 1024, 3072))
+    before = _resident_bytes()
+    results = []
+    for k in range(48):
+        width = 3072 - 8 * k  # every size distinct: no reuse, only keeping and evicting
+        out = _core.correlate(x[..., :width], weight)
+        out[...] = k  # touch every page
+        results.append(out)
+        if len(results) > 2:
+            results.pop(0)
+    results.clear()
+    grown = _resident_bytes() - before
+    assert grown <= POOL_BUDGET_BYTES + (64 << 20), f"{grown / 2**20:.0f} MiB kept"
+    # what the pool keeps is handed back: a request of a kept size is served from it
+    again = _core.correlate(x[..., : 3072 - 8 * 47], weight)
+    np.testing.assert_array_equal(again, 0.0)
