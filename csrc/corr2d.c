@@ -540,12 +540,41 @@ GCNN_INT_ENTRY(32)
 GCNN_INT_ENTRY(64)
 #undef GCNN_INT_ENTRY
 
+int gcnn_corr2d_grad_weight_algorithm(const gcnn_corr2d_params *p, int is_double,
+                                      int *algorithm)
+{
+    if (p == NULL || algorithm == NULL)
+        return GCNN_EINVAL;
+    ptrdiff_t out_h, out_w;
+    const int status = gcnn_corr2d_out_shape(p, &out_h, &out_w);
+    if (status != GCNN_OK)
+        return status;
+    if (p->algorithm == GCNN_ALGORITHM_AUTO) {
+        const int pays = !is_double && gcnn_winograd_applies(p, 0) &&
+                         gcnn_winograd_gw_pays(p, out_h, out_w);
+        const int tile = gcnn_winograd_best_tile(p->kernel_h, out_h, out_w);
+        *algorithm = !pays ? GCNN_ALGORITHM_DIRECT
+                     : tile == 4 ? GCNN_ALGORITHM_WINOGRAD_4
+                                 : GCNN_ALGORITHM_WINOGRAD_2;
+        return GCNN_OK;
+    }
+    /* the other requests mean what they mean for the forward correlation */
+    return gcnn_corr2d_algorithm(p, is_double, algorithm);
+}
+
 int gcnn_corr2d_grad_weight_f32(const gcnn_corr2d_params *p, const float *x,
                                 const float *grad_out, float fillvalue,
                                 float *grad_w)
 {
-    if (p == NULL || x == NULL || grad_out == NULL || grad_w == NULL || !gcnn_direct_only(p))
+    if (p == NULL || x == NULL || grad_out == NULL || grad_w == NULL)
         return GCNN_EINVAL;
+    int algorithm;
+    const int status = gcnn_corr2d_grad_weight_algorithm(p, 0, &algorithm);
+    if (status != GCNN_OK)
+        return status;
+    if (algorithm == GCNN_ALGORITHM_WINOGRAD_2 || algorithm == GCNN_ALGORITHM_WINOGRAD_4)
+        return gcnn_winograd_grad_weight_f32(p, x, grad_out, fillvalue, grad_w,
+                                             algorithm == GCNN_ALGORITHM_WINOGRAD_4 ? 4 : 2);
     GCNN_DISPATCH(p->simd, grad_weight_f32, (p, x, grad_out, fillvalue, grad_w))
 }
 
@@ -553,8 +582,15 @@ int gcnn_corr2d_grad_weight_f64(const gcnn_corr2d_params *p, const double *x,
                                 const double *grad_out, double fillvalue,
                                 double *grad_w)
 {
-    if (p == NULL || x == NULL || grad_out == NULL || grad_w == NULL || !gcnn_direct_only(p))
+    if (p == NULL || x == NULL || grad_out == NULL || grad_w == NULL)
         return GCNN_EINVAL;
+    int algorithm;
+    const int status = gcnn_corr2d_grad_weight_algorithm(p, 1, &algorithm);
+    if (status != GCNN_OK)
+        return status;
+    if (algorithm == GCNN_ALGORITHM_WINOGRAD_2 || algorithm == GCNN_ALGORITHM_WINOGRAD_4)
+        return gcnn_winograd_grad_weight_f64(p, x, grad_out, fillvalue, grad_w,
+                                             algorithm == GCNN_ALGORITHM_WINOGRAD_4 ? 4 : 2);
     GCNN_DISPATCH(p->simd, grad_weight_f64, (p, x, grad_out, fillvalue, grad_w))
 }
 

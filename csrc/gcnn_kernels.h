@@ -128,8 +128,9 @@ typedef struct {
     int (*interrupted)(void *ctx);
     void *interrupt_ctx;
     /* enum gcnn_algorithm (0, automatic, when zero-initialised).  The
-     * integer kernels and the weight gradient compute directly and accept
-     * only GCNN_ALGORITHM_AUTO and GCNN_ALGORITHM_DIRECT. */
+     * integer kernels compute directly and accept only GCNN_ALGORITHM_AUTO
+     * and GCNN_ALGORITHM_DIRECT; the weight gradient takes the transposed
+     * Winograd algorithm with the same tiles. */
     int algorithm;
 } gcnn_corr2d_params;
 
@@ -143,6 +144,10 @@ int gcnn_corr2d_out_shape(const gcnn_corr2d_params *p, ptrdiff_t *out_h,
  * would return for its parameters: GCNN_EINVAL for invalid sizes, an
  * unknown algorithm or a Winograd tile asked for where it does not apply. */
 int gcnn_corr2d_algorithm(const gcnn_corr2d_params *p, int is_double, int *algorithm);
+
+/* The same for gcnn_corr2d_grad_weight_f32/_f64 (its own automatic rule). */
+int gcnn_corr2d_grad_weight_algorithm(const gcnn_corr2d_params *p, int is_double,
+                                      int *algorithm);
 
 int gcnn_corr2d_f32(const gcnn_corr2d_params *p, const float *x,
                     const float *w, const float *bias, float fillvalue,

@@ -407,19 +407,22 @@ static PyObject *core_correlate_int(PyObject *module, PyObject *args, PyObject *
 
 PyDoc_STRVAR(grad_weight_doc,
 "grad_weight(x, grad_out, kernel_size, stride=(1, 1), padding=(0, 0, 0, 0),\n"
-"            boundary=0, fillvalue=0.0, num_threads=1, simd=0)\n"
+"            boundary=0, fillvalue=0.0, num_threads=1, simd=0, algorithm=0)\n"
 "--\n\n"
 "Weight gradient of correlate (private; use the gcnn functions).\n\n"
 "x (N, C, H, W) and grad_out (N, O, H', W') float32 or float64 of one dtype,\n"
 "kernel_size (kh, kw), the other arguments as for correlate (without\n"
 "dilation). grad_out must have correlate's output shape. Returns (O, C,\n"
 "kh, kw): grad_w[o, c, ky, kx] = sum over n, y, x of grad_out[n, o, y, x] *\n"
-"xpad[n, c, y * stride_h + ky, x * stride_w + kx].");
+"xpad[n, c, y * stride_h + ky, x * stride_w + kx]. algorithm as for correlate\n"
+"(automatic: Winograd's transposed algorithm for float32 3x3 and 5x5 stride-1\n"
+"calls with at least 16 channels in and out).");
 
 static PyObject *core_grad_weight(PyObject *module, PyObject *args, PyObject *kwargs)
 {
     static char *keywords[] = {"x",        "grad_out",  "kernel_size", "stride", "padding",
-                               "boundary", "fillvalue", "num_threads", "simd",   NULL};
+                               "boundary", "fillvalue", "num_threads", "simd",   "algorithm",
+                               NULL};
     PyObject *x_obj, *g_obj;
     gcnn_corr2d_params p;
     memset(&p, 0, sizeof p);
@@ -427,11 +430,11 @@ static PyObject *core_grad_weight(PyObject *module, PyObject *args, PyObject *kw
     p.dilate_h = p.dilate_w = 1;
     p.num_threads = 1;
     double fillvalue = 0.0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO(nn)|(nn)(nnnn)idii:grad_weight", keywords,
-                                     &x_obj, &g_obj, &p.kernel_h, &p.kernel_w, &p.stride_h,
-                                     &p.stride_w, &p.pad_top, &p.pad_bottom, &p.pad_left,
-                                     &p.pad_right, &p.boundary, &fillvalue, &p.num_threads,
-                                     &p.simd))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO(nn)|(nn)(nnnn)idiii:grad_weight",
+                                     keywords, &x_obj, &g_obj, &p.kernel_h, &p.kernel_w,
+                                     &p.stride_h, &p.stride_w, &p.pad_top, &p.pad_bottom,
+                                     &p.pad_left, &p.pad_right, &p.boundary, &fillvalue,
+                                     &p.num_threads, &p.simd, &p.algorithm))
         return NULL;
 
     PyArrayObject *x = NULL, *g = NULL, *out = NULL;
@@ -459,6 +462,22 @@ static PyObject *core_grad_weight(PyObject *module, PyObject *args, PyObject *kw
                      "%s, got %s",
                      p.batch, out_h, out_w, shape_text(x, buf1, sizeof buf1),
                      shape_text(g, buf2, sizeof buf2));
+        goto fail;
+    }
+    int chosen;
+    if (p.algorithm < GCNN_ALGORITHM_AUTO || p.algorithm > GCNN_ALGORITHM_WINOGRAD_4) {
+        PyErr_Format(PyExc_ValueError,
+                     "algorithm must be 0 (auto), 1 (direct), 2 (Winograd where it applies), "
+                     "3 (Winograd F(2x2,3x3) or F(2x2,5x5)) or 4 (F(4x4,3x3)), got %d",
+                     p.algorithm);
+        goto fail;
+    }
+    if (gcnn_corr2d_grad_weight_algorithm(&p, typenum == NPY_FLOAT64, &chosen) != GCNN_OK) {
+        PyErr_Format(PyExc_ValueError,
+                     "algorithm %d (a Winograd tile) needs a %s kernel, stride 1 and boundary "
+                     "0 (fill), got a %zdx%zd kernel, stride (%zd, %zd), boundary %d",
+                     p.algorithm, p.algorithm == GCNN_ALGORITHM_WINOGRAD_4 ? "3x3" : "3x3 or 5x5",
+                     p.kernel_h, p.kernel_w, p.stride_h, p.stride_w, p.boundary);
         goto fail;
     }
     npy_intp dims[4] = {p.out_channels, p.in_channels, p.kernel_h, p.kernel_w};

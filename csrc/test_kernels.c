@@ -762,12 +762,14 @@ static void test_statuses(void)
 }
 
 /* Winograd's F(2x2,3x3), F(4x4,3x3) (trials 0-29) and F(2x2,5x5) (trials
- * 30-44) against the double reference: the error of every output, relative to the largest value of the correlation
+ * 30-44), forward and weight gradient, against the double reference: the
+ * error of every output, relative to the largest value of the correlation
  * of |x| with |w| (plus |bias|: the scale of the rounding), stays within
  * the bound of docs/design.md; float64 stays near its own rounding. */
 static void test_winograd_against_reference(void)
 {
     double worst[3] = {0, 0, 0}; /* float: F(2x2,3x3), F(4x4,3x3), F(2x2,5x5) */
+    double worst_gw[3] = {0, 0, 0}; /* the same for the weight gradient */
     for (int trial = 0; trial < 45; ++trial) {
         const int kernel = trial < 30 ? 3 : 5;
         gcnn_corr2d_params p;
@@ -852,12 +854,61 @@ static void test_winograd_against_reference(void)
                     }
                 }
         }
+        /* the weight gradient by the transposed algorithm: grad_out is
+         * drawn like the inputs, the scale is the largest |x| * |grad_out|
+         * correlation */
+        const size_t ng = no;
+        double *g = malloc((ng + 1) * sizeof *g), *ga = malloc((ng + 1) * sizeof *ga);
+        float *gf = malloc((ng + 1) * sizeof *gf);
+        double *gw_ref = malloc(nw * sizeof *gw_ref), *gw_scale = malloc(nw * sizeof *gw_scale);
+        double *gw = malloc(nw * sizeof *gw);
+        float *gwf = malloc(nw * sizeof *gwf), *gw_again = malloc(nw * sizeof *gw_again);
+        for (size_t i = 0; i < ng; ++i)
+            ga[i] = fabs(g[i] = gf[i] = (float)uniform());
+        ref_grad_weight(&p, x, g, fill, gw_ref, oh, ow);
+        ref_grad_weight(&p, xa, ga, fill, gw_scale, oh, ow);
+        double gw_largest = 1e-300;
+        for (size_t i = 0; i < nw; ++i)
+            gw_largest = fmax(gw_largest, gw_scale[i]);
+        for (int tile = 0; tile < (kernel == 3 ? 2 : 1); ++tile) {
+            p.algorithm = tile ? GCNN_ALGORITHM_WINOGRAD_4 : GCNN_ALGORITHM_WINOGRAD_2;
+            const int variant = kernel == 5 ? 2 : tile;
+            for (int simd = GCNN_SIMD_GENERIC; simd <= GCNN_SIMD_AVX512; ++simd)
+                for (int threads = 1; threads <= 2; ++threads) {
+                    p.simd = simd;
+                    p.num_threads = threads;
+                    CHECK(gcnn_corr2d_grad_weight_f64(&p, x, g, fill, gw) == GCNN_OK,
+                          "winograd grad_weight f64 status");
+                    CHECK(gcnn_corr2d_grad_weight_f32(&p, xf, gf, (float)fill, gwf) == GCNN_OK,
+                          "winograd grad_weight f32 status");
+                    double err64 = 0, rel32 = 0;
+                    for (size_t i = 0; i < nw; ++i) {
+                        err64 = fmax(err64, fabs(gw[i] - gw_ref[i]) / gw_largest);
+                        rel32 = fmax(rel32, fabs((double)gwf[i] - gw_ref[i]) / gw_largest);
+                    }
+                    worst_gw[variant] = fmax(worst_gw[variant], rel32);
+                    CHECK(err64 <= 1e-13,
+                          "trial %d variant %d simd %d threads %d: grad_weight f64 error %g",
+                          trial, variant, simd, threads, err64);
+                    CHECK(rel32 <= 1e-5,
+                          "trial %d variant %d simd %d threads %d: grad_weight f32 error %g",
+                          trial, variant, simd, threads, rel32);
+                    if (threads == 1)
+                        memcpy(gw_again, gwf, nw * sizeof *gwf);
+                    else
+                        CHECK(memcmp(gw_again, gwf, nw * sizeof *gwf) == 0,
+                              "trial %d variant %d simd %d: grad_weight 1 and 2 threads differ",
+                              trial, variant, simd);
+                }
+        }
+        free(g), free(ga), free(gf), free(gw_ref), free(gw_scale), free(gw), free(gwf);
+        free(gw_again);
         free(x), free(w), free(xa), free(wa), free(bias), free(biasa), free(ref), free(scale);
         free(out), free(xf), free(wf), free(biasf), free(outf), free(again);
     }
     printf("winograd: worst float32 error relative to |x| * |w|: F(2x2,3x3) %.3g, "
-           "F(4x4,3x3) %.3g, F(2x2,5x5) %.3g\n",
-           worst[0], worst[1], worst[2]);
+           "F(4x4,3x3) %.3g, F(2x2,5x5) %.3g; weight gradient %.3g, %.3g, %.3g\n",
+           worst[0], worst[1], worst[2], worst_gw[0], worst_gw[1], worst_gw[2]);
 }
 
 /* Which algorithm a call takes, and the requests that are errors. */
@@ -970,11 +1021,27 @@ static void test_winograd_choice(void)
     CHECK(gcnn_corr2d_u32(&p, xi, wi, NULL, 0, outi) == GCNN_EINVAL,
           "integer kernels compute directly only");
     float grad_w[16 * 16 * 9];
-    CHECK(gcnn_corr2d_grad_weight_f32(&p, x, out, 0.f, grad_w) == GCNN_EINVAL,
-          "the weight gradient computes directly only");
+    CHECK(gcnn_corr2d_grad_weight_f32(&p, x, out, 0.f, grad_w) == GCNN_OK,
+          "the weight gradient takes Winograd when asked");
     p.algorithm = GCNN_ALGORITHM_DIRECT;
     CHECK(gcnn_corr2d_grad_weight_f32(&p, x, out, 0.f, grad_w) == GCNN_OK,
           "the weight gradient accepts direct");
+    /* its automatic rule: 16 channels direct, 32 channels at 28x28 F(4x4,3x3) */
+    p.algorithm = GCNN_ALGORITHM_AUTO;
+    CHECK(gcnn_corr2d_grad_weight_algorithm(&p, 0, &algorithm) == GCNN_OK &&
+              algorithm == GCNN_ALGORITHM_DIRECT,
+          "weight gradient, 16 channels: direct, got %d", algorithm);
+    p.in_channels = p.out_channels = 32;
+    CHECK(gcnn_corr2d_grad_weight_algorithm(&p, 0, &algorithm) == GCNN_OK &&
+              algorithm == GCNN_ALGORITHM_WINOGRAD_4,
+          "weight gradient, 32 channels 28x28: F(4x4,3x3), got %d", algorithm);
+    CHECK(gcnn_corr2d_grad_weight_algorithm(&p, 1, &algorithm) == GCNN_OK &&
+              algorithm == GCNN_ALGORITHM_DIRECT,
+          "weight gradient, double: direct unless asked, got %d", algorithm);
+    p.kernel_h = p.kernel_w = 5;
+    p.algorithm = GCNN_ALGORITHM_WINOGRAD_4;
+    CHECK(gcnn_corr2d_grad_weight_algorithm(&p, 0, &algorithm) == GCNN_EINVAL,
+          "weight gradient: F(4x4,3x3) asked for a 5x5 kernel");
 }
 
 int main(void)

@@ -111,6 +111,15 @@ struct gcnn_wino_plan {
      * alpha^2 streams of a transform do not all fall into one cache set */
     ptrdiff_t v_freq_stride, m_freq_stride;
     size_t buf_elems, v_elems, m_elems, y_elems, u_elems;
+    /* The weight gradient (gcnn_wino_gw_plan_make): channels rounded up to
+     * whole vectors (cp) and output channels to whole register tiles
+     * (opad); units (image, band) summed in `chunks` fixed groups; per
+     * worker the channel-minor input phases of one vector of channels
+     * (xbuf), the transformed inputs Vt[xi][position][c] (vt), one output
+     * channel's gradient phases (gbuf) and the transformed gradients
+     * W[xi][o][position] (wt); per chunk a partial sum M[xi][o][c]. */
+    ptrdiff_t cp, opad, units, chunks;
+    size_t xbuf_elems, vt_elems, gbuf_elems, wt_elems, part_elems;
 };
 
 int gcnn_winograd_applies(const gcnn_corr2d_params *p, int tile)
@@ -169,8 +178,28 @@ int gcnn_winograd_pays(const gcnn_corr2d_params *p, ptrdiff_t out_h, ptrdiff_t o
     return channels >= 16 && lane_use >= 0.7;
 }
 
+/* fixed_split: the bands depend on the sizes only, never on the thread
+ * count (the weight gradient's sums are grouped by band). */
+int gcnn_winograd_gw_pays(const gcnn_corr2d_params *p, ptrdiff_t out_h, ptrdiff_t out_w)
+{
+    /* Measured like gcnn_winograd_pays, one thread, against the direct
+     * weight gradient, whose speed depends on how its channel vectors fill
+     * (docs/design.md, section 9.2): 3x3, 24x24 outputs, batch 64: 24
+     * channels 1.2x, 32 channels 1.0x, 40 channels 1.7x; 32x32 (batch 32):
+     * 64 channels 2.4-2.7x, 16 channels 1.3-1.5x but 26x26 with 16 channels
+     * 0.6x; 10x10 and smaller outputs 0.5-1.5x.  5x5 (F(2x2,5x5)), batch 32:
+     * 64 channels 1.4x at 8x8 outputs to 1.9x at 16x16, 128 channels at
+     * 62x62 2.4-2.7x; 32 channels at 32x32 1.0x. */
+    const ptrdiff_t channels = p->in_channels < p->out_channels ? p->in_channels : p->out_channels;
+    const ptrdiff_t side = out_h < out_w ? out_h : out_w;
+    if (p->kernel_h == 5)
+        return channels >= 64 && side >= 8;
+    return channels >= 24 && side >= 16;
+}
+
 static int gcnn_wino_plan_make(const gcnn_corr2d_params *params, int tile, size_t elem_size,
-                               ptrdiff_t lanes, int acc_regs, struct gcnn_wino_plan *plan)
+                               ptrdiff_t lanes, int acc_regs, int fixed_split,
+                               struct gcnn_wino_plan *plan)
 {
     memset(plan, 0, sizeof *plan);
     int status = gcnn_corr2d_out_shape(params, &plan->out_h, &plan->out_w);
@@ -228,7 +257,7 @@ static int gcnn_wino_plan_make(const gcnn_corr2d_params *params, int tile, size_
         band = 1;
     if (band > plan->tiles_y)
         band = plan->tiles_y;
-    while (band > 1 && plan->threads > 1 &&
+    while (band > 1 && plan->threads > 1 && !fixed_split &&
            p->batch * ((plan->tiles_y + band - 1) / band) < 4 * plan->threads)
         band = (band + 1) / 2;
     /* the same number of items with bands as even as possible: less slack */
@@ -271,6 +300,49 @@ static int gcnn_wino_plan_make(const gcnn_corr2d_params *params, int tile, size_
     return GCNN_OK;
 }
 
+/* Chunks of the weight gradient: at most this many partial sums, and at
+ * most this many bytes of them together. */
+#define GCNN_WINO_GW_MAX_CHUNKS 16
+#define GCNN_WINO_GW_PARTIAL_BYTES ((ptrdiff_t)64 << 20)
+
+/* The plan of the weight gradient: the forward plan (fixed bands) and the
+ * buffers of gcnn_wino_plan's second part.  The grad_out view of the call is
+ * the forward call's output; output channels are the gradient's rows. */
+static int gcnn_wino_gw_plan_make(const gcnn_corr2d_params *params, int tile, size_t elem_size,
+                                  ptrdiff_t lanes, int acc_regs, struct gcnn_wino_plan *plan)
+{
+    int status = gcnn_wino_plan_make(params, tile, elem_size, lanes, acc_regs, 1, plan);
+    if (status != GCNN_OK)
+        return status;
+    const gcnn_corr2d_params *p = &plan->p;
+    const ptrdiff_t A = plan->alpha, M = plan->tile, P = plan->positions, S = plan->phase_len;
+    /* register tile: ob output channels x nv vectors of input channels */
+    plan->cp = (p->in_channels + lanes - 1) / lanes * lanes;
+    plan->opad = plan->ob_blocks * plan->ob;
+    ptrdiff_t xbuf, vt, gbuf, wt, part, scratch, partials;
+    if (!mul_ok(A * M, S, &xbuf) || !mul_ok(xbuf, lanes, &xbuf) ||
+        !mul_ok(A * A * P, plan->cp, &vt) || !mul_ok(M * M, S, &gbuf) ||
+        !mul_ok(A * A * P, plan->opad, &wt) ||
+        !mul_ok(A * A * plan->opad, plan->cp, &part) || !add_ok(xbuf, vt, &scratch) ||
+        !add_ok(scratch, gbuf, &scratch) || !add_ok(scratch, wt, &scratch) ||
+        !mul_ok(scratch, (ptrdiff_t)elem_size, &scratch) ||
+        !add_ok(scratch, 8 * GCNN_ALIGN, &scratch) ||
+        !mul_ok(part, (ptrdiff_t)sizeof(double) * GCNN_WINO_GW_MAX_CHUNKS, &partials) ||
+        !add_ok(partials, GCNN_ALIGN, &partials))
+        return GCNN_EOVERFLOW;
+    plan->xbuf_elems = (size_t)xbuf;
+    plan->vt_elems = (size_t)vt;
+    plan->gbuf_elems = (size_t)gbuf;
+    plan->wt_elems = (size_t)wt;
+    plan->part_elems = (size_t)part;
+    plan->units = p->batch * plan->bands;
+    plan->chunks = plan->units < GCNN_WINO_GW_MAX_CHUNKS ? plan->units : GCNN_WINO_GW_MAX_CHUNKS;
+    while (plan->chunks > 1 &&
+           plan->chunks * part * (ptrdiff_t)elem_size > GCNN_WINO_GW_PARTIAL_BYTES)
+        --plan->chunks;
+    return GCNN_OK;
+}
+
 /* ---- instantiations ---------------------------------------------------- */
 
 #define GCNN_BODIES "winograd_impl.h"
@@ -287,4 +359,18 @@ int gcnn_winograd_f64(const gcnn_corr2d_params *p, const double *x, const double
                       const double *bias, double fillvalue, double *out, int tile)
 {
     GCNN_DISPATCH(p->simd, winograd_f64, (p, x, w, bias, fillvalue, out, tile))
+}
+
+int gcnn_winograd_grad_weight_f32(const gcnn_corr2d_params *p, const float *x,
+                                  const float *grad_out, float fillvalue, float *grad_w,
+                                  int tile)
+{
+    GCNN_DISPATCH(p->simd, wino_grad_weight_f32, (p, x, grad_out, fillvalue, grad_w, tile))
+}
+
+int gcnn_winograd_grad_weight_f64(const gcnn_corr2d_params *p, const double *x,
+                                  const double *grad_out, double fillvalue, double *grad_w,
+                                  int tile)
+{
+    GCNN_DISPATCH(p->simd, wino_grad_weight_f64, (p, x, grad_out, fillvalue, grad_w, tile))
 }

@@ -32,4 +32,18 @@ int gcnn_winograd_f32(const gcnn_corr2d_params *p, const float *x, const float *
 int gcnn_winograd_f64(const gcnn_corr2d_params *p, const double *x, const double *w,
                       const double *bias, double fillvalue, double *out, int tile);
 
+/* Nonzero when the weight gradient by Winograd's algorithm is expected to be
+ * faster than the direct one for p (float). */
+int gcnn_winograd_gw_pays(const gcnn_corr2d_params *p, ptrdiff_t out_h, ptrdiff_t out_w);
+
+/* The weight gradient of gcnn_corr2d_grad_weight_* by the transposed
+ * algorithm, G^T [sum over tiles (A dY A^T) . (B^T d B)] G; same
+ * preconditions as gcnn_winograd_f32. */
+int gcnn_winograd_grad_weight_f32(const gcnn_corr2d_params *p, const float *x,
+                                  const float *grad_out, float fillvalue, float *grad_w,
+                                  int tile);
+int gcnn_winograd_grad_weight_f64(const gcnn_corr2d_params *p, const double *x,
+                                  const double *grad_out, double fillvalue, double *grad_w,
+                                  int tile);
+
 #endif /* GCNN_WINOGRAD_H */

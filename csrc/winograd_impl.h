@@ -408,7 +408,8 @@ static int GCNN_NAME(winograd)(const gcnn_corr2d_params *params, const GCNN_T *x
                                GCNN_T *out, int tile)
 {
     struct gcnn_wino_plan plan;
-    int status = gcnn_wino_plan_make(params, tile, sizeof(GCNN_T), GCNN_LANES, GCNN_ACC, &plan);
+    int status =
+        gcnn_wino_plan_make(params, tile, sizeof(GCNN_T), GCNN_LANES, GCNN_ACC, 0, &plan);
     if (status != GCNN_OK)
         return status;
     char *u_block = malloc(plan.u_elems * sizeof(GCNN_T) + GCNN_ALIGN);
@@ -433,5 +434,428 @@ static int GCNN_NAME(winograd)(const gcnn_corr2d_params *params, const GCNN_T *x
         free(scratch[t]);
     free(scratch);
     free(u_block);
+    return status;
+}
+
+/* ---- weight gradient ---------------------------------------------------
+ *
+ * grad_w[o][c] = G^T [ sum over tiles of (A dY A^T) . (B^T d B) ] G: the
+ * transpose of the forward algorithm, exact in exact arithmetic because the
+ * forward one is.  For each frequency xi the sum over tiles is a product of
+ * matrices whose inner side is the tile positions: M[xi][o][c] = sum over
+ * positions of W[xi][o][position] * V[xi][c][position].  Per unit (an
+ * image and a band of tile rows):
+ *   1. the input transform of every channel, vectorised over channels:
+ *      Vt[xi][position][c] (the input phases are stored channel-minor, so
+ *      no transpose is needed);
+ *   2. the gradient transform W = A dY A^T of every output channel,
+ *      vectorised over positions: W[xi][o][position];
+ *   3. for each frequency, M[xi][o][c] += sum over positions, in increasing
+ *      order, of W[o][position] * Vt[position][c], in a register tile of ob
+ *      output channels x nv vectors of input channels, added to the chunk's
+ *      partial sum once per unit.
+ * A chunk is a fixed range of units (it depends on the sizes only); the
+ * partials are added in chunk order, in double, and transformed by
+ * G^T . G in double, so the result does not depend on the thread count.
+ */
+
+/* Step 1 for the GCNN_LANES channels from c0: xbuf[((i * m + phase) * S +
+ * position) * LANES + lane] holds input row i of the position's tile in that
+ * column phase (zero for channels past the last); then vt[(xi * P +
+ * position) * cp + c0 + lane] = V[xi]. */
+static GCNN_INLINE void GCNN_NAME(wino_gw_input)(const struct gcnn_wino_plan *plan,
+                                                 const GCNN_T *restrict x_n, GCNN_T fill,
+                                                 ptrdiff_t ty0, ptrdiff_t rows, ptrdiff_t c0,
+                                                 GCNN_T *restrict xbuf, GCNN_T *restrict vt,
+                                                 const int M, const int R)
+{
+    const int A = M + R - 1;
+    const ptrdiff_t C = plan->p.in_channels, H = plan->p.height, W = plan->p.width;
+    const ptrdiff_t P = plan->positions, S = plan->phase_len, slots = plan->row_slots;
+    const ptrdiff_t used = rows * slots, CP = plan->cp, L = GCNN_LANES;
+    const ptrdiff_t pad_left = plan->p.pad_left;
+    /* tile positions whose M columns are all image columns: l_lo .. l_hi - 1 */
+    const ptrdiff_t l_lo = (pad_left + M - 1) / M;
+    ptrdiff_t l_hi = (pad_left + W) / M;
+    if (l_hi > slots)
+        l_hi = slots;
+    /* the positions the transform reads past the band's tiles */
+    const ptrdiff_t read_end = P + (A - 1) / M;
+    const ptrdiff_t lanes = C - c0 < L ? C - c0 : L; /* the rest stay zero */
+    /* row by row, all lanes of a row together: the row's M * slots cache
+     * lines of xbuf stay in L1 while its lanes are written */
+    for (ptrdiff_t r = 0; r < rows; ++r)
+        for (int i = 0; i < A; ++i) {
+            const ptrdiff_t iy = (ty0 + r) * M + i - plan->p.pad_top;
+            GCNN_T *restrict d = xbuf + ((ptrdiff_t)i * M * S + r * slots) * L;
+            if (iy < 0 || iy >= H) {
+                for (ptrdiff_t l = 0; l < slots; ++l)
+                    for (int ph = 0; ph < M; ++ph)
+                        for (ptrdiff_t lane = 0; lane < lanes; ++lane)
+                            d[(ph * S + l) * L + lane] = fill;
+                continue;
+            }
+            for (ptrdiff_t lane = 0; lane < lanes; ++lane) {
+                /* column j of the padded row is row[j] inside the image */
+                const GCNN_T *restrict row = x_n + ((c0 + lane) * H + iy) * W - pad_left;
+                GCNN_T *restrict dl = d + lane;
+                ptrdiff_t l = 0;
+                for (; l < slots && l < l_lo; ++l)
+                    for (int ph = 0; ph < M; ++ph) {
+                        const ptrdiff_t j = l * M + ph;
+                        dl[(ph * S + l) * L] = j >= pad_left && j < pad_left + W ? row[j] : fill;
+                    }
+                for (; l < l_hi; ++l) {
+                    GCNN_UNROLL
+                    for (int ph = 0; ph < M; ++ph)
+                        dl[(ph * S + l) * L] = row[l * M + ph];
+                }
+                for (; l < slots; ++l)
+                    for (int ph = 0; ph < M; ++ph) {
+                        const ptrdiff_t j = l * M + ph;
+                        dl[(ph * S + l) * L] = j >= pad_left && j < pad_left + W ? row[j] : fill;
+                    }
+            }
+        }
+    for (ptrdiff_t k = 0; k < (ptrdiff_t)A * M; ++k)
+        for (ptrdiff_t s = used; s < read_end; ++s)
+            for (ptrdiff_t lane = 0; lane < lanes; ++lane)
+                xbuf[(k * S + s) * L + lane] = 0;
+    for (ptrdiff_t q = 0; q < P; ++q) {
+        VEC rows_done[GCNN_WINO_MAX_ALPHA][GCNN_WINO_MAX_ALPHA];
+        GCNN_UNROLL
+        for (int i = 0; i < A; ++i) {
+            VEC d[GCNN_WINO_MAX_ALPHA];
+            GCNN_UNROLL
+            for (int k = 0; k < A; ++k)
+                d[k] = VLOAD(xbuf + ((i * M + k % M) * S + q + k / M) * L);
+            GCNN_UNROLL
+            for (int j = 0; j < A; ++j) {
+                rows_done[i][j] = (VEC){0};
+#define GCNN_COEF(k) GCNN_WINO_BT(M, R, j, k)
+                GCNN_WINO_SUM(rows_done[i][j], A, GCNN_COEF, d);
+#undef GCNN_COEF
+            }
+        }
+        GCNN_UNROLL
+        for (int j = 0; j < A; ++j) {
+            VEC column[GCNN_WINO_MAX_ALPHA];
+            GCNN_UNROLL
+            for (int k = 0; k < A; ++k)
+                column[k] = rows_done[k][j];
+            GCNN_UNROLL
+            for (int i = 0; i < A; ++i) {
+                VEC v = (VEC){0};
+#define GCNN_COEF(k) GCNN_WINO_BT(M, R, i, k)
+                GCNN_WINO_SUM(v, A, GCNN_COEF, column);
+#undef GCNN_COEF
+                VSTORE(vt + ((i * A + j) * P + q) * CP + c0, v);
+            }
+        }
+    }
+}
+
+/* Step 2 for output channel o: gbuf[(r * m + phase) * S + position] holds
+ * gradient row r of the position's tile in that column phase (zero past
+ * the output), then wt[((xi * opad) + o) * P + position] = (A dY A^T)[xi]. */
+static GCNN_INLINE void GCNN_NAME(wino_gw_grad)(const struct gcnn_wino_plan *plan,
+                                                const GCNN_T *restrict g_o, ptrdiff_t ty0,
+                                                ptrdiff_t rows, ptrdiff_t o,
+                                                GCNN_T *restrict gbuf, GCNN_T *restrict wt,
+                                                const int M, const int R)
+{
+    const int A = M + R - 1;
+    const ptrdiff_t P = plan->positions, S = plan->phase_len, slots = plan->row_slots;
+    const ptrdiff_t out_h = plan->out_h, out_w = plan->out_w, used = rows * slots;
+    const ptrdiff_t opad = plan->opad;
+    for (ptrdiff_t r = 0; r < rows; ++r)
+        for (int ry = 0; ry < M; ++ry) {
+            const ptrdiff_t oy = (ty0 + r) * M + ry;
+            GCNN_T *restrict d = gbuf + (ptrdiff_t)ry * M * S + r * slots;
+            const ptrdiff_t width = oy < out_h ? out_w : 0;
+            const GCNN_T *restrict row = g_o + (oy < out_h ? oy : 0) * out_w;
+            /* whole tiles, then the last one's columns past the output */
+            ptrdiff_t l = 0;
+            for (; (l + 1) * M <= width; ++l) {
+                GCNN_UNROLL
+                for (int ph = 0; ph < M; ++ph)
+                    d[ph * S + l] = row[l * M + ph];
+            }
+            for (; l < slots; ++l)
+                for (int ph = 0; ph < M; ++ph)
+                    d[ph * S + l] = l * M + ph < width ? row[l * M + ph] : 0;
+        }
+    for (ptrdiff_t k = 0; k < (ptrdiff_t)M * M; ++k)
+        for (ptrdiff_t s = used; s < P; ++s)
+            gbuf[k * S + s] = 0;
+    for (ptrdiff_t q = 0; q < P; q += GCNN_LANES) {
+        VEC rows_done[4][GCNN_WINO_MAX_ALPHA];
+        /* along each row: t[r][j] = sum_s dY[r][s] A^T[s][j] */
+        GCNN_UNROLL
+        for (int r = 0; r < M; ++r) {
+            VEC row[4];
+            GCNN_UNROLL
+            for (int s = 0; s < M; ++s)
+                row[s] = VLOAD(gbuf + (r * M + s) * S + q);
+            GCNN_UNROLL
+            for (int j = 0; j < A; ++j) {
+                rows_done[r][j] = (VEC){0};
+#define GCNN_COEF(k) GCNN_WINO_AT(M, R, k, j)
+                GCNN_WINO_SUM(rows_done[r][j], M, GCNN_COEF, row);
+#undef GCNN_COEF
+            }
+        }
+        /* down each column: W[i][j] = sum_r A^T[r][i] t[r][j] */
+        GCNN_UNROLL
+        for (int j = 0; j < A; ++j) {
+            VEC column[4];
+            GCNN_UNROLL
+            for (int r = 0; r < M; ++r)
+                column[r] = rows_done[r][j];
+            GCNN_UNROLL
+            for (int i = 0; i < A; ++i) {
+                VEC w = (VEC){0};
+#define GCNN_COEF(k) GCNN_WINO_AT(M, R, k, i)
+                GCNN_WINO_SUM(w, M, GCNN_COEF, column);
+#undef GCNN_COEF
+                VSTORE(wt + ((i * A + j) * opad + o) * P + q, w);
+            }
+        }
+    }
+}
+
+/* Step 3 for one frequency, OB output channels and NV vectors of input
+ * channels: part[j * cp + i * LANES + lane] += sum over q < P of
+ * w[j * P + q] * vt[q * cp + i * LANES + lane]. */
+static GCNN_INLINE void GCNN_NAME(wino_gw_gemm)(const GCNN_T *restrict w,
+                                                const GCNN_T *restrict vt, ptrdiff_t P,
+                                                ptrdiff_t CP, GCNN_T *restrict part,
+                                                const int OB, const int NV)
+{
+    VEC acc[GCNN_WINO_MAX_OB][GCNN_WINO_MAX_NV];
+    GCNN_UNROLL
+    for (int j = 0; j < OB; ++j) {
+        GCNN_UNROLL
+        for (int i = 0; i < NV; ++i)
+            acc[j][i] = (VEC){0};
+    }
+    for (ptrdiff_t q = 0; q < P; ++q) {
+        VEC xv[GCNN_WINO_MAX_NV];
+        GCNN_UNROLL
+        for (int i = 0; i < NV; ++i)
+            xv[i] = VLOAD(vt + q * CP + i * GCNN_LANES);
+        GCNN_UNROLL
+        for (int j = 0; j < OB; ++j) {
+            const GCNN_T weight = w[j * P + q];
+            GCNN_UNROLL
+            for (int i = 0; i < NV; ++i)
+                acc[j][i] += xv[i] * weight;
+        }
+    }
+    GCNN_UNROLL
+    for (int j = 0; j < OB; ++j) {
+        GCNN_UNROLL
+        for (int i = 0; i < NV; ++i) {
+            GCNN_T *restrict dst = part + j * CP + i * GCNN_LANES;
+            VSTORE(dst, VLOAD(dst) + acc[j][i]);
+        }
+    }
+}
+
+static GCNN_INLINE void GCNN_NAME(wino_gw_products)(const struct gcnn_wino_plan *plan,
+                                                    const GCNN_T *restrict wt,
+                                                    const GCNN_T *restrict vt,
+                                                    GCNN_T *restrict part, const int OB,
+                                                    const int NV)
+{
+    const ptrdiff_t P = plan->positions, CP = plan->cp, opad = plan->opad;
+    const ptrdiff_t A = plan->alpha, vectors = CP / GCNN_LANES;
+    for (ptrdiff_t xi = 0; xi < A * A; ++xi)
+        for (ptrdiff_t o0 = 0; o0 < opad; o0 += OB) {
+            const GCNN_T *restrict w = wt + (xi * opad + o0) * P;
+            const GCNN_T *restrict v = vt + xi * P * CP;
+            GCNN_T *restrict dst = part + (xi * opad + o0) * CP;
+            ptrdiff_t cv = 0;
+            for (; cv + NV <= vectors; cv += NV)
+                GCNN_NAME(wino_gw_gemm)(w, v + cv * GCNN_LANES, P, CP,
+                                        dst + cv * GCNN_LANES, OB, NV);
+            if (NV > 2 && cv + 2 <= vectors) {
+                GCNN_NAME(wino_gw_gemm)(w, v + cv * GCNN_LANES, P, CP,
+                                        dst + cv * GCNN_LANES, OB, 2);
+                cv += 2;
+            }
+            for (; cv < vectors; ++cv)
+                GCNN_NAME(wino_gw_gemm)(w, v + cv * GCNN_LANES, P, CP,
+                                        dst + cv * GCNN_LANES, OB, 1);
+        }
+}
+
+struct GCNN_NAME(wino_gw_work) {
+    const struct gcnn_wino_plan *plan;
+    const GCNN_T *x, *grad_out;
+    GCNN_T fillvalue;
+    GCNN_T *partials; /* [chunk][xi][opad][cp] */
+    char **scratch;   /* [worker]: allocated on the worker's first chunk */
+};
+
+static GCNN_INLINE int GCNN_NAME(wino_gw_unit)(const struct GCNN_NAME(wino_gw_work) *work,
+                                                ptrdiff_t unit, GCNN_T *restrict xbuf,
+                                                GCNN_T *restrict vt, GCNN_T *restrict gbuf,
+                                                GCNN_T *restrict wt, GCNN_T *restrict part,
+                                                const int M, const int R)
+{
+    const struct gcnn_wino_plan *plan = work->plan;
+    const ptrdiff_t C = plan->p.in_channels, O = plan->p.out_channels;
+    const ptrdiff_t n = unit / plan->bands;
+    const ptrdiff_t ty0 = (unit % plan->bands) * plan->band;
+    const ptrdiff_t rows =
+        plan->tiles_y - ty0 < plan->band ? plan->tiles_y - ty0 : plan->band;
+    const GCNN_T *x_n = work->x + n * C * plan->p.height * plan->p.width;
+    for (ptrdiff_t c0 = 0; c0 < plan->cp; c0 += GCNN_LANES)
+        GCNN_NAME(wino_gw_input)(plan, x_n, work->fillvalue, ty0, rows, c0, xbuf, vt, M, R);
+    const GCNN_T *g_n = work->grad_out + n * O * plan->out_h * plan->out_w;
+    for (ptrdiff_t o = 0; o < O; ++o)
+        GCNN_NAME(wino_gw_grad)(plan, g_n + o * plan->out_h * plan->out_w, ty0, rows, o, gbuf,
+                                wt, M, R);
+    switch (plan->ob * 16 + plan->nv) {
+#define GCNN_WINO_GW_CASE(OB, NV)                                              \
+    case OB * 16 + NV:                                                         \
+        GCNN_NAME(wino_gw_products)(plan, wt, vt, part, OB, NV);               \
+        break;
+        GCNN_WINO_GW_CASE(8, 3)
+        GCNN_WINO_GW_CASE(4, 3)
+        GCNN_WINO_GW_CASE(4, 2)
+        GCNN_WINO_GW_CASE(2, 3)
+        GCNN_WINO_GW_CASE(1, 3)
+#undef GCNN_WINO_GW_CASE
+    default: /* gcnn_wino_plan_make only produces the tiles above */
+        return GCNN_EINTERNAL;
+    }
+    return GCNN_OK;
+}
+
+static int GCNN_NAME(wino_gw_chunk)(void *arg, ptrdiff_t chunk, int worker)
+{
+    const struct GCNN_NAME(wino_gw_work) *work = arg;
+    const struct gcnn_wino_plan *plan = work->plan;
+    const size_t pad = GCNN_ALIGN / sizeof(GCNN_T);
+    const size_t xbuf_len = (plan->xbuf_elems + pad) / pad * pad;
+    const size_t vt_len = (plan->vt_elems + pad) / pad * pad;
+    const size_t gbuf_len = (plan->gbuf_elems + pad) / pad * pad;
+    const size_t wt_len = (plan->wt_elems + pad) / pad * pad;
+    const int first = work->scratch[worker] == NULL;
+    if (first &&
+        (work->scratch[worker] = malloc((xbuf_len + vt_len + gbuf_len + wt_len) *
+                                            sizeof(GCNN_T) +
+                                        GCNN_ALIGN)) == NULL)
+        return GCNN_ENOMEM;
+    GCNN_T *xbuf = gcnn_aligned(work->scratch[worker]);
+    GCNN_T *vt = xbuf + xbuf_len, *gbuf = vt + vt_len, *wt = gbuf + gbuf_len;
+    if (first) {
+        /* the input lanes of channels past the last (never written after
+         * this: they stay zero) and the rows of the output channels that
+         * pad the last register tile */
+        memset(xbuf, 0, xbuf_len * sizeof(GCNN_T));
+        for (ptrdiff_t xi = 0; xi < (ptrdiff_t)plan->alpha * plan->alpha; ++xi)
+            memset(wt + (xi * plan->opad + plan->p.out_channels) * plan->positions, 0,
+                   (size_t)((plan->opad - plan->p.out_channels) * plan->positions) *
+                       sizeof(GCNN_T));
+    }
+    GCNN_T *part = work->partials + chunk * (ptrdiff_t)plan->part_elems;
+    memset(part, 0, plan->part_elems * sizeof(GCNN_T));
+    const ptrdiff_t begin = chunk * plan->units / plan->chunks;
+    const ptrdiff_t end = (chunk + 1) * plan->units / plan->chunks;
+    for (ptrdiff_t unit = begin; unit < end; ++unit) {
+        int status = GCNN_EINTERNAL;
+        if (plan->tile == 4 && plan->kernel == 3)
+            status = GCNN_NAME(wino_gw_unit)(work, unit, xbuf, vt, gbuf, wt, part, 4, 3);
+        else if (plan->tile == 2 && plan->kernel == 3)
+            status = GCNN_NAME(wino_gw_unit)(work, unit, xbuf, vt, gbuf, wt, part, 2, 3);
+        else if (plan->tile == 2 && plan->kernel == 5)
+            status = GCNN_NAME(wino_gw_unit)(work, unit, xbuf, vt, gbuf, wt, part, 2, 5);
+        if (status != GCNN_OK)
+            return status;
+    }
+    return GCNN_OK;
+}
+
+/* grad_w[o][c] = G^T M[.][o][c] G in double, M the sum of the chunks'
+ * partials (in chunk order, in double: `sum`, part_elems of them). */
+static void GCNN_NAME(wino_gw_finish)(const struct gcnn_wino_plan *plan,
+                                      const GCNN_T *partials, double *restrict sum,
+                                      GCNN_T *grad_w, const int M, const int R)
+{
+    const int A = M + R - 1;
+    const ptrdiff_t C = plan->p.in_channels, O = plan->p.out_channels;
+    const ptrdiff_t CP = plan->cp, opad = plan->opad, elems = (ptrdiff_t)plan->part_elems;
+    for (ptrdiff_t i = 0; i < elems; ++i)
+        sum[i] = (double)partials[i];
+    for (ptrdiff_t chunk = 1; chunk < plan->chunks; ++chunk) {
+        const GCNN_T *restrict part = partials + chunk * elems;
+        for (ptrdiff_t i = 0; i < elems; ++i)
+            sum[i] += (double)part[i];
+    }
+    for (ptrdiff_t o = 0; o < O; ++o)
+        for (ptrdiff_t c = 0; c < C; ++c) {
+            double m[GCNN_WINO_MAX_ALPHA][GCNN_WINO_MAX_ALPHA];
+            for (int xi = 0; xi < A * A; ++xi)
+                m[xi / A][xi % A] = sum[(xi * opad + o) * CP + c];
+            /* t[a][j] = sum_i G[i][a] m[i][j]; grad[a][b] = sum_j t[a][j] G[j][b] */
+            double t[GCNN_WINO_MAX_KERNEL][GCNN_WINO_MAX_ALPHA];
+            for (int a = 0; a < R; ++a)
+                for (int j = 0; j < A; ++j) {
+                    double sum = 0.0;
+                    for (int i = 0; i < A; ++i)
+                        sum += GCNN_WINO_G(M, R, i, a) * m[i][j];
+                    t[a][j] = sum;
+                }
+            GCNN_T *dst = grad_w + (o * C + c) * R * R;
+            for (int a = 0; a < R; ++a)
+                for (int b = 0; b < R; ++b) {
+                    double sum = 0.0;
+                    for (int j = 0; j < A; ++j)
+                        sum += t[a][j] * GCNN_WINO_G(M, R, j, b);
+                    dst[a * R + b] = (GCNN_T)sum;
+                }
+        }
+}
+
+static int GCNN_NAME(wino_grad_weight)(const gcnn_corr2d_params *params, const GCNN_T *x,
+                                       const GCNN_T *grad_out, GCNN_T fillvalue,
+                                       GCNN_T *grad_w, int tile)
+{
+    struct gcnn_wino_plan plan;
+    int status =
+        gcnn_wino_gw_plan_make(params, tile, sizeof(GCNN_T), GCNN_LANES, GCNN_ACC, &plan);
+    if (status != GCNN_OK)
+        return status;
+    char *partial_block = malloc((size_t)plan.chunks * plan.part_elems * sizeof(GCNN_T) +
+                                 GCNN_ALIGN);
+    char **scratch = calloc((size_t)plan.threads, sizeof *scratch);
+    double *sum = malloc(plan.part_elems * sizeof *sum);
+    if (partial_block == NULL || scratch == NULL || sum == NULL) {
+        free(partial_block);
+        free(scratch);
+        free(sum);
+        return GCNN_ENOMEM;
+    }
+    GCNN_T *partials = gcnn_aligned(partial_block);
+    const gcnn_poll poll = {params->interrupted, params->interrupt_ctx};
+    struct GCNN_NAME(wino_gw_work) work = {&plan, x, grad_out, fillvalue, partials, scratch};
+    status = gcnn_parallel_for(plan.chunks, plan.threads, GCNN_NAME(wino_gw_chunk), &work,
+                               params->interrupted ? &poll : NULL);
+    for (int t = 0; t < plan.threads; ++t)
+        free(scratch[t]);
+    free(scratch);
+    if (status == GCNN_OK) {
+        if (plan.tile == 4)
+            GCNN_NAME(wino_gw_finish)(&plan, partials, sum, grad_w, 4, 3);
+        else if (plan.kernel == 5)
+            GCNN_NAME(wino_gw_finish)(&plan, partials, sum, grad_w, 2, 5);
+        else
+            GCNN_NAME(wino_gw_finish)(&plan, partials, sum, grad_w, 2, 3);
+    }
+    free(sum);
+    free(partial_block);
     return status;
 }

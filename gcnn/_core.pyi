@@ -46,6 +46,7 @@ def grad_weight(
     fillvalue: float = 0.0,
     num_threads: int = 1,
     simd: int = 0,
+    algorithm: int = 0,
 ) -> np.ndarray: ...
 def channel_moments(
     x: ArrayLike, num_threads: int = 1, simd: int = 0

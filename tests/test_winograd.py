@@ -315,3 +315,130 @@ def test_config_algorithm_setting(monkeypatch):
         gcnn.conv2d(np.ones((1, 1, 6, 6), np.float32), np.ones((1, 1, 5, 5), np.float32))
     with _config.conv_algorithm("winograd-f2"), pytest.raises(ValueError, match="7x7 kernel"):
         gcnn.conv2d(np.ones((1, 1, 8, 8), np.float32), np.ones((1, 1, 7, 7), np.float32))
+
+
+# ---- the weight gradient (the transposed algorithm) ------------------------------------
+
+
+def _weight_gradient(x, grad_out, kernel, padding, algorithm):
+    return _core.grad_weight(
+        x, grad_out, (kernel, kernel), (1, 1), padding, algorithm=_config.ALGORITHMS[algorithm]
+    )
+
+
+@pytest.mark.parametrize("tile, kernel", VARIANTS)
+@pytest.mark.parametrize(
+    "batch, in_channels, out_channels, height, width, padding",
+    [
+        (1, 1, 1, 5, 5, (0, 0, 0, 0)),
+        (2, 3, 5, 9, 11, (1, 1, 1, 1)),
+        (3, 17, 33, 13, 6, (0, 2, 1, 0)),
+        (2, 40, 40, 26, 26, (0, 0, 0, 0)),
+        (1, 20, 18, 30, 17, (1, 2, 0, 3)),
+        (2, 5, 7, 1, 1, (2, 2, 2, 2)),
+    ],
+)
+def test_weight_gradient_within_bound(
+    tile, kernel, batch, in_channels, out_channels, height, width, padding
+):
+    """|grad_w - exact| <= 1e-5 * S, S the largest |x| correlated with |grad_out|."""
+    rng = np.random.default_rng(batch + in_channels * 7 + kernel)
+    x = rng.standard_normal((batch, in_channels, height, width)).astype(np.float32)
+    out_h = height + padding[0] + padding[1] - kernel + 1
+    out_w = width + padding[2] + padding[3] - kernel + 1
+    grad_out = rng.standard_normal((batch, out_channels, out_h, out_w)).astype(np.float32)
+    result = _weight_gradient(x, grad_out, kernel, padding, tile)
+    exact = _weight_gradient(
+        x.astype(np.float64), grad_out.astype(np.float64), kernel, padding, "direct"
+    )
+    scale = float(
+        _weight_gradient(
+            np.abs(x.astype(np.float64)),
+            np.abs(grad_out.astype(np.float64)),
+            kernel,
+            padding,
+            "direct",
+        ).max()
+    )
+    assert result.dtype == np.float32 and result.shape == exact.shape
+    assert _relative_error(result, exact, scale) <= WINOGRAD_F32_BOUND
+    direct = _weight_gradient(x, grad_out, kernel, padding, "direct")
+    assert not np.array_equal(result, direct) or result.size == 1
+
+
+@pytest.mark.parametrize("tile, kernel", VARIANTS)
+def test_weight_gradient_thread_count_does_not_change_it(tile, kernel):
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((37, 24, 20, 20)).astype(np.float32)
+    grad_out = rng.standard_normal((37, 24, 20 - kernel + 1, 20 - kernel + 1)).astype(np.float32)
+    code = _config.ALGORITHMS[tile]
+    one = _core.grad_weight(x, grad_out, (kernel, kernel), num_threads=1, algorithm=code)
+    for threads in (2, 3, 8):
+        np.testing.assert_array_equal(
+            one,
+            _core.grad_weight(x, grad_out, (kernel, kernel), num_threads=threads, algorithm=code),
+        )
+
+
+def test_weight_gradient_auto_rule():
+    """auto: Winograd for 40 -> 40 channels at 24x24 (the P4CNN's second layer), direct for
+    16 channels and for float64 (bit for bit)."""
+    rng = np.random.default_rng(10)
+    for channels, expect_winograd in ((40, True), (16, False)):
+        x = rng.standard_normal((4, channels, 26, 26)).astype(np.float32)
+        grad_out = rng.standard_normal((4, channels, 24, 24)).astype(np.float32)
+        auto = _core.grad_weight(x, grad_out, (3, 3))
+        taken = _weight_gradient(
+            x, grad_out, 3, (0, 0, 0, 0), "winograd" if expect_winograd else "direct"
+        )
+        np.testing.assert_array_equal(auto, taken)
+        x64, grad64 = x.astype(np.float64), grad_out.astype(np.float64)
+        np.testing.assert_array_equal(
+            _core.grad_weight(x64, grad64, (3, 3)),
+            _weight_gradient(x64, grad64, 3, (0, 0, 0, 0), "direct"),
+        )
+
+
+@pytest.mark.parametrize("group", ["p4", "p4m"])
+def test_group_conv_weight_gradient_within_bound(group):
+    """group_conv_backward's filter gradient, folded back through the group, within the bound
+    (its S: the same gradient of |x| and |grad_out|, folded with absolute values)."""
+    rng = np.random.default_rng(11)
+    order = 4 if group == "p4" else 8
+    x = rng.standard_normal((3, 8, order, 14, 14)).astype(np.float32)
+    w = rng.standard_normal((8, 8, order, 3, 3)).astype(np.float32)
+    grad_out = rng.standard_normal((3, 8, order, 14, 14)).astype(np.float32)
+    with _config.conv_algorithm("winograd"):
+        _, grad_w, _ = gcnn.group_conv_backward(grad_out, x, w, group=group, padding=1)
+    with _config.conv_algorithm("direct"):
+        _, exact, _ = gcnn.group_conv_backward(
+            grad_out.astype(np.float64),
+            x.astype(np.float64),
+            w.astype(np.float64),
+            group=group,
+            padding=1,
+        )
+        _, magnitude, _ = gcnn.group_conv_backward(
+            np.abs(grad_out.astype(np.float64)),
+            np.abs(x.astype(np.float64)),
+            w.astype(np.float64),
+            group=group,
+            padding=1,
+        )
+    assert _relative_error(grad_w, exact, float(magnitude.max())) <= WINOGRAD_F32_BOUND
+
+
+def test_weight_gradient_algorithm_errors():
+    x = np.ones((1, 2, 8, 8), np.float32)
+    with pytest.raises(ValueError, match=r"needs a 3x3 kernel.*got a 5x5 kernel"):
+        _core.grad_weight(x, np.ones((1, 2, 4, 4), np.float32), (5, 5), algorithm=4)
+    with pytest.raises(ValueError, match=r"needs a 3x3 or 5x5 kernel.*stride \(2, 2\)"):
+        _core.grad_weight(x, np.ones((1, 2, 3, 3), np.float32), (3, 3), stride=(2, 2), algorithm=3)
+    with pytest.raises(ValueError, match=r"algorithm must be 0 \(auto\).*got 5"):
+        _core.grad_weight(x, np.ones((1, 2, 6, 6), np.float32), (3, 3), algorithm=5)
+    # algorithm 2 falls back to direct where Winograd does not apply
+    g7 = np.ones((1, 2, 2, 2), np.float32)
+    np.testing.assert_array_equal(
+        _core.grad_weight(x, g7, (7, 7), algorithm=2),
+        _core.grad_weight(x, g7, (7, 7), algorithm=1),
+    )
