@@ -1202,7 +1202,8 @@ def conv2d_backward(
     im2col copy), and do not depend on the thread count.  In float32 at stride 1 both may take
     Winograd's algorithm (the weight gradient from 24 channels at 16x16 outputs for 3x3
     kernels, from 64 channels for 5x5), within ``1e-5 * S`` of exact arithmetic, ``S`` the
-    largest value of the same gradient of ``|grad_out|`` and ``|x|`` (docs/design.md, §9.2).
+    largest value of the same gradient of ``|grad_out|`` and ``|x|`` (docs/design.md, §9.2
+    Weight gradient).
 
     Examples
     --------
