@@ -18,6 +18,48 @@
 /* Values per work item of the ReLU loops. */
 #define GCNN_RELU_CHUNK ((ptrdiff_t)1 << 15)
 
+#if defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 12)
+/* Four float outputs of a 2x2, stride-2 max pool at a time (pool_impl.h):
+ * the even and odd columns of both rows are the four candidates, in the
+ * row-major order of the window; a later candidate wins where it is larger,
+ * or NaN while the best is not.  Returns the outputs done. */
+typedef float gcnn_pool_v4 __attribute__((vector_size(16)));
+typedef int32_t gcnn_pool_i4 __attribute__((vector_size(16)));
+static ptrdiff_t gcnn_max_pool_2x2_row_f32(const float *restrict r0, const float *restrict r1,
+                                           float *restrict d, int32_t *restrict at,
+                                           ptrdiff_t out_w, int32_t base, int32_t below)
+{
+    const gcnn_pool_i4 lane = {0, 2, 4, 6};
+    const int32_t offset[4] = {0, 1, below, below + 1};
+    ptrdiff_t ox = 0;
+    for (; ox + 4 <= out_w; ox += 4) {
+        gcnn_pool_v4 a0, a1, b0, b1;
+        memcpy(&a0, r0 + 2 * ox, sizeof a0);
+        memcpy(&a1, r0 + 2 * ox + 4, sizeof a1);
+        memcpy(&b0, r1 + 2 * ox, sizeof b0);
+        memcpy(&b1, r1 + 2 * ox + 4, sizeof b1);
+        const gcnn_pool_v4 candidate[4] = {
+            __builtin_shufflevector(a0, a1, 0, 2, 4, 6),
+            __builtin_shufflevector(a0, a1, 1, 3, 5, 7),
+            __builtin_shufflevector(b0, b1, 0, 2, 4, 6),
+            __builtin_shufflevector(b0, b1, 1, 3, 5, 7)};
+        gcnn_pool_v4 best = candidate[0];
+        gcnn_pool_i4 chosen = {0, 0, 0, 0};
+        for (int k = 1; k < 4; ++k) {
+            const gcnn_pool_v4 v = candidate[k];
+            const gcnn_pool_i4 take = (best == best) & ((v > best) | (v != v));
+            best = (gcnn_pool_v4)(((gcnn_pool_i4)v & take) | ((gcnn_pool_i4)best & ~take));
+            chosen = (take & offset[k]) | (~take & chosen);
+        }
+        const gcnn_pool_i4 index = base + 2 * (int32_t)ox + lane + chosen;
+        memcpy(d + ox, &best, sizeof best);
+        memcpy(at + ox, &index, sizeof index);
+    }
+    return ox;
+}
+#define GCNN_POOL_2X2_ROW gcnn_max_pool_2x2_row_f32
+#endif
+
 #define GCNN_T float
 #define GCNN_UINT uint32_t
 #define GCNN_NAME(s) s##_f32
@@ -26,6 +68,7 @@
 #undef GCNN_NAME
 #undef GCNN_UINT
 #undef GCNN_T
+#undef GCNN_POOL_2X2_ROW
 #define GCNN_T double
 #define GCNN_UINT uint64_t
 #define GCNN_NAME(s) s##_f64

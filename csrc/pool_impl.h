@@ -13,6 +13,42 @@ struct GCNN_NAME(pool_work) {
     ptrdiff_t out_h, out_w;
 };
 
+/* The 2x2 window at stride 2 without padding (every window inside the
+ * plane), the pooling of the C&W networks: the rule below with its four
+ * candidates in row-major order, branch-free, and for float four outputs
+ * at a time where channels.c provides GCNN_POOL_2X2_ROW. */
+static void GCNN_NAME(max_pool_2x2)(const GCNN_T *restrict src, ptrdiff_t W,
+                                    GCNN_T *restrict dst, int32_t *restrict where,
+                                    ptrdiff_t out_h, ptrdiff_t out_w)
+{
+    for (ptrdiff_t oy = 0; oy < out_h; ++oy) {
+        const GCNN_T *restrict r0 = src + 2 * oy * W;
+        const GCNN_T *restrict r1 = r0 + W;
+        GCNN_T *restrict d = dst + oy * out_w;
+        int32_t *restrict at = where + oy * out_w;
+        const int32_t base = (int32_t)(2 * oy * W), below = (int32_t)W;
+        ptrdiff_t ox = 0;
+#ifdef GCNN_POOL_2X2_ROW
+        ox = GCNN_POOL_2X2_ROW(r0, r1, d, at, out_w, base, below);
+#endif
+        for (; ox < out_w; ++ox) {
+            const GCNN_T candidate[4] = {r0[2 * ox], r0[2 * ox + 1], r1[2 * ox], r1[2 * ox + 1]};
+            const int32_t offset[4] = {0, 1, below, below + 1};
+            GCNN_T best = candidate[0];
+            int32_t chosen = 0;
+            for (int k = 1; k < 4; ++k) {
+                const GCNN_T v = candidate[k];
+                if (best == best && (v > best || v != v)) {
+                    best = v;
+                    chosen = offset[k];
+                }
+            }
+            d[ox] = best;
+            at[ox] = base + (int32_t)(2 * ox) + chosen;
+        }
+    }
+}
+
 static int GCNN_NAME(max_pool_item)(void *arg, ptrdiff_t plane, int worker)
 {
     const struct GCNN_NAME(pool_work) *w = arg;
@@ -22,6 +58,11 @@ static int GCNN_NAME(max_pool_item)(void *arg, ptrdiff_t plane, int worker)
     GCNN_T *restrict dst = w->out + plane * out_h * out_w;
     int32_t *restrict where = w->index + plane * out_h * out_w;
     (void)worker;
+    if (p->kernel_h == 2 && p->kernel_w == 2 && p->stride_h == 2 && p->stride_w == 2 &&
+        p->pad_h == 0 && p->pad_w == 0) {
+        GCNN_NAME(max_pool_2x2)(src, W, dst, where, out_h, out_w);
+        return GCNN_OK;
+    }
     for (ptrdiff_t oy = 0; oy < out_h; ++oy)
         for (ptrdiff_t ox = 0; ox < out_w; ++ox) {
             const ptrdiff_t y0 = oy * p->stride_h - p->pad_h, x0 = ox * p->stride_w - p->pad_w;

@@ -91,6 +91,41 @@ def test_max_pool_matches_numpy_and_routes_gradients_to_winners():
     np.testing.assert_array_equal(grad_x, expected)
 
 
+def _first_winner_pool_2x2(x):
+    """The 2x2, stride-2 max pool by its rule, in Python: candidates in row-major window
+    order, a later one wins when it is larger, or NaN while the best is not."""
+    planes, height, width = x.shape
+    out = np.empty((planes, height // 2, width // 2), x.dtype)
+    index = np.empty(out.shape, np.int32)
+    for p, i, j in np.ndindex(out.shape):
+        best, at = None, None
+        for y, xx in (
+            (2 * i, 2 * j),
+            (2 * i, 2 * j + 1),
+            (2 * i + 1, 2 * j),
+            (2 * i + 1, 2 * j + 1),
+        ):
+            v = x[p, y, xx]
+            if best is None or (best == best and (v > best or v != v)):
+                best, at = v, y * width + xx
+        out[p, i, j], index[p, i, j] = best, at
+    return out, index
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("height, width", [(2, 2), (5, 7), (8, 16), (9, 19), (24, 24), (3, 42)])
+def test_max_pool_2x2_stride_2_ties_and_nans(dtype, height, width):
+    """The C&W pooling has its own (for float32, vectorised) loop: same numbers and winners."""
+    rng = np.random.default_rng(height * 100 + width)
+    x = rng.integers(-2, 3, (4, height, width)).astype(dtype)  # many ties
+    x[rng.random(x.shape) < 0.08] = np.nan
+    x[0, 0, :2] = np.nan  # a window whose first two candidates are NaN
+    out, index = _core.max_pool(x, (2, 2), (2, 2))
+    want_out, want_index = _first_winner_pool_2x2(x)
+    np.testing.assert_array_equal(out, want_out)  # NaN where NaN
+    np.testing.assert_array_equal(index, want_index)
+
+
 def test_max_pool_nan_wins_its_window():
     x = np.array([[[1.0, np.nan, 5.0, 2.0]]])
     out, index = _core.max_pool(x, (1, 2), (1, 2))
