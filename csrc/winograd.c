@@ -279,7 +279,6 @@ static int gcnn_wino_plan_make(const gcnn_corr2d_params *params, int tile, size_
         !mul_ok((ptrdiff_t)plan->alpha * plan->alpha, plan->v_freq_stride, &v_elems) ||
         !mul_ok((ptrdiff_t)plan->alpha * plan->alpha, plan->m_freq_stride, &m_elems) ||
         !mul_ok((ptrdiff_t)tile * tile, positions, &y_elems) ||
-        !add_ok(y_elems, plan->row_slots * tile, &y_elems) ||
         !mul_ok((ptrdiff_t)plan->alpha * tile, plan->phase_len, &buf_elems) ||
         !mul_ok(plan->ob_blocks, plan->ob, &u_elems) ||
         !mul_ok(u_elems, p->in_channels, &u_elems) ||

@@ -279,38 +279,45 @@ static GCNN_INLINE int GCNN_NAME(wino_run)(const struct GCNN_NAME(wino_work) *wo
     const GCNN_T fill = work->fillvalue;
 
     /* 1. input transform, channel by channel: each input row a tile row
-     * reads is copied once, with the fill value around it, into `padded`,
-     * and split from there into the m column phases */
+     * reads is split into the m column phases, with the fill value outside
+     * the image (straight from the image: a copy of each short row first
+     * cost a library call per row) */
     const GCNN_T *restrict x_n = work->x + n * C * H * W;
-    GCNN_T *restrict padded = y; /* y is free until step 3 */
     const ptrdiff_t pad_left = plan->p.pad_left;
-    const ptrdiff_t padded_len = slots * M;
-    /* image columns 0 .. copy - 1 land at pad_left ..; the row may be cut */
-    const ptrdiff_t copy = W < padded_len - pad_left ? W : padded_len - pad_left;
+    /* tile positions whose m columns all lie in the image: l_lo .. l_hi - 1 */
+    const ptrdiff_t l_lo = (pad_left + M - 1) / M;
+    const ptrdiff_t l_hi = (pad_left + W) / M < slots ? (pad_left + W) / M : slots;
     for (ptrdiff_t c = 0; c < C; ++c) {
         const GCNN_T *restrict x_c = x_n + c * H * W;
         for (ptrdiff_t r = 0; r < rows; ++r)
             for (int i = 0; i < M + R - 1; ++i) {
                 const ptrdiff_t iy = (ty0 + r) * M + i - plan->p.pad_top;
-                if (iy < 0 || iy >= H || copy <= 0) {
-                    for (ptrdiff_t j = 0; j < padded_len; ++j)
-                        padded[j] = fill;
-                } else {
-                    const ptrdiff_t left = pad_left < padded_len ? pad_left : padded_len;
-                    for (ptrdiff_t j = 0; j < left; ++j)
-                        padded[j] = fill;
-                    memcpy(padded + left, x_c + iy * W, (size_t)copy * sizeof(GCNN_T));
-                    for (ptrdiff_t j = left + copy; j < padded_len; ++j)
-                        padded[j] = fill;
-                }
-                /* all phases in one loop: an interleaved group of loads
-                 * that compilers vectorise with permutations */
                 GCNN_T *restrict d = buf + i * M * S + r * slots;
-                for (ptrdiff_t l = 0; l < slots; ++l) {
+                if (iy < 0 || iy >= H) {
+                    for (int ph = 0; ph < M; ++ph)
+                        for (ptrdiff_t l = 0; l < slots; ++l)
+                            d[ph * S + l] = fill;
+                    continue;
+                }
+                /* padded column j is row[j] inside the image */
+                const GCNN_T *restrict row = x_c + iy * W - pad_left;
+                ptrdiff_t l = 0;
+                for (; l < slots && l < l_lo; ++l)
+                    for (int ph = 0; ph < M; ++ph) {
+                        const ptrdiff_t j = l * M + ph;
+                        d[ph * S + l] = j >= pad_left && j < pad_left + W ? row[j] : fill;
+                    }
+                /* all phases in one loop: an interleaved group of loads */
+                for (; l < l_hi; ++l) {
                     GCNN_UNROLL
                     for (int ph = 0; ph < M; ++ph)
-                        d[ph * S + l] = padded[l * M + ph];
+                        d[ph * S + l] = row[l * M + ph];
                 }
+                for (; l < slots; ++l)
+                    for (int ph = 0; ph < M; ++ph) {
+                        const ptrdiff_t j = l * M + ph;
+                        d[ph * S + l] = j >= pad_left && j < pad_left + W ? row[j] : fill;
+                    }
             }
         /* positions past the band, read by its last vectors */
         for (int i = 0; i < M + R - 1; ++i)
@@ -347,10 +354,10 @@ static GCNN_INLINE int GCNN_NAME(wino_run)(const struct GCNN_NAME(wino_work) *wo
         }
     }
 
-    /* 3. output transform and bias, channel by channel (one output row is
-     * assembled past the transformed tiles in y) */
-    const ptrdiff_t y_row = (ptrdiff_t)M * M * P;
+    /* 3. output transform and bias, channel by channel, the m column phases
+     * interleaved straight into the output rows */
     GCNN_T *out_n = work->out + n * plan->p.out_channels * out_h * out_w;
+    const ptrdiff_t whole = out_w / M; /* tiles with all m columns in the output */
     for (ptrdiff_t o = 0; o < plan->p.out_channels; ++o) {
         const GCNN_T b = work->bias ? work->bias[o] : 0;
         GCNN_NAME(wino_output)(plan, m + o * P, plan->m_freq_stride, b, y, M, R);
@@ -360,16 +367,16 @@ static GCNN_INLINE int GCNN_NAME(wino_run)(const struct GCNN_NAME(wino_work) *wo
                 const ptrdiff_t oy = (ty0 + r) * M + ry;
                 if (oy >= out_h)
                     break;
-                /* interleave the m column phases into a whole row, then
-                 * keep its first out_w values */
-                GCNN_T *restrict row = y + y_row;
+                GCNN_T *restrict row = out_o + oy * out_w;
                 const GCNN_T *restrict src = y + ry * M * P + r * slots;
-                for (ptrdiff_t l = 0; l < plan->tiles_x; ++l) {
+                ptrdiff_t l = 0;
+                for (; l < whole; ++l) {
                     GCNN_UNROLL
                     for (int s = 0; s < M; ++s)
                         row[l * M + s] = src[s * P + l];
                 }
-                memcpy(out_o + oy * out_w, row, (size_t)out_w * sizeof(GCNN_T));
+                for (int s = 0; l * M + s < out_w; ++s)
+                    row[l * M + s] = src[s * P + l];
             }
     }
     return GCNN_OK;
