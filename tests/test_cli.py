@@ -163,6 +163,10 @@ def test_bench_quick() -> None:
         assert len(steps) == 2, result.stdout  # P4CNN and P4MCNN
         assert all(row.rstrip().endswith("ok") for row in steps), result.stdout
         assert re.search(r"p4cnn N=64 28x28: gcnn \d+ MiB, torch \d+ MiB", result.stdout)
+        # every layer shape has a forward + backward row, checked against autograd
+        both = [line for line in lines if " fwd+bwd " in line]
+        assert len(both) == 5, result.stdout
+        assert all(row.rstrip().endswith("ok") for row in both), result.stdout
 
 
 def test_bench_rejects_bad_arguments() -> None:

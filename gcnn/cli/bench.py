@@ -335,6 +335,12 @@ def layer_cases(threads: int = 2, seed: int = 0) -> list[Case]:
     fewer multiplications, so its rows can exceed 100% of the peak). Each row with a 3x3 or
     5x5 kernel and at least 16 input channels after the expansion is followed by a "direct"
     row: the same layer with direct correlation forced.
+
+    Each shape then has a "fwd+bwd" row: the forward call and both gradients (input and
+    weight, for a fixed random output gradient): ``gcnn.lift_backward`` /
+    ``gcnn.group_conv_backward`` (the weight gradient folded back to the compact weight)
+    against ``conv2d`` and autograd on the expanded filter.  Flops: 3 x the forward's;
+    the check compares the input gradients.
     """
     import gcnn
     from gcnn import _config
@@ -402,7 +408,61 @@ def layer_cases(threads: int = 2, seed: int = 0) -> list[Case]:
                     to_comparable=to_comparable,
                 )
             )
+        cases.append(
+            _forward_backward_case(
+                label, kind, group, x, weight, x_torch, weight_torch, kernel_size, flops, rng
+            )
+        )
     return cases
+
+
+def _forward_backward_case(
+    label: str,
+    kind: str,
+    group: str,
+    x: np.ndarray,
+    weight: np.ndarray,
+    x_torch: Any,
+    weight_torch: Any,
+    kernel_size: int,
+    flops: float,
+    rng: np.random.Generator,
+) -> Case:
+    """The "fwd+bwd" row of a layer shape (see :func:`layer_cases`)."""
+    import torch
+    from torch.nn import functional
+
+    import gcnn
+
+    layer = gcnn.lift if kind == "lift" else gcnn.group_conv
+    backward = gcnn.lift_backward if kind == "lift" else gcnn.group_conv_backward
+    out_shape = layer(x, weight, group=group, padding="same").shape
+    grad_out = rng.standard_normal(out_shape).astype(np.float32)
+    grad_torch = torch.from_numpy(grad_out.reshape(out_shape[0], -1, *out_shape[-2:]))
+    x_leaf = x_torch.clone().requires_grad_(True)
+    weight_leaf = weight_torch.clone().requires_grad_(True)
+
+    def run_gcnn() -> Any:
+        layer(x, weight, group=group, padding="same")
+        return backward(grad_out, x, weight, group=group, padding="same")[0]
+
+    def run_torch() -> Any:
+        x_leaf.grad = weight_leaf.grad = None
+        out = functional.conv2d(x_leaf, weight_leaf, padding=kernel_size // 2)
+        out.backward(grad_torch)
+        return x_leaf.grad
+
+    def to_comparable(result: Any, shape: tuple = x.shape) -> np.ndarray:
+        return result.numpy().reshape(shape)
+
+    return Case(
+        label=label + " fwd+bwd",
+        dtype="float32",
+        run_gcnn=run_gcnn,
+        run_peer=run_torch,
+        flops=3 * flops,
+        to_comparable=to_comparable,
+    )
 
 
 # --------------------------------------------------------------------------- machine
