@@ -106,6 +106,52 @@ static int GCNN_NAME(wino_filters)(void *arg, ptrdiff_t block, int worker)
     return GCNN_OK;
 }
 
+/* The input transform V = B^T d B of one vector of tiles, shared by the
+ * forward pass (a vector of tile positions of one channel) and the weight
+ * gradient (a vector of channels of one position).  Tap k of input row i of
+ * the vector's tiles is the vector at src + ((i * m + k % m) * S + k / m) *
+ * step (the column phases of the rows, `step` elements per position);
+ * frequency xi = i * alpha + j goes to dst + xi * freq_step. */
+static GCNN_INLINE void GCNN_NAME(wino_input_vector)(const GCNN_T *restrict src, ptrdiff_t S,
+                                                     ptrdiff_t step, GCNN_T *restrict dst,
+                                                     ptrdiff_t freq_step, const int M,
+                                                     const int R)
+{
+    const int A = M + R - 1;
+    VEC rows_done[GCNN_WINO_MAX_ALPHA][GCNN_WINO_MAX_ALPHA];
+    /* along each input row: t[i][j] = sum_k d[i][k] B^T[j][k] */
+    GCNN_UNROLL
+    for (int i = 0; i < A; ++i) {
+        VEC d[GCNN_WINO_MAX_ALPHA];
+        GCNN_UNROLL
+        for (int k = 0; k < A; ++k)
+            d[k] = VLOAD(src + ((i * M + k % M) * S + k / M) * step);
+        GCNN_UNROLL
+        for (int j = 0; j < A; ++j) {
+            rows_done[i][j] = (VEC){0};
+#define GCNN_COEF(k) GCNN_WINO_BT(M, R, j, k)
+            GCNN_WINO_SUM(rows_done[i][j], A, GCNN_COEF, d);
+#undef GCNN_COEF
+        }
+    }
+    /* down each column: V[i][j] = sum_k B^T[i][k] t[k][j] */
+    GCNN_UNROLL
+    for (int j = 0; j < A; ++j) {
+        VEC column[GCNN_WINO_MAX_ALPHA];
+        GCNN_UNROLL
+        for (int k = 0; k < A; ++k)
+            column[k] = rows_done[k][j];
+        GCNN_UNROLL
+        for (int i = 0; i < A; ++i) {
+            VEC v = (VEC){0};
+#define GCNN_COEF(k) GCNN_WINO_BT(M, R, i, k)
+            GCNN_WINO_SUM(v, A, GCNN_COEF, column);
+#undef GCNN_COEF
+            VSTORE(dst + (i * A + j) * freq_step, v);
+        }
+    }
+}
+
 /* Step 1 for one channel: buf[(i * m + phase) * phase_len + position] holds
  * input row i of the position's tile in that column phase; v_c is
  * V[0][c][0] (frequencies in_channels * positions apart). */
@@ -113,42 +159,9 @@ static GCNN_INLINE void GCNN_NAME(wino_input)(const struct gcnn_wino_plan *plan,
                                               const GCNN_T *restrict buf, GCNN_T *restrict v_c,
                                               const int M, const int R)
 {
-    const int A = M + R - 1;
     const ptrdiff_t P = plan->positions, S = plan->phase_len;
-    const ptrdiff_t freq_stride = plan->v_freq_stride;
-    for (ptrdiff_t q = 0; q < P; q += GCNN_LANES) {
-        VEC rows_done[GCNN_WINO_MAX_ALPHA][GCNN_WINO_MAX_ALPHA];
-        /* along each input row: t[i][j] = sum_k d[i][k] B^T[j][k] */
-        GCNN_UNROLL
-        for (int i = 0; i < A; ++i) {
-            VEC d[GCNN_WINO_MAX_ALPHA];
-            GCNN_UNROLL
-            for (int k = 0; k < A; ++k)
-                d[k] = VLOAD(buf + (i * M + k % M) * S + q + k / M);
-            GCNN_UNROLL
-            for (int j = 0; j < A; ++j) {
-#define GCNN_COEF(k) GCNN_WINO_BT(M, R, j, k)
-                GCNN_WINO_SUM(rows_done[i][j], A, GCNN_COEF, d);
-#undef GCNN_COEF
-            }
-        }
-        /* down each column: V[i][j] = sum_k B^T[i][k] t[k][j] */
-        GCNN_UNROLL
-        for (int j = 0; j < A; ++j) {
-            VEC column[GCNN_WINO_MAX_ALPHA];
-            GCNN_UNROLL
-            for (int k = 0; k < A; ++k)
-                column[k] = rows_done[k][j];
-            GCNN_UNROLL
-            for (int i = 0; i < A; ++i) {
-                VEC v = (VEC){0};
-#define GCNN_COEF(k) GCNN_WINO_BT(M, R, i, k)
-                GCNN_WINO_SUM(v, A, GCNN_COEF, column);
-#undef GCNN_COEF
-                VSTORE(v_c + (i * A + j) * freq_stride + q, v);
-            }
-        }
-    }
+    for (ptrdiff_t q = 0; q < P; q += GCNN_LANES)
+        GCNN_NAME(wino_input_vector)(buf + q, S, 1, v_c + q, plan->v_freq_stride, M, R);
 }
 
 /* Step 2 for one frequency and NV vectors of positions: m[j * P + ...] =
@@ -528,38 +541,8 @@ static GCNN_INLINE void GCNN_NAME(wino_gw_input)(const struct gcnn_wino_plan *pl
         for (ptrdiff_t s = used; s < read_end; ++s)
             for (ptrdiff_t lane = 0; lane < lanes; ++lane)
                 xbuf[(k * S + s) * L + lane] = 0;
-    for (ptrdiff_t q = 0; q < P; ++q) {
-        VEC rows_done[GCNN_WINO_MAX_ALPHA][GCNN_WINO_MAX_ALPHA];
-        GCNN_UNROLL
-        for (int i = 0; i < A; ++i) {
-            VEC d[GCNN_WINO_MAX_ALPHA];
-            GCNN_UNROLL
-            for (int k = 0; k < A; ++k)
-                d[k] = VLOAD(xbuf + ((i * M + k % M) * S + q + k / M) * L);
-            GCNN_UNROLL
-            for (int j = 0; j < A; ++j) {
-                rows_done[i][j] = (VEC){0};
-#define GCNN_COEF(k) GCNN_WINO_BT(M, R, j, k)
-                GCNN_WINO_SUM(rows_done[i][j], A, GCNN_COEF, d);
-#undef GCNN_COEF
-            }
-        }
-        GCNN_UNROLL
-        for (int j = 0; j < A; ++j) {
-            VEC column[GCNN_WINO_MAX_ALPHA];
-            GCNN_UNROLL
-            for (int k = 0; k < A; ++k)
-                column[k] = rows_done[k][j];
-            GCNN_UNROLL
-            for (int i = 0; i < A; ++i) {
-                VEC v = (VEC){0};
-#define GCNN_COEF(k) GCNN_WINO_BT(M, R, i, k)
-                GCNN_WINO_SUM(v, A, GCNN_COEF, column);
-#undef GCNN_COEF
-                VSTORE(vt + ((i * A + j) * P + q) * CP + c0, v);
-            }
-        }
-    }
+    for (ptrdiff_t q = 0; q < P; ++q)
+        GCNN_NAME(wino_input_vector)(xbuf + q * L, S, L, vt + q * CP + c0, P * CP, M, R);
 }
 
 /* Step 2 for output channel o: gbuf[(r * m + phase) * S + position] holds
