@@ -1096,6 +1096,14 @@ def _correlation_backward(
     return grad_x, grad_bank
 
 
+def _channel_sums(grad: np.ndarray) -> np.ndarray:
+    """grad (N, C, ...) C-contiguous, summed over every axis but C: each image's run of values
+    first (pairwise along memory, twice as fast as NumPy's sum over axes (0, 2, ...) here and
+    more accurate), then over the images."""
+    per_image = grad.reshape(grad.shape[0], grad.shape[1], math.prod(grad.shape[2:]))
+    return per_image.sum(axis=2).sum(axis=0)
+
+
 def _check_grad_out(grad_out, expected: tuple, dtype: np.dtype, layer: str) -> np.ndarray:
     """grad_out as a C-contiguous `dtype` array of exactly the forward output's shape."""
     grad = as_real_array(grad_out, "grad_out")
@@ -1229,7 +1237,7 @@ def conv2d_backward(
     grad = _check_grad_out(grad_array, expected if was_batched else expected[1:], dtype, "conv2d")
     if not was_batched:
         grad = grad[None]
-    grad_bias = grad.sum(axis=(0, 2, 3))
+    grad_bias = _channel_sums(grad)
     if 0 in batched.shape[:2] or wa.shape[0] == 0:
         grad_x = np.zeros(batched.shape, dtype=dtype)
         grad_weight = np.zeros(wa.shape, dtype=dtype)
@@ -1263,7 +1271,7 @@ def _group_backward(grad_out, x, weight, group, stride, padding, kind: str):
     grad = _check_grad_out(grad_array, expected if was_batched else expected[1:], dtype, layer)
     if not was_batched:
         grad = grad[None]
-    grad_bias = grad.sum(axis=(0, 2, 3, 4))
+    grad_bias = _channel_sums(grad)
     if 0 in batched.shape[:2] or out_channels == 0:
         grad_x = np.zeros(batched.shape, dtype=dtype)
         grad_weight = np.zeros(wa.shape, dtype=dtype)
