@@ -37,6 +37,9 @@
 /* The widest register tile: output channels x vectors of tile positions. */
 #define GCNN_WINO_MAX_OB 8
 #define GCNN_WINO_MAX_NV 3
+/* Every (ob, nv) register tile gcnn_wino_plan_make produces: X(OB, NV) for
+ * each, so that the loop bodies' switches instantiate exactly these. */
+#define GCNN_WINO_TILES(X) X(8, 3) X(4, 3) X(4, 2) X(2, 3) X(1, 3)
 #define GCNN_WINO_MAX_ALPHA 6
 #define GCNN_WINO_MAX_KERNEL 5
 

@@ -355,13 +355,9 @@ static GCNN_INLINE int GCNN_NAME(wino_run)(const struct GCNN_NAME(wino_work) *wo
     case OB * 16 + NV:                                                         \
         GCNN_NAME(wino_products)(plan, v_xi, u_block, m_block, OB, NV);        \
         break;
-                GCNN_WINO_CASE(8, 3)
-                GCNN_WINO_CASE(4, 3)
-                GCNN_WINO_CASE(4, 2)
-                GCNN_WINO_CASE(2, 3)
-                GCNN_WINO_CASE(1, 3)
+                GCNN_WINO_TILES(GCNN_WINO_CASE)
 #undef GCNN_WINO_CASE
-            default: /* gcnn_wino_plan_make only produces the shapes above */
+            default: /* gcnn_wino_plan_make only produces GCNN_WINO_TILES */
                 return GCNN_EINTERNAL;
             }
         }
@@ -712,13 +708,9 @@ static GCNN_INLINE int GCNN_NAME(wino_gw_unit)(const struct GCNN_NAME(wino_gw_wo
     case OB * 16 + NV:                                                         \
         GCNN_NAME(wino_gw_products)(plan, wt, vt, part, OB, NV);               \
         break;
-        GCNN_WINO_GW_CASE(8, 3)
-        GCNN_WINO_GW_CASE(4, 3)
-        GCNN_WINO_GW_CASE(4, 2)
-        GCNN_WINO_GW_CASE(2, 3)
-        GCNN_WINO_GW_CASE(1, 3)
+        GCNN_WINO_TILES(GCNN_WINO_GW_CASE)
 #undef GCNN_WINO_GW_CASE
-    default: /* gcnn_wino_plan_make only produces the tiles above */
+    default: /* gcnn_wino_plan_make only produces GCNN_WINO_TILES */
         return GCNN_EINTERNAL;
     }
     return GCNN_OK;
