@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import _config, _core, steerable
-from ._validate import as_real_array, compute_dtype, contiguous, positive_int
+from ._validate import as_real_array, compute_dtype, contiguous, flag, positive_int
 from .groups import GroupLike, PointGroup, get_group
 
 __all__ = [
@@ -1063,19 +1063,23 @@ def _correlation_backward(
     bank: np.ndarray,
     strides: tuple[int, int],
     pads: Padding4,
-) -> tuple[np.ndarray, np.ndarray]:
+    input_grad: bool = True,
+) -> tuple[np.ndarray | None, np.ndarray]:
     """Input and filter-bank gradients of ``out = correlate(x, bank)`` for a given d out.
 
     All arrays C-contiguous in one float dtype: grad (N, O, H', W'), x (N, C, H, W), bank
     (O, C, kh, kw).  The input gradient correlates grad, spread out by the stride (input
     dilation in the C kernel, no copy), with the transposed, flipped bank; the bank gradient
-    correlates x with grad (the C weight-gradient kernel).
+    correlates x with grad (the C weight-gradient kernel).  With ``input_grad=False`` the
+    input gradient is not computed (None).
     """
     threads = _config.get_num_threads()
     kh, kw = bank.shape[-2:]
     grad_bank = _core.grad_weight(
         x, grad, (kh, kw), strides, pads, 0, 0.0, threads, 0, _config.algorithm_code()
     )
+    if not input_grad:
+        return None, grad_bank
     flipped = np.ascontiguousarray(bank.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
     rows = _crop_dilated(grad.shape[2], strides[0], kh - 1 - pads[0], x.shape[2], kh)
     cols = _crop_dilated(grad.shape[3], strides[1], kw - 1 - pads[2], x.shape[3], kw)
@@ -1179,7 +1183,8 @@ def conv2d_backward(
     *,
     stride: IntPair = 1,
     padding: Padding = 0,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    input_grad: bool = True,
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
     """Gradients of :func:`conv2d` with respect to its input, weight and bias.
 
     Parameters
@@ -1188,10 +1193,13 @@ def conv2d_backward(
         Gradient of a scalar loss with respect to the output.
     x, weight, stride, padding
         The forward call's arguments.
+    input_grad : bool, optional
+        False skips the input gradient (``grad_x`` is None), as PyTorch does for an input that
+        does not require grad: the first layer of a network needs only its weight gradient.
 
     Returns
     -------
-    grad_x : numpy.ndarray, shape of `x`
+    grad_x : numpy.ndarray, shape of `x`, or None
     grad_weight : numpy.ndarray, shape of `weight`
     grad_bias : numpy.ndarray, shape (C_out,)
         ``grad_out`` summed over the batch and space.  All three in the float dtype of
@@ -1230,6 +1238,7 @@ def conv2d_backward(
     kernel = wa.shape[-2:]
     strides = positive_pair(stride, "stride")
     pads = _planar_padding(padding, kernel, strides)
+    input_grad = flag(input_grad, "input_grad")
     out_h, out_w = _output_size(batched.shape, kernel, strides, pads)
     expected = (batched.shape[0], wa.shape[0], out_h, out_w)
     grad_array = as_real_array(grad_out, "grad_out")
@@ -1238,18 +1247,22 @@ def conv2d_backward(
     if not was_batched:
         grad = grad[None]
     grad_bias = _channel_sums(grad)
+    grad_x: np.ndarray | None
     if 0 in batched.shape[:2] or wa.shape[0] == 0:
         grad_x = np.zeros(batched.shape, dtype=dtype)
         grad_weight = np.zeros(wa.shape, dtype=dtype)
     else:
         grad_x, grad_weight = _correlation_backward(
-            grad, contiguous(batched, dtype), contiguous(wa, dtype), strides, pads
+            grad, contiguous(batched, dtype), contiguous(wa, dtype), strides, pads, input_grad
         )
+    if grad_x is None or not input_grad:
+        return None, grad_weight, grad_bias
     return (grad_x if was_batched else grad_x[0]), grad_weight, grad_bias
 
 
-def _group_backward(grad_out, x, weight, group, stride, padding, kind: str):
+def _group_backward(grad_out, x, weight, group, stride, padding, input_grad, kind: str):
     """Shared body of lift_backward and group_conv_backward (arguments as the forward's)."""
+    input_grad = flag(input_grad, "input_grad")
     grp = resolve_group(group)
     order = grp.order
     xa = as_real_array(x, "x")
@@ -1272,6 +1285,7 @@ def _group_backward(grad_out, x, weight, group, stride, padding, kind: str):
     if not was_batched:
         grad = grad[None]
     grad_bias = _channel_sums(grad)
+    grad_x: np.ndarray | None
     if 0 in batched.shape[:2] or out_channels == 0:
         grad_x = np.zeros(batched.shape, dtype=dtype)
         grad_weight = np.zeros(wa.shape, dtype=dtype)
@@ -1280,12 +1294,17 @@ def _group_backward(grad_out, x, weight, group, stride, padding, kind: str):
         x_rows = contiguous(batched, dtype).reshape(n, -1, *batched.shape[-2:])
         bank = _expand(wa.astype(dtype, copy=False), grp, kind)
         grad_rows = grad.reshape(n, out_channels * order, out_h, out_w)
-        grad_x, grad_bank = _correlation_backward(grad_rows, x_rows, bank, strides, pads)
-        grad_x = grad_x.reshape(batched.shape)
+        grad_x, grad_bank = _correlation_backward(
+            grad_rows, x_rows, bank, strides, pads, input_grad
+        )
+        if grad_x is not None:
+            grad_x = grad_x.reshape(batched.shape)
         if kind == "lift":
             grad_weight = _fold_lift(grad_bank, grp, out_channels)
         else:
             grad_weight = _fold_group(grad_bank, grp, out_channels)
+    if grad_x is None or not input_grad:
+        return None, grad_weight, grad_bias
     return (grad_x if was_batched else grad_x[0]), grad_weight, grad_bias
 
 
@@ -1297,7 +1316,8 @@ def lift_backward(
     group: GroupLike = "p4",
     stride: IntPair = 1,
     padding: Padding = 0,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    input_grad: bool = True,
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
     """Gradients of :func:`lift` with respect to its input, its compact weight and its bias.
 
     Parameters
@@ -1306,10 +1326,12 @@ def lift_backward(
         Gradient of a scalar loss with respect to ``lift(x, weight, ...)``.
     x, weight, group, stride, padding
         The forward call's arguments.
+    input_grad : bool, optional
+        False skips the input gradient (``grad_x`` is None), as for :func:`conv2d_backward`.
 
     Returns
     -------
-    grad_x : numpy.ndarray, shape of `x`
+    grad_x : numpy.ndarray, shape of `x`, or None
     grad_weight : numpy.ndarray, shape (C_out, C_in, k, k)
         The gradient with respect to the filters that live on the group, not the expanded bank.
     grad_bias : numpy.ndarray, shape (C_out,)
@@ -1348,7 +1370,7 @@ def lift_backward(
     >>> bool(abs(numeric - gw[1, 0, 2, 0]) < 1e-4)
     True
     """
-    return _group_backward(grad_out, x, weight, group, stride, padding, "lift")
+    return _group_backward(grad_out, x, weight, group, stride, padding, input_grad, "lift")
 
 
 def group_conv_backward(
@@ -1359,7 +1381,8 @@ def group_conv_backward(
     group: GroupLike = "p4",
     stride: IntPair = 1,
     padding: Padding = 0,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    input_grad: bool = True,
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
     """Gradients of :func:`group_conv` with respect to its input, its compact weight and bias.
 
     Parameters
@@ -1368,10 +1391,12 @@ def group_conv_backward(
         Gradient of a scalar loss with respect to ``group_conv(x, weight, ...)``.
     x, weight, group, stride, padding
         The forward call's arguments.
+    input_grad : bool, optional
+        False skips the input gradient (``grad_x`` is None), as for :func:`conv2d_backward`.
 
     Returns
     -------
-    grad_x : numpy.ndarray, shape of `x`
+    grad_x : numpy.ndarray, shape of `x`, or None
     grad_weight : numpy.ndarray, shape (C_out, C_in, |G|, k, k)
         The gradient with respect to the filters on the group, not the expanded bank.
     grad_bias : numpy.ndarray, shape (C_out,)
@@ -1403,7 +1428,7 @@ def group_conv_backward(
     >>> gx.shape, gw.shape, gb.shape
     ((1, 2, 4, 6, 6), (2, 2, 4, 3, 3), (2,))
     """
-    return _group_backward(grad_out, x, weight, group, stride, padding, "group")
+    return _group_backward(grad_out, x, weight, group, stride, padding, input_grad, "group")
 
 
 def max_pool_with_index(values: np.ndarray, kernel, strides, pads) -> tuple[np.ndarray, np.ndarray]:

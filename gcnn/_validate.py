@@ -147,6 +147,15 @@ def boundary_code(boundary) -> int:
     return _BOUNDARIES[boundary]
 
 
+def flag(value, name: str) -> bool:
+    """`value` as a bool: True, False, NumPy's bools, or a 0-d bool array (a stored flag)."""
+    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind == "b":
+        value = value.item()
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
 def positive_int(value, name: str) -> int:
     if isinstance(value, bool):
         raise TypeError(f"{name} must be an integer, got {value!r}")

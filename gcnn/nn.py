@@ -55,7 +55,7 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
 from . import _config, _core, _layers, fourier, steerable
-from ._validate import as_real_array, compute_dtype, contiguous, positive_int
+from ._validate import as_real_array, compute_dtype, contiguous, flag, positive_int
 from .groups import GroupLike, PointGroup, get_group
 
 __all__ = [
@@ -103,12 +103,6 @@ def _float_dtype(dtype: DTypeLike) -> np.dtype:
     if resolved not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise TypeError(f"dtype must be float32 or float64, got {resolved}")
     return resolved
-
-
-def _check_bool(value, name: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
-    return bool(value)
 
 
 def _pair_text(pair: tuple[int, int]) -> str:
@@ -315,19 +309,24 @@ class Layer:
         """The layer's output for `x` (what ``layer(x)`` returns)."""
         raise NotImplementedError(f"{type(self).__name__} does not implement forward")
 
-    def backward(self, grad_out: ArrayLike) -> np.ndarray:
+    def backward(self, grad_out: ArrayLike, *, input_grad: bool = True) -> np.ndarray | None:
         """Gradient of a scalar loss with respect to the input of the last forward.
 
         Parameters
         ----------
         grad_out : array_like
             d loss / d output, with the shape of the last forward's output.
+        input_grad : bool, optional
+            False: only the parameter gradients are wanted (the input is data, as an input
+            that does not require grad in PyTorch), so the layer may skip the input gradient
+            and returns None.  The convolutions skip it, which spares a training step the
+            first layer's input gradient.
 
         Returns
         -------
-        numpy.ndarray
+        numpy.ndarray or None
             d loss / d input, with the shape of the last forward's input (unbatched when the
-            input was), in the dtype the forward computed in.
+            input was), in the dtype the forward computed in; None if `input_grad` is False.
 
         Raises
         ------
@@ -364,11 +363,20 @@ class Layer:
                 f"grad_out must have the shape of {name}'s forward output {cache['out_shape']}, "
                 f"got {grad.shape}"
             )
+        input_grad = flag(input_grad, "input_grad")
         self._cache = _CONSUMED
-        return self._backward(cache, grad.astype(cache["dtype"], copy=False))
+        grad = grad.astype(cache["dtype"], copy=False)
+        if not input_grad:
+            self._backward_parameters(cache, grad)
+            return None
+        return self._backward(cache, grad)
 
     def _backward(self, cache: dict, grad: np.ndarray) -> np.ndarray:
         raise NotImplementedError(f"{type(self).__name__} does not implement backward")
+
+    def _backward_parameters(self, cache: dict, grad: np.ndarray) -> None:
+        """The parameter gradients alone (layers that can skip the input gradient override)."""
+        self._backward(cache, grad)
 
     def _keep(self, **cache) -> None:
         """Store what backward needs after a training-mode forward (and nothing in eval mode)."""
@@ -389,7 +397,7 @@ class Layer:
         TypeError
             If `mode` is not a bool.
         """
-        mode = _check_bool(mode, "mode")
+        mode = flag(mode, "mode")
         self.training = mode
         for _, child in self._named_children():
             child.train(mode)
@@ -496,7 +504,7 @@ class Layer:
                 f"state must be a mapping of names to arrays (e.g. a state_dict), "
                 f"got {type(state).__name__}"
             )
-        strict = _check_bool(strict, "strict")
+        strict = flag(strict, "strict")
         targets = dict(self._state_arrays(""))
         missing = [name for name in targets if name not in state]
         unexpected = [name for name in state if name not in targets]
@@ -550,7 +558,7 @@ class _Convolution(Layer):
     padding: tuple[int, int] | str
     group: PointGroup
     _forward_function: Callable[..., np.ndarray]
-    _backward_function: Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray | None]]
+    _backward_function: Callable[..., tuple[np.ndarray | None, np.ndarray, np.ndarray]]
 
     def _function_keywords(self) -> dict[str, Any]:
         keywords: dict[str, Any] = {"stride": self.stride, "padding": self.padding}
@@ -582,14 +590,25 @@ class _Convolution(Layer):
         return out
 
     def _backward(self, cache: dict, grad: np.ndarray) -> np.ndarray:
-        x = cache["x"]
+        grad_x = self._gradients(cache, grad, True)
+        return np.asarray(grad_x).reshape(cache["x"].shape)
+
+    def _backward_parameters(self, cache: dict, grad: np.ndarray) -> None:
+        self._gradients(cache, grad, False)
+
+    def _gradients(self, cache: dict, grad: np.ndarray, input_grad: bool) -> np.ndarray | None:
+        """Add the parameter gradients; return the input gradient if `input_grad`."""
         grad_x, grad_weight, grad_bias = type(self)._backward_function(
-            grad, x, self._pixel_weight(), **self._function_keywords()
+            grad,
+            cache["x"],
+            self._pixel_weight(),
+            input_grad=input_grad,
+            **self._function_keywords(),
         )
         self._parameters["weight"].grad += self._weight_gradient(grad_weight)
         if "bias" in self._parameters:
             self._parameters["bias"].grad += grad_bias
-        return np.asarray(grad_x).reshape(x.shape)
+        return grad_x
 
 
 class _GroupConvolution(_Convolution):
@@ -631,7 +650,7 @@ class _GroupConvolution(_Convolution):
         self.padding: tuple[int, int] | str = (
             padding if isinstance(padding, str) else _layers.nonnegative_pair(padding, "padding")
         )
-        bias = _check_bool(bias, "bias")
+        bias = flag(bias, "bias")
         dtype = _float_dtype(dtype)
         generator = _generator(rng)
 
@@ -868,7 +887,7 @@ class Conv2d(_Convolution):
             padding if isinstance(padding, str) else _layers.nonnegative_pair(padding, "padding")
         )
         self.padding_sides()  # checked now so that a bad layer fails when built
-        bias = _check_bool(bias, "bias")
+        bias = flag(bias, "bias")
         dtype = _float_dtype(dtype)
         generator = _generator(rng)
         shape = (self.out_channels, self.in_channels) + self.kernel_size
@@ -1310,7 +1329,7 @@ class Linear(Layer):
         super().__init__()
         self.in_features = positive_int(in_features, "in_features")
         self.out_features = positive_int(out_features, "out_features")
-        bias = _check_bool(bias, "bias")
+        bias = flag(bias, "bias")
         dtype = _float_dtype(dtype)
         generator = _generator(rng)
         bound = 1.0 / math.sqrt(self.in_features)
@@ -1397,8 +1416,8 @@ class _BatchNorm(Layer):
                 raise ValueError(f"momentum must be in [0, 1] or None, got {momentum!r}")
             momentum = float(momentum)
         self.momentum = momentum
-        self.affine = _check_bool(affine, "affine")
-        self.track_running_stats = _check_bool(track_running_stats, "track_running_stats")
+        self.affine = flag(affine, "affine")
+        self.track_running_stats = flag(track_running_stats, "track_running_stats")
         self.dtype = _float_dtype(dtype)
         channels = self.num_features
         _check_size(
@@ -1672,8 +1691,12 @@ class Sequential(Layer):
                 raise wrapped from exc
         return np.asarray(x)
 
-    def backward(self, grad_out: ArrayLike) -> np.ndarray:
+    def backward(self, grad_out: ArrayLike, *, input_grad: bool = True) -> np.ndarray | None:
         """Run every layer's backward, last layer first; see :meth:`Layer.backward`.
+
+        ``input_grad=False`` goes to the first layer only (every other layer's input gradient
+        is the gradient of the layer before): a training step that does not use the gradient
+        with respect to the images passes it, and gets None.
 
         Raises
         ------
@@ -1682,7 +1705,8 @@ class Sequential(Layer):
         RuntimeError, ValueError
             From a layer's backward, naming the layer.
         """
-        grad = grad_out
+        input_grad = flag(input_grad, "input_grad")
+        grad: ArrayLike = grad_out
         for index in reversed(range(len(self._layers))):
             layer = self._layers[index]
             if not isinstance(layer, Layer):
@@ -1691,13 +1715,16 @@ class Sequential(Layer):
                     "backward"
                 )
             try:
-                grad = layer.backward(grad)
+                returned = layer.backward(grad, input_grad=input_grad or index > 0)
             except Exception as exc:
                 wrapped = _in_layer(exc, index, layer)
                 if wrapped is None:
                     raise
                 raise wrapped from exc
-        return np.asarray(grad)
+            if returned is None:  # the first layer, told input_grad=False
+                return None
+            grad = returned
+        return None if not input_grad else np.asarray(grad)
 
     def __len__(self) -> int:
         return len(self._layers)

@@ -10,6 +10,8 @@ arrays and numbers that ``np.savez`` can store.
 Examples
 --------
 >>> import numpy as np
+
+from ._validate import flag
 >>> from gcnn import optim
 >>> class Param:
 ...     def __init__(self, data):
@@ -32,6 +34,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
+
+from ._validate import flag
 
 __all__ = ["SGD", "Adam", "Optimizer"]
 
@@ -63,14 +67,6 @@ def _nonnegative(value, name: str) -> float:
     if number < 0:
         raise ValueError(f"{name} must be nonnegative, got {number}")
     return number
-
-
-def _flag(value, name: str) -> bool:
-    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind == "b":
-        value = value.item()
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
-    return bool(value)
 
 
 def _betas(value) -> tuple[float, float]:
@@ -431,7 +427,7 @@ class SGD(Optimizer):
         momentum = _nonnegative(values["momentum"], "momentum")
         dampening = _number(values["dampening"], "dampening")
         weight_decay = _nonnegative(values["weight_decay"], "weight_decay")
-        nesterov = _flag(values["nesterov"], "nesterov")
+        nesterov = flag(values["nesterov"], "nesterov")
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError(
                 "nesterov=True requires momentum > 0 and dampening == 0, got "
@@ -567,7 +563,7 @@ class Adam(Optimizer):
         betas = _betas(values["betas"])
         eps = _nonnegative(values["eps"], "eps")
         weight_decay = _nonnegative(values["weight_decay"], "weight_decay")
-        amsgrad = _flag(values["amsgrad"], "amsgrad")
+        amsgrad = flag(values["amsgrad"], "amsgrad")
         self._lr, self._betas, self._eps = lr, betas, eps
         self._weight_decay, self._amsgrad = weight_decay, amsgrad
 

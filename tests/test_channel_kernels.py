@@ -106,7 +106,7 @@ def _first_winner_pool_2x2(x):
             (2 * i + 1, 2 * j + 1),
         ):
             v = x[p, y, xx]
-            if best is None or (best == best and (v > best or v != v)):
+            if best is None or (not np.isnan(best) and (v > best or np.isnan(v))):
                 best, at = v, y * width + xx
         out[p, i, j], index[p, i, j] = best, at
     return out, index

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gcnn import _config, _core
+from gcnn import _config, _core, _layers
 from gcnn import reference as ref
 from gcnn._layers import (
     conv2d,
@@ -347,6 +347,45 @@ def test_backward_argument_errors_name_the_argument():
         lift_backward(g, x, w, stride=0)
     with pytest.raises(ValueError, match="group must be"):
         lift_backward(g, x, w, group="c0")
+
+
+class _CorrelateSpy:
+    """gcnn._core with a count of its correlate calls (the input gradient's kernel)."""
+
+    def __init__(self):
+        self.correlate_calls = 0
+
+    def __getattr__(self, name):
+        return getattr(_core, name)
+
+    def correlate(self, *args):
+        self.correlate_calls += 1
+        return _core.correlate(*args)
+
+
+@pytest.mark.parametrize(
+    ("function", "x_shape", "w_shape"),
+    [
+        (conv2d_backward, (2, 3, 7, 6), (4, 3, 3, 3)),
+        (lift_backward, (2, 2, 7, 7), (3, 2, 3, 3)),
+        (group_conv_backward, (2, 2, 4, 7, 7), (3, 2, 4, 3, 3)),
+    ],
+)
+def test_input_grad_false_skips_only_the_input_gradient(monkeypatch, function, x_shape, w_shape):
+    rng = np.random.default_rng(3)
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    forward = {conv2d_backward: conv2d, lift_backward: lift, group_conv_backward: group_conv}
+    g = rng.standard_normal(forward[function](x, w, padding=1, stride=(1, 2)).shape)
+    spy = _CorrelateSpy()
+    monkeypatch.setattr(_layers, "_core", spy)
+    gx, gw, gb = function(g, x, w, padding=1, stride=(1, 2))
+    assert spy.correlate_calls == 1 and gx.shape == x.shape
+    none, gw_only, gb_only = function(g, x, w, padding=1, stride=(1, 2), input_grad=False)
+    assert none is None and spy.correlate_calls == 1  # the input gradient was not computed
+    np.testing.assert_array_equal(gw_only, gw)
+    np.testing.assert_array_equal(gb_only, gb)
+    with pytest.raises(TypeError, match="input_grad must be True or False"):
+        function(g, x, w, padding=1, stride=(1, 2), input_grad="no")
 
 
 def test_channels_last_images_get_a_layout_hint():

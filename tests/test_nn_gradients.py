@@ -147,6 +147,48 @@ def test_sequential_gradient_is_the_chain_rule():
     assert_gradients_match_finite_differences(net, random((3, 2, 4, 3, 3)))
 
 
+@pytest.mark.parametrize("first", ["lift", "conv2d", "linear"])
+def test_backward_without_input_grad_gives_the_same_parameter_gradients(first):
+    if first == "lift":
+        net = nn.Sequential(
+            nn.LiftingConv(2, 3, 3, dtype=np.float64, rng=0),
+            nn.GroupBatchNorm(3, dtype=np.float64),
+            nn.ReLU(),
+            nn.GroupConv(3, 2, 3, padding=1, dtype=np.float64, rng=1),
+            nn.GroupPool("max"),
+            nn.Flatten(),
+        )
+    elif first == "conv2d":
+        net = nn.Sequential(nn.Conv2d(2, 3, 3, dtype=np.float64, rng=0), nn.ReLU(), nn.Flatten())
+    else:
+        net = nn.Sequential(nn.Flatten(), nn.Linear(50, 3, dtype=np.float64, rng=0))
+    x = random((4, 2, 5, 5))
+    projection = random(net(x).shape, seed=2)
+    net.zero_grad()
+    net(x)
+    grad_x = net.backward(projection)
+    assert grad_x.shape == x.shape
+    full = {name: p.grad.copy() for name, p in net.named_parameters()}
+    net.zero_grad()
+    net(x)
+    assert net.backward(projection, input_grad=False) is None
+    for name, parameter in net.named_parameters():
+        np.testing.assert_array_equal(parameter.grad, full[name], err_msg=name)
+    with pytest.raises(TypeError, match="input_grad must be True or False"):
+        net(x)
+        net.backward(projection, input_grad=1)
+
+
+def test_a_layer_backward_without_input_grad_returns_none_and_frees_the_cache():
+    layer = nn.GroupConv(2, 2, 3, dtype=np.float64, rng=0)
+    x = random((1, 2, 4, 5, 5))
+    grad = random(layer(x).shape)
+    assert layer.backward(grad, input_grad=False) is None
+    assert np.abs(dict(layer.named_parameters())["weight"].grad).sum() > 0
+    with pytest.raises(RuntimeError, match="twice"):
+        layer.backward(grad, input_grad=False)
+
+
 # --------------------------------------------------------------------------- PyTorch autograd
 
 

@@ -53,7 +53,7 @@ def gcnn_step(name: str, batch: int, side: int):
         logits = model(images)
         loss_fn(logits, labels)
         optimizer.zero_grad()
-        model.backward(loss_fn.backward())
+        model.backward(loss_fn.backward(), input_grad=False)
         optimizer.step()
         return logits
 

@@ -368,7 +368,7 @@ def train_epoch(
         logits = model(images[index])
         loss = loss_fn(logits, labels[index])
         optimizer.zero_grad()
-        model.backward(loss_fn.backward())
+        model.backward(loss_fn.backward(), input_grad=False)
         optimizer.step()
         total_loss += loss * len(index)
         wrong += int(np.sum(np.argmax(logits, axis=1) != labels[index]))

@@ -71,10 +71,14 @@ def _forward(ctx, function, x, weight, bias, keywords: dict[str, Any]) -> torch.
 
 def _backward(ctx, function, grad_out: torch.Tensor) -> tuple:
     x, weight = ctx.saved_tensors
-    grad_x, grad_weight, grad_bias = function(
-        _view(grad_out.to(x.dtype)), _view(x), _view(weight), **ctx.keywords
-    )
     wanted = ctx.needs_input_grad
+    grad_x, grad_weight, grad_bias = function(
+        _view(grad_out.to(x.dtype)),
+        _view(x),
+        _view(weight),
+        input_grad=bool(wanted[0]),
+        **ctx.keywords,
+    )
     return (
         _tensor(grad_x) if wanted[0] else None,
         _tensor(grad_weight) if wanted[1] else None,

@@ -19,6 +19,7 @@ import torch
 from torch.nn import functional
 
 from gcnn import _layers, nn
+from gcnn._validate import flag
 from gcnn.torch import _distributed, _kernels
 
 __all__ = [
@@ -64,12 +65,6 @@ def _template_dtype(dtype: torch.dtype) -> type:
 
 def _resolve_device(device: Any) -> torch.device:
     return torch.device(device) if device is not None else torch.empty(()).device
-
-
-def _check_bool(value: Any, name: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
-    return bool(value)
 
 
 def copy_state(module: torch.nn.Module, layer: nn.Layer) -> None:
@@ -124,7 +119,7 @@ class _GroupConvolution(torch.nn.Module):
         self.in_channels, self.out_channels = template.in_channels, template.out_channels
         self.kernel_size, self.group = template.kernel_size, template.group
         self.stride, self.padding = template.stride, template.padding
-        self.use_gcnn_kernels = _check_bool(use_gcnn_kernels, "use_gcnn_kernels")
+        self.use_gcnn_kernels = flag(use_gcnn_kernels, "use_gcnn_kernels")
         self._padding_pair = template.padding_pair()
         device = _resolve_device(device)
         self.weight = torch.nn.Parameter(
@@ -409,7 +404,7 @@ class Conv2d(torch.nn.Conv2d):
         if rng is not None:
             self.to_empty(device=_resolve_device(device))
             copy_state(self, template)
-        self.use_gcnn_kernels = _check_bool(use_gcnn_kernels, "use_gcnn_kernels")
+        self.use_gcnn_kernels = flag(use_gcnn_kernels, "use_gcnn_kernels")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.use_gcnn_kernels:
@@ -488,7 +483,7 @@ def set_gcnn_kernels(module: torch.nn.Module, enabled: bool = True) -> torch.nn.
     >>> gcnn.torch.set_gcnn_kernels(model)[0]
     LiftingConv(1 -> 10, p4, kernel 3x3, stride=(1, 1), padding=(0, 0), use_gcnn_kernels=True)
     """
-    enabled = _check_bool(enabled, "enabled")
+    enabled = flag(enabled, "enabled")
     for child in module.modules():
         if isinstance(child, (_GroupConvolution, Conv2d)):
             child.use_gcnn_kernels = enabled
