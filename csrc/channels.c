@@ -117,35 +117,36 @@ int gcnn_channel_moments_f64(const double *x, ptrdiff_t n, ptrdiff_t c, ptrdiff_
 }
 
 int gcnn_channel_affine_f32(const float *x, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s,
-                            const float *scale, const float *shift, float *out,
+                            const float *scale, const float *shift, float *out, uint8_t *positive,
                             int num_threads, int simd)
 {
     GCNN_CHANNEL_ENTRY_CHECKS(x == NULL || scale == NULL || shift == NULL || out == NULL)
-    GCNN_DISPATCH(simd, channel_affine_f32, (x, n, c, s, scale, shift, out, threads))
+    GCNN_DISPATCH(simd, channel_affine_f32, (x, n, c, s, scale, shift, out, positive, threads))
 }
 
 int gcnn_channel_affine_f64(const double *x, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s,
                             const double *scale, const double *shift, double *out,
-                            int num_threads, int simd)
+                            uint8_t *positive, int num_threads, int simd)
 {
     GCNN_CHANNEL_ENTRY_CHECKS(x == NULL || scale == NULL || shift == NULL || out == NULL)
-    GCNN_DISPATCH(simd, channel_affine_f64, (x, n, c, s, scale, shift, out, threads))
+    GCNN_DISPATCH(simd, channel_affine_f64, (x, n, c, s, scale, shift, out, positive, threads))
 }
 
-int gcnn_batch_norm_backward_f32(const float *grad, const float *x, ptrdiff_t n, ptrdiff_t c,
-                                 ptrdiff_t s, const double *mean, const double *inv_std,
-                                 const float *weight, float *grad_x, double *grad_weight,
-                                 double *grad_bias, int num_threads, int simd)
+int gcnn_batch_norm_backward_f32(const float *grad, const uint8_t *positive, const float *x,
+                                 ptrdiff_t n, ptrdiff_t c, ptrdiff_t s, const double *mean,
+                                 const double *inv_std, const float *weight, float *grad_x,
+                                 double *grad_weight, double *grad_bias, int num_threads,
+                                 int simd)
 {
     GCNN_CHANNEL_ENTRY_CHECKS(grad == NULL || x == NULL || mean == NULL || inv_std == NULL ||
                               grad_x == NULL || grad_weight == NULL || grad_bias == NULL)
     GCNN_DISPATCH(simd, batch_norm_backward_f32,
-                  (grad, x, n, c, s, mean, inv_std, weight, grad_x, grad_weight, grad_bias,
-                   threads))
+                  (grad, positive, x, n, c, s, mean, inv_std, weight, grad_x, grad_weight,
+                   grad_bias, threads))
 }
 
-int gcnn_batch_norm_backward_f64(const double *grad, const double *x, ptrdiff_t n,
-                                 ptrdiff_t c, ptrdiff_t s, const double *mean,
+int gcnn_batch_norm_backward_f64(const double *grad, const uint8_t *positive,
+                                 const double *x, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s, const double *mean,
                                  const double *inv_std, const double *weight, double *grad_x,
                                  double *grad_weight, double *grad_bias, int num_threads,
                                  int simd)
@@ -153,8 +154,8 @@ int gcnn_batch_norm_backward_f64(const double *grad, const double *x, ptrdiff_t 
     GCNN_CHANNEL_ENTRY_CHECKS(grad == NULL || x == NULL || mean == NULL || inv_std == NULL ||
                               grad_x == NULL || grad_weight == NULL || grad_bias == NULL)
     GCNN_DISPATCH(simd, batch_norm_backward_f64,
-                  (grad, x, n, c, s, mean, inv_std, weight, grad_x, grad_weight, grad_bias,
-                   threads))
+                  (grad, positive, x, n, c, s, mean, inv_std, weight, grad_x, grad_weight,
+                   grad_bias, threads))
 }
 
 int gcnn_pool_out_shape(const gcnn_pool_params *p, ptrdiff_t *out_h, ptrdiff_t *out_w)

@@ -48,9 +48,41 @@ static void GCNN_NAME(run_sums)(const GCNN_T *restrict x, ptrdiff_t s, GCNN_T m,
     *centered_squares += (double)lanes_squares + tail_squares;
 }
 
-/* sum g[j] and sum g[j] * (x[j] - m) over one run. */
-static void GCNN_NAME(run_grad_sums)(const GCNN_T *restrict g, const GCNN_T *restrict x,
-                                     ptrdiff_t s, GCNN_T m, double *sum_g, double *sum_gx)
+static GCNN_INLINE GCNN_T GCNN_NAME(pass1)(GCNN_T v, uint8_t m)
+{
+    /* bits, not a select: the compiler must not fold the mask into the
+     * products that follow (which changes their rounding under contraction) */
+    GCNN_IT bits;
+    memcpy(&bits, &v, sizeof bits);
+    bits &= -(GCNN_IT)(m != 0);
+    memcpy(&v, &bits, sizeof v);
+    return v;
+}
+
+#if GCNN_VECTORS
+/* GCNN_LANES bytes of a ReLU mask, loaded and stored unaligned. */
+typedef uint8_t GCNN_NAME(bvec)
+    __attribute__((vector_size(GCNN_VBYTES / sizeof(GCNN_T)), aligned(1), may_alias));
+#endif
+
+/* v where m[lane] != 0, else +0 (ReLU's backward select, a bitwise and as in
+ * relu_impl.h, so the numbers are those of relu_backward then the batch norm). */
+static GCNN_INLINE VEC GCNN_NAME(pass)(VEC v, const uint8_t *restrict m)
+{
+#if GCNN_VECTORS
+    const GCNN_NAME(ivec) lanes =
+        __builtin_convertvector(*(const GCNN_NAME(bvec) *)m, GCNN_NAME(ivec));
+    return (VEC)((GCNN_NAME(ivec))v & (lanes != 0));
+#else
+    return GCNN_NAME(pass1)(v, m[0]);
+#endif
+}
+
+/* sum g[j] and sum g[j] * (x[j] - m) over one run; with a mask p, g[j] is
+ * taken where p[j] != 0 and 0 elsewhere (the gradient through a ReLU). */
+static void GCNN_NAME(run_grad_sums)(const GCNN_T *restrict g, const uint8_t *restrict p,
+                                     const GCNN_T *restrict x, ptrdiff_t s, GCNN_T m,
+                                     double *sum_g, double *sum_gx)
 {
     VEC total[GCNN_RUN_ACC], dots[GCNN_RUN_ACC];
     GCNN_UNROLL
@@ -61,7 +93,9 @@ static void GCNN_NAME(run_grad_sums)(const GCNN_T *restrict g, const GCNN_T *res
     for (; j + GCNN_RUN_ACC * GCNN_LANES <= s; j += GCNN_RUN_ACC * GCNN_LANES) {
         GCNN_UNROLL
         for (int a = 0; a < GCNN_RUN_ACC; ++a) {
-            const VEC gv = VLOAD(g + j + a * GCNN_LANES);
+            VEC gv = VLOAD(g + j + a * GCNN_LANES);
+            if (p)
+                gv = GCNN_NAME(pass)(gv, p + j + a * GCNN_LANES);
             total[a] += gv;
             dots[a] += gv * (VLOAD(x + j + a * GCNN_LANES) - mv);
         }
@@ -76,10 +110,19 @@ static void GCNN_NAME(run_grad_sums)(const GCNN_T *restrict g, const GCNN_T *res
         for (ptrdiff_t l = 0; l < GCNN_LANES; ++l)
             lanes_dots += spill[l];
     }
+    /* the tail: one loop for both cases (the compiler may vectorise its
+     * products, which rounds differently from a fused multiply-add) */
     double tail_total = 0, tail_dots = 0;
-    for (; j < s; ++j) {
-        tail_total += g[j];
-        tail_dots += (double)g[j] * (x[j] - m);
+    GCNN_T masked[GCNN_RUN_ACC * GCNN_LANES];
+    const GCNN_T *restrict gt = g + j;
+    if (p) {
+        for (ptrdiff_t t = 0; j + t < s; ++t)
+            masked[t] = GCNN_NAME(pass1)(g[j + t], p[j + t]);
+        gt = masked;
+    }
+    for (ptrdiff_t t = 0; j + t < s; ++t) {
+        tail_total += gt[t];
+        tail_dots += (double)gt[t] * (x[j + t] - m);
     }
     *sum_g += (double)lanes_total + tail_total;
     *sum_gx += (double)lanes_dots + tail_dots;
@@ -92,6 +135,8 @@ struct GCNN_NAME(channel_work) {
     const double *mean_in, *inv_std;
     double *mean, *var, *grad_weight, *grad_bias;
     GCNN_T *out;
+    uint8_t *positive;          /* affine + ReLU: where the output is > 0 */
+    const uint8_t *positive_in; /* backward through a ReLU: where grad passes */
 };
 
 /* Item = channel k: its mean and centred variance. */
@@ -121,30 +166,58 @@ static int GCNN_NAME(moments_item)(void *arg, ptrdiff_t k, int worker)
 static int GCNN_NAME(channel_moments)(const GCNN_T *x, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s,
                                       double *mean, double *var, int threads)
 {
-    struct GCNN_NAME(channel_work) w = {x, NULL, NULL, NULL, NULL, n, c, s, NULL, NULL,
-                                        mean, var, NULL, NULL, NULL};
+    struct GCNN_NAME(channel_work) w = {x,    NULL, NULL, NULL, NULL, n,    c,   s,
+                                        NULL, NULL, mean, var,  NULL, NULL, NULL, NULL, NULL};
     return gcnn_parallel_for(c, threads, GCNN_NAME(moments_item), &w, NULL);
 }
 
-/* Item = one run (image, channel): x * scale + shift. */
+/* Item = one run (image, channel): x * scale + shift; with a mask to fill,
+ * followed by ReLU as relu_impl.h computes it (max(y, 0) keeping NaN, the
+ * mask y > 0), in the same pass.  Both cases run the same loops, so y
+ * rounds the same way with and without the ReLU. */
 static int GCNN_NAME(affine_item)(void *arg, ptrdiff_t run, int worker)
 {
     const struct GCNN_NAME(channel_work) *w = arg;
     const GCNN_T a = w->scale[run % w->c], b = w->shift[run % w->c];
     const GCNN_T *restrict src = w->x + run * w->s;
     GCNN_T *restrict dst = w->out + run * w->s;
+    uint8_t *restrict positive = w->positive ? w->positive + run * w->s : NULL;
+    const ptrdiff_t s = w->s;
     (void)worker;
-    for (ptrdiff_t j = 0; j < w->s; ++j)
-        dst[j] = src[j] * a + b;
+    ptrdiff_t j = 0;
+#if GCNN_VECTORS
+    const VEC av = (VEC){0} + a, bv = (VEC){0} + b, zero = {0};
+    for (; j + GCNN_LANES <= s; j += GCNN_LANES) {
+        const VEC y = VLOAD(src + j) * av + bv;
+        if (positive == NULL) {
+            VSTORE(dst + j, y);
+            continue;
+        }
+        /* y < 0 ? 0 : y (NaN and -0 kept), and the mask y > 0 as 0/1 bytes */
+        VSTORE(dst + j, (VEC)((GCNN_NAME(ivec))y & ~(y < zero)));
+        *(GCNN_NAME(bvec) *)(positive + j) =
+            __builtin_convertvector((y > zero) & 1, GCNN_NAME(bvec));
+    }
+#endif
+    for (; j < s; ++j) {
+        const GCNN_T y = src[j] * a + b;
+        if (positive == NULL) {
+            dst[j] = y;
+            continue;
+        }
+        dst[j] = y < 0 ? 0 : y;
+        positive[j] = y > 0;
+    }
     return GCNN_OK;
 }
 
 static int GCNN_NAME(channel_affine)(const GCNN_T *x, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s,
                                      const GCNN_T *scale, const GCNN_T *shift, GCNN_T *out,
-                                     int threads)
+                                     uint8_t *positive, int threads)
 {
-    struct GCNN_NAME(channel_work) w = {x, NULL, scale, shift, NULL, n, c, s, NULL, NULL,
-                                        NULL, NULL, NULL, NULL, out};
+    struct GCNN_NAME(channel_work) w = {x,    NULL, scale, shift, NULL, n,   c,
+                                        s,    NULL, NULL,  NULL,  NULL, NULL, NULL,
+                                        out,  positive, NULL};
     return gcnn_parallel_for(n * c, threads, GCNN_NAME(affine_item), &w, NULL);
 }
 
@@ -156,8 +229,10 @@ static int GCNN_NAME(bn_sums_item)(void *arg, ptrdiff_t k, int worker)
     double sum_g = 0, sum_gx = 0;
     (void)worker;
     for (ptrdiff_t i = 0; i < n; ++i)
-        GCNN_NAME(run_grad_sums)(w->grad + (i * c + k) * s, w->x + (i * c + k) * s, s,
-                                 (GCNN_T)w->mean_in[k], &sum_g, &sum_gx);
+        GCNN_NAME(run_grad_sums)(w->grad + (i * c + k) * s,
+                                 w->positive_in ? w->positive_in + (i * c + k) * s : NULL,
+                                 w->x + (i * c + k) * s, s, (GCNN_T)w->mean_in[k], &sum_g,
+                                 &sum_gx);
     /* the run sums were centred on the rounded mean: shift to the exact one */
     sum_gx -= (w->mean_in[k] - (double)(GCNN_T)w->mean_in[k]) * sum_g;
     w->grad_bias[k] = sum_g;
@@ -179,21 +254,35 @@ static int GCNN_NAME(bn_grad_x_item)(void *arg, ptrdiff_t run, int worker)
     const GCNN_T *restrict g = w->grad + run * w->s;
     const GCNN_T *restrict xs = w->x + run * w->s;
     GCNN_T *restrict dst = w->out + run * w->s;
+    const uint8_t *restrict p = w->positive_in ? w->positive_in + run * w->s : NULL;
+    const ptrdiff_t s = w->s;
     (void)worker;
-    for (ptrdiff_t j = 0; j < w->s; ++j)
-        dst[j] = A * g[j] + B * (xs[j] - m) + C;
+    /* one loop with and without the mask, so both round alike */
+    ptrdiff_t j = 0;
+#if GCNN_VECTORS
+    const VEC Av = (VEC){0} + A, Bv = (VEC){0} + B, Cv = (VEC){0} + C, mv = (VEC){0} + m;
+    for (; j + GCNN_LANES <= s; j += GCNN_LANES) {
+        const VEC gv = p ? GCNN_NAME(pass)(VLOAD(g + j), p + j) : VLOAD(g + j);
+        VSTORE(dst + j, Av * gv + Bv * (VLOAD(xs + j) - mv) + Cv);
+    }
+#endif
+    for (; j < s; ++j) {
+        const GCNN_T gj = p ? GCNN_NAME(pass1)(g[j], p[j]) : g[j];
+        dst[j] = A * gj + B * (xs[j] - m) + C;
+    }
     return GCNN_OK;
 }
 
-static int GCNN_NAME(batch_norm_backward)(const GCNN_T *grad, const GCNN_T *x, ptrdiff_t n,
-                                          ptrdiff_t c, ptrdiff_t s, const double *mean,
+static int GCNN_NAME(batch_norm_backward)(const GCNN_T *grad, const uint8_t *positive,
+                                          const GCNN_T *x, ptrdiff_t n, ptrdiff_t c,
+                                          ptrdiff_t s, const double *mean,
                                           const double *inv_std, const GCNN_T *weight,
                                           GCNN_T *grad_x, double *grad_weight,
                                           double *grad_bias, int threads)
 {
-    struct GCNN_NAME(channel_work) w = {x,       grad,        NULL,        NULL,     weight,
-                                        n,       c,           s,           mean,     inv_std,
-                                        NULL,    NULL,        grad_weight, grad_bias, grad_x};
+    struct GCNN_NAME(channel_work) w = {x,           grad,      NULL,   NULL, weight,  n,
+                                        c,           s,         mean,   inv_std, NULL, NULL,
+                                        grad_weight, grad_bias, grad_x, NULL, positive};
     const int status = gcnn_parallel_for(c, threads, GCNN_NAME(bn_sums_item), &w, NULL);
     if (status != GCNN_OK)
         return status;

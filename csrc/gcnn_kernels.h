@@ -198,26 +198,31 @@ int gcnn_channel_moments_f32(const float *x, ptrdiff_t n, ptrdiff_t c, ptrdiff_t
 int gcnn_channel_moments_f64(const double *x, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s,
                              double *mean, double *var, int num_threads, int simd);
 
-/* out[i][k][j] = x[i][k][j] * scale[k] + shift[k]; out may be x. */
+/* out[i][k][j] = x[i][k][j] * scale[k] + shift[k]; out may be x.  With
+ * positive not NULL, ReLU follows in the same pass: out = max(y, 0) (NaN
+ * kept) and positive[i][k][j] = y > 0, the numbers of gcnn_relu_* on y. */
 int gcnn_channel_affine_f32(const float *x, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s,
                             const float *scale, const float *shift, float *out,
-                            int num_threads, int simd);
+                            uint8_t *positive, int num_threads, int simd);
 int gcnn_channel_affine_f64(const double *x, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s,
                             const double *scale, const double *shift, double *out,
-                            int num_threads, int simd);
+                            uint8_t *positive, int num_threads, int simd);
 
 /* Batch normalisation backward.  With xhat = (x - mean[k]) * inv_std[k],
  * M = n * s and g = grad:
  *     grad_bias[k]   = sum g,   grad_weight[k] = sum g * xhat    (double)
  *     grad_x = weight[k] * inv_std[k] * (g - grad_bias[k] / M
  *                                          - xhat * grad_weight[k] / M)
- * weight NULL means 1.  grad_x may be grad. */
-int gcnn_batch_norm_backward_f32(const float *grad, const float *x, ptrdiff_t n, ptrdiff_t c,
-                                 ptrdiff_t s, const double *mean, const double *inv_std,
-                                 const float *weight, float *grad_x, double *grad_weight,
-                                 double *grad_bias, int num_threads, int simd);
-int gcnn_batch_norm_backward_f64(const double *grad, const double *x, ptrdiff_t n,
-                                 ptrdiff_t c, ptrdiff_t s, const double *mean,
+ * weight NULL means 1.  grad_x may be grad.  positive not NULL: g is grad
+ * where positive != 0 and 0 elsewhere (a ReLU after the batch norm,
+ * gcnn_relu_backward_* folded in; the same numbers). */
+int gcnn_batch_norm_backward_f32(const float *grad, const uint8_t *positive, const float *x,
+                                 ptrdiff_t n, ptrdiff_t c, ptrdiff_t s, const double *mean,
+                                 const double *inv_std, const float *weight, float *grad_x,
+                                 double *grad_weight, double *grad_bias, int num_threads,
+                                 int simd);
+int gcnn_batch_norm_backward_f64(const double *grad, const uint8_t *positive,
+                                 const double *x, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s, const double *mean,
                                  const double *inv_std, const double *weight, double *grad_x,
                                  double *grad_weight, double *grad_bias, int num_threads,
                                  int simd);

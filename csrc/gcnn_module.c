@@ -571,19 +571,20 @@ fail:
 }
 
 PyDoc_STRVAR(channel_affine_doc,
-"channel_affine(x, scale, shift, num_threads=1, simd=0)\n--\n\n"
+"channel_affine(x, scale, shift, num_threads=1, simd=0, relu=False)\n--\n\n"
 "x (N, C, S) * scale[c] + shift[c] (private); scale and shift are cast to\n"
-"x's dtype. Returns a new array like x.");
+"x's dtype. Returns a new array like x; with relu=True, ReLU follows in the\n"
+"same pass and (out, positive) is returned, as relu() returns them.");
 
 static PyObject *core_channel_affine(PyObject *module, PyObject *args, PyObject *kwargs)
 {
-    static char *keywords[] = {"x", "scale", "shift", "num_threads", "simd", NULL};
+    static char *keywords[] = {"x", "scale", "shift", "num_threads", "simd", "relu", NULL};
     PyObject *x_obj, *scale_obj, *shift_obj;
-    int num_threads = 1, simd = GCNN_SIMD_AUTO;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOO|ii:channel_affine", keywords, &x_obj,
-                                     &scale_obj, &shift_obj, &num_threads, &simd))
+    int num_threads = 1, simd = GCNN_SIMD_AUTO, relu = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOO|iip:channel_affine", keywords, &x_obj,
+                                     &scale_obj, &shift_obj, &num_threads, &simd, &relu))
         return NULL;
-    PyArrayObject *x = NULL, *scale = NULL, *shift = NULL, *out = NULL;
+    PyArrayObject *x = NULL, *scale = NULL, *shift = NULL, *out = NULL, *positive = NULL;
     x = as_float_array(x_obj, "x", -1, 3);
     if (x == NULL)
         goto fail;
@@ -596,49 +597,59 @@ static PyObject *core_channel_affine(PyObject *module, PyObject *args, PyObject 
     out = new_output(module, 3, PyArray_DIMS(x), typenum);
     if (out == NULL)
         goto fail;
+    if (relu && (positive = new_output(module, 3, PyArray_DIMS(x), NPY_UINT8)) == NULL)
+        goto fail;
     int status;
     const ptrdiff_t n = PyArray_DIM(x, 0), s = PyArray_DIM(x, 2);
+    uint8_t *mask = positive ? PyArray_DATA(positive) : NULL;
     Py_BEGIN_ALLOW_THREADS
     if (typenum == NPY_FLOAT32)
         status = gcnn_channel_affine_f32(PyArray_DATA(x), n, c, s, PyArray_DATA(scale),
-                                         PyArray_DATA(shift), PyArray_DATA(out), num_threads,
-                                         simd);
+                                         PyArray_DATA(shift), PyArray_DATA(out), mask,
+                                         num_threads, simd);
     else
         status = gcnn_channel_affine_f64(PyArray_DATA(x), n, c, s, PyArray_DATA(scale),
-                                         PyArray_DATA(shift), PyArray_DATA(out), num_threads,
-                                         simd);
+                                         PyArray_DATA(shift), PyArray_DATA(out), mask,
+                                         num_threads, simd);
     Py_END_ALLOW_THREADS
     if (raise_status(status) < 0)
         goto fail;
     Py_DECREF(x);
     Py_DECREF(scale);
     Py_DECREF(shift);
+    if (positive)
+        return Py_BuildValue("(NN)", out, positive);
     return (PyObject *)out;
 fail:
     Py_XDECREF(x);
     Py_XDECREF(scale);
     Py_XDECREF(shift);
     Py_XDECREF(out);
+    Py_XDECREF(positive);
     return NULL;
 }
 
 PyDoc_STRVAR(batch_norm_backward_doc,
-"batch_norm_backward(grad, x, mean, inv_std, weight=None, num_threads=1, simd=0)\n--\n\n"
+"batch_norm_backward(grad, x, mean, inv_std, weight=None, num_threads=1, simd=0,\n"
+"                    positive=None)\n--\n\n"
 "Batch-norm gradients (private): grad and x (N, C, S) of one float dtype,\n"
 "mean and inv_std (C,) (cast to float64), weight (C,) or None. Returns\n"
-"(grad_x like x, grad_weight float64 (C,), grad_bias float64 (C,)).");
+"(grad_x like x, grad_weight float64 (C,), grad_bias float64 (C,)).\n"
+"positive: the uint8 mask of a ReLU after the batch norm, of x's shape; grad\n"
+"is then the ReLU's output gradient (relu_backward is done on the fly).");
 
 static PyObject *core_batch_norm_backward(PyObject *module, PyObject *args, PyObject *kwargs)
 {
-    static char *keywords[] = {"grad", "x",           "mean", "inv_std", "weight",
-                               "num_threads", "simd", NULL};
-    PyObject *g_obj, *x_obj, *mean_obj, *inv_std_obj, *weight_obj = Py_None;
+    static char *keywords[] = {"grad",        "x",    "mean",     "inv_std", "weight",
+                               "num_threads", "simd", "positive", NULL};
+    PyObject *g_obj, *x_obj, *mean_obj, *inv_std_obj, *weight_obj = Py_None, *p_obj = Py_None;
     int num_threads = 1, simd = GCNN_SIMD_AUTO;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOO|Oii:batch_norm_backward", keywords,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOO|OiiO:batch_norm_backward", keywords,
                                      &g_obj, &x_obj, &mean_obj, &inv_std_obj, &weight_obj,
-                                     &num_threads, &simd))
+                                     &num_threads, &simd, &p_obj))
         return NULL;
     PyArrayObject *g = NULL, *x = NULL, *mean = NULL, *inv_std = NULL, *weight = NULL;
+    PyArrayObject *positive = NULL;
     PyArrayObject *grad_x = NULL, *grad_w = NULL, *grad_b = NULL;
     char buf1[128], buf2[128];
     x = as_float_array(x_obj, "x", -1, 3);
@@ -660,6 +671,21 @@ static PyObject *core_batch_norm_backward(PyObject *module, PyObject *args, PyOb
         goto fail;
     if (weight_obj != Py_None && (weight = as_vector(weight_obj, "weight", typenum, c)) == NULL)
         goto fail;
+    if (p_obj != Py_None) {
+        if (!PyArray_Check(p_obj) || PyArray_TYPE((PyArrayObject *)p_obj) != NPY_UINT8) {
+            PyErr_SetString(PyExc_TypeError, "positive must be a uint8 numpy.ndarray or None");
+            goto fail;
+        }
+        positive = (PyArrayObject *)PyArray_FROM_OTF(p_obj, NPY_UINT8, NPY_ARRAY_IN_ARRAY);
+        if (positive == NULL)
+            goto fail;
+        if (PyArray_SIZE(positive) != PyArray_SIZE(x)) {
+            PyErr_Format(PyExc_ValueError, "positive must have as many values as x %s, got %s",
+                         shape_text(x, buf1, sizeof buf1),
+                         shape_text(positive, buf2, sizeof buf2));
+            goto fail;
+        }
+    }
     grad_x = new_output(module, 3, PyArray_DIMS(x), typenum);
     grad_w = (PyArrayObject *)PyArray_SimpleNew(1, &c, NPY_FLOAT64);
     grad_b = (PyArrayObject *)PyArray_SimpleNew(1, &c, NPY_FLOAT64);
@@ -668,14 +694,15 @@ static PyObject *core_batch_norm_backward(PyObject *module, PyObject *args, PyOb
     int status;
     const ptrdiff_t n = PyArray_DIM(x, 0), s = PyArray_DIM(x, 2);
     const void *w = weight ? PyArray_DATA(weight) : NULL;
+    const uint8_t *mask = positive ? PyArray_DATA(positive) : NULL;
     Py_BEGIN_ALLOW_THREADS
     if (typenum == NPY_FLOAT32)
-        status = gcnn_batch_norm_backward_f32(PyArray_DATA(g), PyArray_DATA(x), n, c, s,
+        status = gcnn_batch_norm_backward_f32(PyArray_DATA(g), mask, PyArray_DATA(x), n, c, s,
                                               PyArray_DATA(mean), PyArray_DATA(inv_std), w,
                                               PyArray_DATA(grad_x), PyArray_DATA(grad_w),
                                               PyArray_DATA(grad_b), num_threads, simd);
     else
-        status = gcnn_batch_norm_backward_f64(PyArray_DATA(g), PyArray_DATA(x), n, c, s,
+        status = gcnn_batch_norm_backward_f64(PyArray_DATA(g), mask, PyArray_DATA(x), n, c, s,
                                               PyArray_DATA(mean), PyArray_DATA(inv_std), w,
                                               PyArray_DATA(grad_x), PyArray_DATA(grad_w),
                                               PyArray_DATA(grad_b), num_threads, simd);
@@ -687,8 +714,10 @@ static PyObject *core_batch_norm_backward(PyObject *module, PyObject *args, PyOb
     Py_DECREF(mean);
     Py_DECREF(inv_std);
     Py_XDECREF(weight);
+    Py_XDECREF(positive);
     return Py_BuildValue("(NNN)", grad_x, grad_w, grad_b);
 fail:
+    Py_XDECREF(positive);
     Py_XDECREF(g);
     Py_XDECREF(x);
     Py_XDECREF(mean);

@@ -410,17 +410,17 @@ static void test_batch_norm_against_reference(void)
                 gw[k] = sgx * inv_std[k];
                 gb[k] = sg;
             }
-            CHECK(gcnn_channel_affine_f64(x, n, c, s, scale, shift, out, threads, simd) ==
+            CHECK(gcnn_channel_affine_f64(x, n, c, s, scale, shift, out, NULL, threads, simd) ==
                       GCNN_OK,
                   "affine status");
-            CHECK(gcnn_channel_affine_f32(xf, n, c, s, scalef, shiftf, outf, threads, simd) ==
-                      GCNN_OK,
+            CHECK(gcnn_channel_affine_f32(xf, n, c, s, scalef, shiftf, outf, NULL, threads,
+                                          simd) == GCNN_OK,
                   "affine f32 status");
             double grad_w[7], grad_b[7];
-            CHECK(gcnn_batch_norm_backward_f64(g, x, n, c, s, mean, inv_std, weight, gx, grad_w,
-                                               grad_b, threads, simd) == GCNN_OK,
+            CHECK(gcnn_batch_norm_backward_f64(g, NULL, x, n, c, s, mean, inv_std, weight, gx,
+                                               grad_w, grad_b, threads, simd) == GCNN_OK,
                   "backward status");
-            CHECK(gcnn_batch_norm_backward_f32(gf, xf, n, c, s, mean, inv_std, weightf, gxf,
+            CHECK(gcnn_batch_norm_backward_f32(gf, NULL, xf, n, c, s, mean, inv_std, weightf, gxf,
                                                gwf, gbf, threads, simd) == GCNN_OK,
                   "backward f32 status");
             const double count = (double)(n * s);
@@ -450,6 +450,35 @@ static void test_batch_norm_against_reference(void)
                   trial, simd, err_affine, err_affine32);
             CHECK(err_gx <= 1e-10 && err_gx32 <= 1e-3, "trial %d simd %d: grad_x %g %g", trial,
                   simd, err_gx, err_gx32);
+
+            /* ReLU folded into the affine map and into the backward: bit for bit the
+             * numbers of the separate ReLU kernels (shift in [-1, 1) gives both signs) */
+            uint8_t *fused_mask = malloc(total), *relu_mask = malloc(total);
+            float *fused = malloc(total * sizeof *fused), *relu = malloc(total * sizeof *relu);
+            float *g_relu = malloc(total * sizeof *g_relu), *gx2 = malloc(total * sizeof *gx2);
+            double gw2[7], gb2[7];
+            CHECK(gcnn_channel_affine_f32(xf, n, c, s, scalef, shiftf, fused, fused_mask, threads,
+                                          simd) == GCNN_OK &&
+                      gcnn_relu_f32(outf, (ptrdiff_t)total, relu, relu_mask, threads) == GCNN_OK,
+                  "affine + relu status");
+            CHECK(memcmp(fused, relu, total * sizeof *fused) == 0 &&
+                      memcmp(fused_mask, relu_mask, total) == 0,
+                  "trial %d simd %d: affine + relu differs from relu(affine)", trial, simd);
+            CHECK(gcnn_relu_backward_f32(gf, relu_mask, (ptrdiff_t)total, g_relu, threads) ==
+                          GCNN_OK &&
+                      gcnn_batch_norm_backward_f32(g_relu, NULL, xf, n, c, s, mean, inv_std,
+                                                   weightf, gxf, gwf, gbf, threads,
+                                                   simd) == GCNN_OK &&
+                      gcnn_batch_norm_backward_f32(gf, relu_mask, xf, n, c, s, mean, inv_std,
+                                                   weightf, gx2, gw2, gb2, threads,
+                                                   simd) == GCNN_OK,
+                  "backward through relu status");
+            CHECK(memcmp(gx2, gxf, total * sizeof *gx2) == 0 &&
+                      memcmp(gw2, gwf, (size_t)c * sizeof *gw2) == 0 &&
+                      memcmp(gb2, gbf, (size_t)c * sizeof *gb2) == 0,
+                  "trial %d simd %d: masked backward differs from relu_backward + backward",
+                  trial, simd);
+            free(fused_mask), free(relu_mask), free(fused), free(relu), free(g_relu), free(gx2);
         }
         free(x), free(g), free(gx), free(out), free(xf), free(gf), free(gxf), free(outf);
     }

@@ -4,6 +4,7 @@
 # as new ndarrays.
 
 from collections.abc import Sequence
+from typing import Literal, overload
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -51,9 +52,25 @@ def grad_weight(
 def channel_moments(
     x: ArrayLike, num_threads: int = 1, simd: int = 0
 ) -> tuple[np.ndarray, np.ndarray]: ...
+@overload
 def channel_affine(
-    x: ArrayLike, scale: ArrayLike, shift: ArrayLike, num_threads: int = 1, simd: int = 0
+    x: ArrayLike,
+    scale: ArrayLike,
+    shift: ArrayLike,
+    num_threads: int = 1,
+    simd: int = 0,
+    relu: Literal[False] = False,
 ) -> np.ndarray: ...
+@overload
+def channel_affine(
+    x: ArrayLike,
+    scale: ArrayLike,
+    shift: ArrayLike,
+    num_threads: int = 1,
+    simd: int = 0,
+    *,
+    relu: Literal[True],
+) -> tuple[np.ndarray, np.ndarray]: ...
 def batch_norm_backward(
     grad: ArrayLike,
     x: ArrayLike,
@@ -62,6 +79,7 @@ def batch_norm_backward(
     weight: ArrayLike | None = None,
     num_threads: int = 1,
     simd: int = 0,
+    positive: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
 def max_pool(
     x: ArrayLike,

@@ -345,6 +345,17 @@ class Layer:
         backward passes accumulate until :meth:`zero_grad`.  The forward's input is kept by
         reference: do not modify it in place between forward and backward.
         """
+        cache, grad = self._checked_cache(grad_out)
+        input_grad = flag(input_grad, "input_grad")
+        self._cache = _CONSUMED
+        if not input_grad:
+            self._backward_parameters(cache, grad)
+            return None
+        return self._backward(cache, grad)
+
+    def _checked_cache(self, grad_out: ArrayLike) -> tuple[dict, np.ndarray]:
+        """What the forward kept and grad_out in its dtype, after backward's checks (the
+        cache stays until the caller consumes it)."""
         cache = vars(self).get("_cache")
         name = type(self).__name__
         if cache is None:
@@ -363,13 +374,7 @@ class Layer:
                 f"grad_out must have the shape of {name}'s forward output {cache['out_shape']}, "
                 f"got {grad.shape}"
             )
-        input_grad = flag(input_grad, "input_grad")
-        self._cache = _CONSUMED
-        grad = grad.astype(cache["dtype"], copy=False)
-        if not input_grad:
-            self._backward_parameters(cache, grad)
-            return None
-        return self._backward(cache, grad)
+        return cache, grad.astype(cache["dtype"], copy=False)
 
     def _backward(self, cache: dict, grad: np.ndarray) -> np.ndarray:
         raise NotImplementedError(f"{type(self).__name__} does not implement backward")
@@ -1227,11 +1232,15 @@ class ReLU(Layer):
         out, positive = _core.relu(
             values.astype(compute_dtype(values), copy=False), _config.get_num_threads()
         )
+        self._kept_forward(positive, out)
+        return out
+
+    def _kept_forward(self, positive: np.ndarray, out: np.ndarray) -> None:
+        """Keep what backward needs of a forward that gave `out` (here or fused)."""
         if self.training:
             self._keep(positive=positive, out_shape=out.shape, dtype=out.dtype)
         else:
             self._cache = None
-        return out
 
     def _backward(self, cache: dict, grad: np.ndarray) -> np.ndarray:
         return _core.relu_backward(grad, cache["positive"], _config.get_num_threads())
@@ -1439,6 +1448,11 @@ class _BatchNorm(Layer):
             self.num_batches_tracked[...] = 0
 
     def forward(self, x: ArrayLike) -> np.ndarray:
+        return self._normalize(x, None)
+
+    def _normalize(self, x: ArrayLike, relu: ReLU | None) -> np.ndarray:
+        """The forward; with `relu`, that ReLU layer's forward too, in the same pass over the
+        output (Sequential's fusion: the numbers and what both layers keep are unchanged)."""
         values = as_real_array(x, "x")
         channels = self.num_features
         if values.ndim != self._ndim or values.shape[1] != channels:
@@ -1468,7 +1482,12 @@ class _BatchNorm(Layer):
         shift = -mean * scale
         if self.affine:
             shift += self.bias
-        out = _core.channel_affine(rows, scale, shift, threads).reshape(values.shape)
+        if relu is None:
+            out = _core.channel_affine(rows, scale, shift, threads).reshape(values.shape)
+        else:
+            out, positive = _core.channel_affine(rows, scale, shift, threads, relu=True)
+            out = out.reshape(values.shape)
+            relu._kept_forward(positive.reshape(values.shape), out)
         if self.training:
             self._keep(
                 rows=rows,
@@ -1491,8 +1510,10 @@ class _BatchNorm(Layer):
         self.running_mean[...] = (1 - factor) * self.running_mean + factor * mean
         self.running_var[...] = (1 - factor) * self.running_var + factor * unbiased_variance
 
-    def _backward(self, cache: dict, grad: np.ndarray) -> np.ndarray:
-        # d x = weight / std * (g - mean(g) - x_hat * mean(g * x_hat)), means per channel
+    def _backward(self, cache: dict, grad: np.ndarray, positive: np.ndarray | None = None):
+        # d x = weight / std * (g - mean(g) - x_hat * mean(g * x_hat)), means per channel;
+        # `positive`: the mask of a ReLU after this layer, whose backward is folded in (grad
+        # is then the ReLU's grad_out)
         rows = cache["rows"]
         grad_x, grad_weight, grad_bias = _core.batch_norm_backward(
             np.ascontiguousarray(grad).reshape(rows.shape),
@@ -1501,6 +1522,7 @@ class _BatchNorm(Layer):
             cache["inverse_std"],
             self.weight if self.affine else None,
             _config.get_num_threads(),
+            positive=positive,
         )
         if self.affine:
             self._parameters["weight"].grad += grad_weight
@@ -1646,9 +1668,12 @@ class Sequential(Layer):
 
     Notes
     -----
-    ``backward`` runs the layers' backward in reverse order.  An exception raised by a layer in
-    forward or backward is raised again with the same type, its message prefixed by the layer
-    index and type (``"layer 2 (GroupConv): ..."``), chained from the original.
+    ``backward`` runs the layers' backward in reverse order.  A ``BatchNorm2d`` or
+    ``GroupBatchNorm`` directly followed by a ``ReLU`` runs as one pass each way (the same numbers
+    and caches as the two layers apart, one read and write of the feature map fewer).  An
+    exception raised by a layer in forward or backward is raised again with the same type, its
+    message prefixed by the layer index and type (``"layer 2 (GroupConv): ..."``), chained from
+    the original.
     ``train()``/``eval()`` reach every layer.
 
     Examples
@@ -1680,16 +1705,55 @@ class Sequential(Layer):
             if isinstance(layer, Layer):
                 yield str(index), layer
 
+    def _fused_with_next(self, index: int) -> bool:
+        """True when layer `index` is a batch norm and the next a ReLU: one pass does both
+        (forward: normalise and clamp; backward: the ReLU's mask applied while the batch norm
+        reads the gradient), which spares a read and a write of the feature map each way.
+        The numbers, and what each layer keeps, are those of the two layers run apart."""
+        layers = self._layers
+        return (
+            index + 1 < len(layers)
+            and type(layers[index]) in (BatchNorm2d, GroupBatchNorm)
+            and type(layers[index + 1]) is ReLU
+        )
+
     def forward(self, x: ArrayLike) -> np.ndarray:
-        for index, layer in enumerate(self._layers):
+        index = 0
+        while index < len(self._layers):
+            layer = self._layers[index]
+            fused = self._fused_with_next(index)
             try:
-                x = layer(x)
+                x = layer._normalize(x, self._layers[index + 1]) if fused else layer(x)
             except Exception as exc:
                 wrapped = _in_layer(exc, index, layer)
                 if wrapped is None:
                     raise
                 raise wrapped from exc
+            index += 2 if fused else 1
         return np.asarray(x)
+
+    def _backward_through_relu(self, index: int, grad: ArrayLike) -> np.ndarray | None:
+        """The backward of batch norm `index` and ReLU `index + 1` in one pass, when both kept
+        their forward (None otherwise: the caller runs them apart, with their own errors)."""
+        norm, relu = self._layers[index], self._layers[index + 1]
+        relu_cache = vars(relu).get("_cache")
+        norm_cache = vars(norm).get("_cache")
+        if not isinstance(relu_cache, dict) or not isinstance(norm_cache, dict):
+            return None
+        try:
+            relu_cache, grad_array = relu._checked_cache(grad)
+        except Exception as exc:
+            wrapped = _in_layer(exc, index + 1, relu)
+            if wrapped is None:
+                raise
+            raise wrapped from exc
+        if (
+            norm_cache["out_shape"] != relu_cache["out_shape"]
+            or norm_cache["dtype"] != relu_cache["dtype"]
+        ):
+            return None  # (the ReLU's forward was not the batch norm's output)
+        relu._cache = norm._cache = _CONSUMED
+        return norm._backward(norm_cache, grad_array, relu_cache["positive"])
 
     def backward(self, grad_out: ArrayLike, *, input_grad: bool = True) -> np.ndarray | None:
         """Run every layer's backward, last layer first; see :meth:`Layer.backward`.
@@ -1707,7 +1771,13 @@ class Sequential(Layer):
         """
         input_grad = flag(input_grad, "input_grad")
         grad: ArrayLike = grad_out
-        for index in reversed(range(len(self._layers))):
+        index = len(self._layers) - 1
+        while index >= 0:
+            if index > 0 and self._fused_with_next(index - 1):
+                fused = self._backward_through_relu(index - 1, grad)
+                if fused is not None:
+                    grad, index = fused, index - 2
+                    continue
             layer = self._layers[index]
             if not isinstance(layer, Layer):
                 raise TypeError(
@@ -1723,7 +1793,7 @@ class Sequential(Layer):
                 raise wrapped from exc
             if returned is None:  # the first layer, told input_grad=False
                 return None
-            grad = returned
+            grad, index = returned, index - 1
         return None if not input_grad else np.asarray(grad)
 
     def __len__(self) -> int:

@@ -141,6 +141,10 @@ def test_glue_errors():
         _core.batch_norm_backward(x.astype(np.float32), x, np.zeros(3), np.ones(3))
     with pytest.raises(ValueError, match="grad must have the shape of x"):
         _core.batch_norm_backward(np.ones((2, 3, 5)), x, np.zeros(3), np.ones(3))
+    with pytest.raises(TypeError, match="positive must be a uint8 numpy.ndarray or None"):
+        _core.batch_norm_backward(x, x, np.zeros(3), np.ones(3), positive=x > 0)
+    with pytest.raises(ValueError, match="positive must have as many values as x"):
+        _core.batch_norm_backward(x, x, np.zeros(3), np.ones(3), positive=np.ones(5, np.uint8))
     with pytest.raises(ValueError, match="x must be 3-D"):
         _core.channel_moments(np.ones((2, 3)))
     with pytest.raises(ValueError, match="invalid pooling"):

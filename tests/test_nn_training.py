@@ -369,6 +369,63 @@ def test_errors_inside_sequential_name_the_layer():
         nested(np.ones((2, 3, 4, 4)))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_then_relu_in_a_sequential_gives_the_numbers_of_the_layers_apart(
+    monkeypatch, dtype, training
+):
+    """Sequential runs a batch norm and the ReLU after it in one pass each way; the output,
+    the input gradient, the parameter gradients and the running statistics must be those of
+    the layers run one by one (and the separate ReLU kernel must not run at all)."""
+    from gcnn import _core, models
+
+    fused = models.p4cnn(4, padding=1, rng=0, dtype=dtype)
+    apart = models.p4cnn(4, padding=1, rng=0, dtype=dtype)
+    fused.train(training)
+    apart.train(training)
+    x = (random((6, 1, 10, 10), seed=3) + 0.2).astype(dtype)
+    expected = x
+    for layer in apart:
+        expected = layer(expected)
+    real_relu = _core.relu
+    calls = []
+    monkeypatch.setattr(_core, "relu", lambda *a: calls.append(1) or real_relu(*a))
+    out = fused(x)
+    assert calls == []  # every ReLU of the P4CNN follows a batch norm
+    np.testing.assert_array_equal(out, expected)
+    for (name, a), (_, b) in zip(fused.state_dict().items(), apart.state_dict().items()):
+        np.testing.assert_array_equal(a, b, err_msg=name)
+    if not training:
+        return
+    grad = random(out.shape, seed=4).astype(dtype)
+    grad_x = fused.backward(grad)
+    for layer in reversed(list(apart)):
+        grad = layer.backward(grad)
+    np.testing.assert_array_equal(grad_x, grad)
+    for (name, a), (_, b) in zip(fused.named_parameters(), apart.named_parameters()):
+        np.testing.assert_array_equal(a.grad, b.grad, err_msg=name)
+
+
+def test_fused_batch_norm_and_relu_keep_their_own_errors_and_caches():
+    model = nn.Sequential(nn.BatchNorm2d(2), nn.ReLU())
+    with pytest.raises(RuntimeError, match=r"^layer 1 \(ReLU\): ReLU.backward called before"):
+        model.backward(np.ones((3, 2, 4, 4)))
+    with pytest.raises(ValueError, match=r"^layer 0 \(BatchNorm2d\): x must have shape"):
+        model(np.ones((3, 5, 4, 4)))
+    x = random((3, 2, 4, 4), seed=5)
+    out = model(x)
+    with pytest.raises(ValueError, match=r"^layer 1 \(ReLU\): grad_out must have the shape"):
+        model.backward(np.ones((3, 2, 4, 5)))
+    # the failed call kept both caches: each layer's own backward still works
+    grad = random(out.shape, seed=6)
+    through_relu = model[1].backward(grad)
+    grad_x = model[0].backward(through_relu)
+    model(x)
+    np.testing.assert_array_equal(model.backward(grad), grad_x)
+    with pytest.raises(RuntimeError, match=r"^layer 1 \(ReLU\): ReLU.backward called twice"):
+        model.backward(grad)
+
+
 # --------------------------------------------------------------------------- loss
 
 
