@@ -13,6 +13,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#if GCNN_X86_PATHS
+#include <immintrin.h> /* the AVX-512 path's compress (corr2d_impl.h) */
+#endif
 
 /* col_src values that are not image columns */
 #define GCNN_COL_FILL (-1)  /* outside the image with boundary fill */

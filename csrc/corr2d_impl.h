@@ -140,6 +140,63 @@ static GCNN_INLINE void GCNN_NAME(band)(const struct gcnn_plan *plan,
     }
 }
 
+/* Lanes of a flat run that are outputs: for each of the nv vectors from run
+ * position q0, a bit mask of the lanes with x < out_w inside the run, and in
+ * start[i] the output index (y * out_w + x, from the band's first row) of the
+ * first of them.  The outputs of a run are consecutive in memory, so the
+ * lanes of a vector go to start[i], start[i] + 1, ... in order. */
+static GCNN_INLINE void GCNN_NAME(flat_lanes)(ptrdiff_t q0, ptrdiff_t nv, ptrdiff_t row,
+                                              ptrdiff_t out_w, ptrdiff_t run,
+                                              uint32_t *mask, ptrdiff_t *start)
+{
+    ptrdiff_t y = q0 / row, x = q0 - y * row, q = q0;
+    for (ptrdiff_t i = 0; i < nv; ++i) {
+        const ptrdiff_t first = q0 + i * GCNN_LANES;
+        const ptrdiff_t end = first + GCNN_LANES < run ? first + GCNN_LANES : run;
+        uint32_t bits = 0;
+        start[i] = -1;
+        while (q < end) {
+            if (x < out_w) { /* outputs of row y: lanes q - first .. + n - 1 */
+                const ptrdiff_t n = out_w - x < end - q ? out_w - x : end - q;
+                if (start[i] < 0)
+                    start[i] = y * out_w + x;
+                bits |= (uint32_t)((((uint64_t)1 << n) - 1) << (q - first));
+                q += n;
+                x += n;
+            } else { /* the padding columns after them */
+                const ptrdiff_t n = row - x < end - q ? row - x : end - q;
+                q += n;
+                x += n;
+            }
+            if (x == row) {
+                x = 0;
+                ++y;
+            }
+        }
+        mask[i] = bits;
+    }
+}
+
+#undef GCNN_COMPRESS_STORE
+#if GCNN_X86_PATHS && GCNN_VECTORS && GCNN_VBYTES == 64
+/* AVX-512: the lanes set in mask, packed to the front and stored at dst (a
+ * compress in registers, then a masked store of the popcount first lanes). */
+#define GCNN_COMPRESS_STORE 1
+static GCNN_INLINE void GCNN_NAME(compress_store)(GCNN_T *dst, uint32_t mask, VEC v)
+{
+    const unsigned count = (unsigned)__builtin_popcount(mask);
+    if (sizeof(GCNN_T) == 4) {
+        const __m512i packed = _mm512_maskz_compress_epi32((__mmask16)mask, (__m512i)v);
+        _mm512_mask_storeu_epi32(dst, (__mmask16)((1u << count) - 1), packed);
+    } else {
+        const __m512i packed = _mm512_maskz_compress_epi64((__mmask8)mask, (__m512i)v);
+        _mm512_mask_storeu_epi64(dst, (__mmask8)((1u << count) - 1), packed);
+    }
+}
+#else
+#define GCNN_COMPRESS_STORE 0
+#endif
+
 /* All tiles of one band for one output-channel block, as one flat run over
  * the band's rows (plan->flat: unit strides, panel rows padded_w long, all
  * channels in one pass).  Run position q is output (q / padded_w,
@@ -177,6 +234,24 @@ static GCNN_INLINE void GCNN_NAME(band_flat)(const struct gcnn_plan *plan,
             GCNN_NAME(tile)(panel + q0, plan->tap_offset, wpk, plan->taps, OB, NV, 0, acc);
             break;
         }
+#if GCNN_COMPRESS_STORE
+        {
+            uint32_t mask[GCNN_MAX_NV];
+            ptrdiff_t start[GCNN_MAX_NV];
+            GCNN_NAME(flat_lanes)(q0, NV, row, out_w, run, mask, start);
+            GCNN_UNROLL
+            for (int j = 0; j < OB; ++j) {
+                if (j >= ob_count)
+                    break;
+                GCNN_T *restrict dst = out_n + ((o0 + j) * out_h + oy0) * out_w;
+                GCNN_UNROLL
+                for (int i = 0; i < NV; ++i)
+                    if (mask[i])
+                        GCNN_NAME(compress_store)(dst + start[i], mask[i], acc[j][i]);
+            }
+            continue;
+        }
+#endif
         GCNN_UNROLL
         for (int j = 0; j < OB; ++j) {
             GCNN_UNROLL
@@ -445,6 +520,26 @@ static void GCNN_NAME(pack_weights)(const struct gcnn_plan *plan,
                         OBV, NVV);                                            \
         return GCNN_OK;
 
+/* The flat-run tiles, each a function of its own: their output stores
+ * (compress and masked stores on AVX-512) inlined into run_band slowed its
+ * other tiles by 15% (channel vectors at 6x6 outputs), by code layout alone. */
+#define GCNN_FLAT_FUNCTION(OBV, NVV)                                          \
+    static GCNN_NOINLINE void GCNN_NAME(band_flat_##OBV##_##NVV)(            \
+        const struct gcnn_plan *plan, const GCNN_T *panel, const GCNN_T *wpk,   \
+        const GCNN_T *bias, ptrdiff_t o0, ptrdiff_t oy0, ptrdiff_t rows, GCNN_T *out_n) \
+    {                                                                         \
+        GCNN_NAME(band_flat)(plan, panel, wpk, bias, o0, oy0, rows, out_n, OBV, NVV); \
+    }
+GCNN_FLAT_FUNCTION(12, 2)
+GCNN_FLAT_FUNCTION(8, 2)
+GCNN_FLAT_FUNCTION(8, 1)
+GCNN_FLAT_FUNCTION(4, 4)
+GCNN_FLAT_FUNCTION(4, 2)
+GCNN_FLAT_FUNCTION(2, 8)
+GCNN_FLAT_FUNCTION(2, 4)
+GCNN_FLAT_FUNCTION(1, 8)
+#undef GCNN_FLAT_FUNCTION
+
 static int GCNN_NAME(run_band)(const struct gcnn_plan *plan,
                                 const GCNN_T *panel, const GCNN_T *wpk_block,
                                 const GCNN_T *bias, ptrdiff_t o0, ptrdiff_t oy0,
@@ -473,7 +568,7 @@ static int GCNN_NAME(run_band)(const struct gcnn_plan *plan,
 #undef GCNN_CV_CASE
 #define GCNN_FLAT_CASE(OBV, NVV)                                              \
     case GCNN_TILE_KEY(OBV, NVV):                                             \
-        GCNN_NAME(band_flat)(plan, panel, wpk_block, bias, o0, oy0, rows, out_n, OBV, NVV); \
+        GCNN_NAME(band_flat_##OBV##_##NVV)(plan, panel, wpk_block, bias, o0, oy0, rows, out_n); \
         return GCNN_OK;
     if (plan->flat) {
         switch (GCNN_TILE_KEY(plan->ob, plan->nv)) {

@@ -14,8 +14,10 @@
 
 #if defined(__GNUC__) || defined(__clang__)
 #define GCNN_INLINE inline __attribute__((always_inline))
+#define GCNN_NOINLINE __attribute__((noinline))
 #else
 #define GCNN_INLINE inline
+#define GCNN_NOINLINE
 #endif
 #if defined(__clang__)
 #define GCNN_UNROLL _Pragma("unroll")
