@@ -452,6 +452,32 @@ static GCNN_INLINE void GCNN_NAME(cv_band)(const struct gcnn_plan *plan,
     }
 }
 
+/* dst[j] = src[j] for j < n.  The rows of small maps are a few dozen
+ * values: on AVX-512 a masked vector move or four each, not a library call
+ * (which cost as much as the products of a 56-channel weight gradient at
+ * 10x10 outputs, whose panels are filled once per block of channels). */
+static GCNN_INLINE void GCNN_NAME(copy_row)(GCNN_T *restrict dst, const GCNN_T *restrict src,
+                                            ptrdiff_t n)
+{
+#if GCNN_X86_PATHS && GCNN_VECTORS && GCNN_VBYTES == 64
+    if (n <= 4 * GCNN_LANES) {
+        for (ptrdiff_t j = 0; j < n; j += GCNN_LANES) {
+            const ptrdiff_t left = n - j;
+            if (sizeof(GCNN_T) == 4) {
+                const __mmask16 m =
+                    left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+                _mm512_mask_storeu_epi32(dst + j, m, _mm512_maskz_loadu_epi32(m, src + j));
+            } else {
+                const __mmask8 m = left >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << left) - 1);
+                _mm512_mask_storeu_epi64(dst + j, m, _mm512_maskz_loadu_epi64(m, src + j));
+            }
+        }
+        return;
+    }
+#endif
+    memcpy(dst, src, (size_t)n * sizeof(GCNN_T));
+}
+
 /* Copy the padded input rows [first_row, first_row + rows) of every channel
  * of image x_n into the panel, splitting columns into stride_w phases.
  * plan->col_src says, for each position of a panel row, which image column
@@ -483,7 +509,7 @@ static void GCNN_NAME(fill_panel)(const struct gcnn_plan *plan,
                 const ptrdiff_t left = plan->p.pad_left;
                 for (; j < left; ++j)
                     dst[j] = col_src[j] < 0 ? fillvalue : src[col_src[j]];
-                memcpy(dst + left, src, (size_t)W * sizeof(GCNN_T));
+                GCNN_NAME(copy_row)(dst + left, src, W);
                 j = left + W;
             }
             for (; j < row_len; ++j) {

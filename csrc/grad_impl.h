@@ -320,10 +320,10 @@ static int GCNN_NAME(gw_item)(void *arg, ptrdiff_t item, int worker)
             for (ptrdiff_t j = 0; j < ob_count; ++j) {
                 GCNN_T *dst = g_panel + i * w->g_image_elems + j * w->g_chan_elems;
                 for (ptrdiff_t r = 0; r < rows; ++r)
-                    memcpy(dst + r * w->g_stride,
-                           w->grad_out + (n0 + i) * g_image_size +
-                               ((o0 + j) * out_h + oy0 + r) * out_w,
-                           (size_t)out_w * sizeof(GCNN_T));
+                    GCNN_NAME(copy_row)(dst + r * w->g_stride,
+                                        w->grad_out + (n0 + i) * g_image_size +
+                                            ((o0 + j) * out_h + oy0 + r) * out_w,
+                                        out_w);
                 /* a shorter band than the last: the run's last vector must
                  * not see the old rows below it */
                 if (w->flat && rows < band_rows)
