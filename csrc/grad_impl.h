@@ -145,7 +145,7 @@ static GCNN_INLINE void GCNN_NAME(gw_cv_tile)(const GCNN_T *restrict panel,
                                               const int OV, const int TT,
                                               GCNN_T *restrict sums)
 {
-    VEC acc[GCNN_MAX_CV][GCNN_MAX_CV_PIXELS];
+    VEC acc[GCNN_GW_MAX_CV][GCNN_MAX_CV_PIXELS];
     ptrdiff_t offset[GCNN_MAX_CV_PIXELS];
     GCNN_UNROLL
     for (int t = 0; t < TT; ++t) {
@@ -156,7 +156,7 @@ static GCNN_INLINE void GCNN_NAME(gw_cv_tile)(const GCNN_T *restrict panel,
     }
     for (ptrdiff_t p = 0; p < pixels; ++p) {
         const GCNN_T *restrict base = panel + pix[p];
-        VEC gv[GCNN_MAX_CV];
+        VEC gv[GCNN_GW_MAX_CV];
         GCNN_UNROLL
         for (int v = 0; v < OV; ++v)
             gv[v] = VLOAD(g_t + (p * OV + v) * GCNN_LANES);
@@ -177,7 +177,7 @@ static GCNN_INLINE void GCNN_NAME(gw_cv_tile)(const GCNN_T *restrict panel,
 }
 
 /* Sum a unit into the vector sums [tap][OV * lanes], taking the taps in
- * pieces of the widest tile the registers hold (then 4, 2, 1). */
+ * pieces of the widest tile the registers hold, then halves (8, 4, 2, 1 or 6, 3, 1). */
 static int GCNN_NAME(gw_cv_unit)(const GCNN_T *panel, const ptrdiff_t *tap_offset,
                                  ptrdiff_t taps, const GCNN_T *g_t, const ptrdiff_t *pix,
                                  ptrdiff_t pixels, ptrdiff_t ov, ptrdiff_t widest,
@@ -192,6 +192,9 @@ static int GCNN_NAME(gw_cv_unit)(const GCNN_T *panel, const ptrdiff_t *tap_offse
     for (ptrdiff_t width = widest; width >= 1; width /= 2)
         for (; t + width <= taps; t += width)
             switch (GCNN_TILE_KEY(ov, width)) {
+                GCNN_GW_CV_CASE(4, 6)
+                GCNN_GW_CV_CASE(4, 3)
+                GCNN_GW_CV_CASE(4, 1)
                 GCNN_GW_CV_CASE(3, 8)
                 GCNN_GW_CV_CASE(3, 4)
                 GCNN_GW_CV_CASE(3, 2)
@@ -392,8 +395,14 @@ static int GCNN_NAME(grad_weight)(const gcnn_corr2d_params *params, const GCNN_T
                    (double)(((band_rows - 1) * plan.row_stride + out_w + GCNN_LANES - 1) /
                             GCNN_LANES * GCNN_LANES)
              : gcnn_row_lane_use(out_w, GCNN_LANES);
-    const ptrdiff_t widest = GCNN_ACC >= GCNN_MAX_CV * GCNN_MAX_CV_PIXELS ? GCNN_MAX_CV_PIXELS : 4;
-    const ptrdiff_t cv_vectors = gcnn_cv_vectors(O, GCNN_LANES, GCNN_ACC / widest);
+    ptrdiff_t widest = GCNN_ACC >= GCNN_MAX_CV * GCNN_MAX_CV_PIXELS ? GCNN_MAX_CV_PIXELS : 4;
+    ptrdiff_t cv_vectors = gcnn_cv_vectors(O, GCNN_LANES, GCNN_ACC / widest);
+    if (GCNN_ACC >= GCNN_GW_MAX_CV * GCNN_GW_CV4_TAPS && cv_vectors == GCNN_MAX_CV &&
+        gcnn_cv_lane_use(O, GCNN_LANES, GCNN_GW_MAX_CV) >
+            gcnn_cv_lane_use(O, GCNN_LANES, cv_vectors) + GCNN_CV_MIN_GAIN) {
+        cv_vectors = GCNN_GW_MAX_CV;
+        widest = GCNN_GW_CV4_TAPS;
+    }
     const int cv = GCNN_VECTORS && gcnn_cv_lane_use(O, GCNN_LANES, cv_vectors) >
                                        row_use - GCNN_CV_MIN_GAIN;
     ptrdiff_t ob, tw = 1, ov = 0;
@@ -437,9 +446,13 @@ static int GCNN_NAME(grad_weight)(const gcnn_corr2d_params *params, const GCNN_T
     }
     const size_t wbytes = (size_t)wsize * sizeof(GCNN_T);
     const ptrdiff_t pixel_chunks = batch * out_h * out_w / GCNN_GW_MIN_CHUNK_PIXELS;
+    const ptrdiff_t ob_blocks = (O + ob - 1) / ob;
     ptrdiff_t chunks = units < GCNN_GW_MAX_CHUNKS ? units : GCNN_GW_MAX_CHUNKS;
-    if (chunks > pixel_chunks)
-        chunks = pixel_chunks > 1 ? pixel_chunks : 1;
+    ptrdiff_t wanted = pixel_chunks;
+    if (wanted * ob_blocks < GCNN_GW_MIN_ITEMS)
+        wanted = (GCNN_GW_MIN_ITEMS + ob_blocks - 1) / ob_blocks;
+    if (chunks > wanted)
+        chunks = wanted > 1 ? wanted : 1;
     while (chunks > 1 && (size_t)chunks * wbytes > GCNN_GW_PARTIAL_BYTES)
         --chunks;
     GCNN_T *partial = grad_w;
@@ -450,7 +463,6 @@ static int GCNN_NAME(grad_weight)(const gcnn_corr2d_params *params, const GCNN_T
             return GCNN_ENOMEM;
         }
     }
-    const ptrdiff_t ob_blocks = (O + ob - 1) / ob;
     struct GCNN_NAME(gw_scratch) *scratch = calloc((size_t)plan.threads, sizeof *scratch);
     if (scratch == NULL) {
         if (chunks > 1)

@@ -388,6 +388,25 @@ def test_input_grad_false_skips_only_the_input_gradient(monkeypatch, function, x
         function(g, x, w, padding=1, stride=(1, 2), input_grad="no")
 
 
+@pytest.mark.parametrize(("out_channels", "size"), [(56, 12), (64, 10), (50, 6), (57, 5)])
+def test_weight_gradient_of_wide_layers_on_small_maps(out_channels, size):
+    """49 to 64 output channels on small maps take (on AVX-512) channel-vector tiles of four
+    vectors: against float64, and the same numbers on any number of threads."""
+    rng = np.random.default_rng(out_channels)
+    x = rng.standard_normal((9, 5, size, size))
+    g = rng.standard_normal((9, out_channels, size - 2, size - 2))
+    exact = _core.grad_weight(x, g, (3, 3), (1, 1), (0, 0, 0, 0), 0, 0.0, 1, 0, 1)
+    scale = _core.grad_weight(np.abs(x), np.abs(g), (3, 3), (1, 1), (0, 0, 0, 0), 0, 0.0, 1, 0, 1)
+    x32, g32 = x.astype(np.float32), g.astype(np.float32)
+    results = [
+        _core.grad_weight(x32, g32, (3, 3), (1, 1), (0, 0, 0, 0), 0, 0.0, threads, 0, 0)
+        for threads in (1, 2, 3)
+    ]
+    assert np.abs(results[0] - exact).max() <= 1e-6 * scale.max()
+    for other in results[1:]:
+        np.testing.assert_array_equal(other, results[0])
+
+
 def test_channels_last_images_get_a_layout_hint():
     with pytest.raises(ValueError, match="channels-last.*NCHW"):
         lift(np.ones((32, 32, 3)), np.ones((4, 1, 3, 3)))
