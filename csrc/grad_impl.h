@@ -387,24 +387,31 @@ static int GCNN_NAME(grad_weight)(const gcnn_corr2d_params *params, const GCNN_T
     const int flat = plan.p.stride_h == 1 && plan.p.stride_w == 1;
 
     /* Tiles: vectors along the output rows (flat runs at unit strides), or
-     * vectors of output channels unless those leave clearly more lanes idle:
-     * at equal lane use the channel-vector tile is the faster one (40
-     * channels, 8x8 outputs, where both fill 80-83%: 2x on one thread). */
+     * vectors of output channels.  On short rows the channel-vector tile
+     * wins ties of lane use: 40 channels at 8x8 outputs, where both fill
+     * 80-83%, ran 2x faster with it on one thread. */
     const double row_use =
         flat ? (double)(band_rows * out_w) /
                    (double)(((band_rows - 1) * plan.row_stride + out_w + GCNN_LANES - 1) /
                             GCNN_LANES * GCNN_LANES)
              : gcnn_row_lane_use(out_w, GCNN_LANES);
+    /* Rows no longer than a vector are where channel vectors pay best: there
+     * they take ties of lane use and may be four vectors wide.  On long rows
+     * the row tiles stay ahead unless channel vectors fill clearly more
+     * (64 channels of 60x60: four vectors would fill 100% against 94%, and
+     * were 1.4x slower). */
+    const int short_rows = out_w <= GCNN_LANES;
     ptrdiff_t widest = GCNN_ACC >= GCNN_MAX_CV * GCNN_MAX_CV_PIXELS ? GCNN_MAX_CV_PIXELS : 4;
     ptrdiff_t cv_vectors = gcnn_cv_vectors(O, GCNN_LANES, GCNN_ACC / widest);
-    if (GCNN_ACC >= GCNN_GW_MAX_CV * GCNN_GW_CV4_TAPS && cv_vectors == GCNN_MAX_CV &&
+    if (short_rows && GCNN_ACC >= GCNN_GW_MAX_CV * GCNN_GW_CV4_TAPS &&
+        cv_vectors == GCNN_MAX_CV &&
         gcnn_cv_lane_use(O, GCNN_LANES, GCNN_GW_MAX_CV) >
             gcnn_cv_lane_use(O, GCNN_LANES, cv_vectors) + GCNN_CV_MIN_GAIN) {
         cv_vectors = GCNN_GW_MAX_CV;
         widest = GCNN_GW_CV4_TAPS;
     }
     const int cv = GCNN_VECTORS && gcnn_cv_lane_use(O, GCNN_LANES, cv_vectors) >
-                                       row_use - GCNN_CV_MIN_GAIN;
+                                       row_use + (short_rows ? -1 : 1) * GCNN_CV_MIN_GAIN;
     ptrdiff_t ob, tw = 1, ov = 0;
     if (cv) {
         ov = cv_vectors;
