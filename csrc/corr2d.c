@@ -476,7 +476,9 @@ int gcnn_corr2d_algorithm(const gcnn_corr2d_params *p, int is_double, int *algor
     if (status != GCNN_OK)
         return status;
     const int applies = gcnn_winograd_applies(p, 0);
-    const int tile = gcnn_winograd_best_tile(p->kernel_h, out_h, out_w) == 4
+    const int tile = (p->algorithm == GCNN_ALGORITHM_AUTO
+                          ? gcnn_winograd_auto_tile(p, out_h, out_w, 0)
+                          : gcnn_winograd_best_tile(p->kernel_h, out_h, out_w)) == 4
                          ? GCNN_ALGORITHM_WINOGRAD_4
                          : GCNN_ALGORITHM_WINOGRAD_2;
     switch (p->algorithm) {
@@ -569,7 +571,7 @@ int gcnn_corr2d_grad_weight_algorithm(const gcnn_corr2d_params *p, int is_double
     if (p->algorithm == GCNN_ALGORITHM_AUTO) {
         const int pays = !is_double && gcnn_winograd_applies(p, 0) &&
                          gcnn_winograd_gw_pays(p, out_h, out_w);
-        const int tile = gcnn_winograd_best_tile(p->kernel_h, out_h, out_w);
+        const int tile = gcnn_winograd_auto_tile(p, out_h, out_w, 1);
         *algorithm = !pays ? GCNN_ALGORITHM_DIRECT
                      : tile == 4 ? GCNN_ALGORITHM_WINOGRAD_4
                                  : GCNN_ALGORITHM_WINOGRAD_2;

@@ -952,6 +952,10 @@ static void test_winograd_choice(void)
     p.batch = 2, p.in_channels = 16, p.height = 28, p.width = 28, p.out_channels = 16;
     p.kernel_h = p.kernel_w = 3, p.stride_h = p.stride_w = 1;
     p.pad_top = p.pad_bottom = p.pad_left = p.pad_right = 1;
+    /* The automatic rules depend on the path: the generic and AVX-512 paths
+     * share one (checked here on the generic path, which every machine has),
+     * AVX2 has its own (test_winograd_choice_avx2). */
+    p.simd = GCNN_SIMD_GENERIC;
     int algorithm = -1;
     CHECK(gcnn_corr2d_algorithm(&p, 0, &algorithm) == GCNN_OK &&
               algorithm == GCNN_ALGORITHM_WINOGRAD_4,
@@ -1077,6 +1081,50 @@ static void test_winograd_choice(void)
           "weight gradient: F(4x4,3x3) asked for a 5x5 kernel");
 }
 
+/* The AVX2 path's automatic rule (winograd.c): Winograd from smaller maps
+ * than on the other paths, F(2x2,3x3) below 20x20 outputs. */
+static void test_winograd_choice_avx2(void)
+{
+    if (gcnn_simd_resolve(GCNN_SIMD_AVX2) != GCNN_SIMD_AVX2) {
+        printf("winograd choice on AVX2: skipped (no AVX2 on this CPU)\n");
+        return;
+    }
+    const struct {
+        ptrdiff_t channels, side; /* a 3x3 correlation with padding 1: side x side out */
+        int forward, weight_gradient;
+    } cases[] = {
+        {16, 28, GCNN_ALGORITHM_WINOGRAD_4, GCNN_ALGORITHM_WINOGRAD_2},
+        {32, 28, GCNN_ALGORITHM_WINOGRAD_4, GCNN_ALGORITHM_WINOGRAD_4},
+        {40, 10, GCNN_ALGORITHM_WINOGRAD_2, GCNN_ALGORITHM_WINOGRAD_2},
+        {16, 8, GCNN_ALGORITHM_WINOGRAD_2, GCNN_ALGORITHM_WINOGRAD_2},
+        {16, 6, GCNN_ALGORITHM_WINOGRAD_2, GCNN_ALGORITHM_DIRECT},
+        {16, 4, GCNN_ALGORITHM_DIRECT, GCNN_ALGORITHM_DIRECT},
+        {24, 4, GCNN_ALGORITHM_WINOGRAD_2, GCNN_ALGORITHM_DIRECT},
+        {12, 28, GCNN_ALGORITHM_DIRECT, GCNN_ALGORITHM_DIRECT},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
+        gcnn_corr2d_params p;
+        memset(&p, 0, sizeof p);
+        p.batch = 2, p.in_channels = p.out_channels = cases[i].channels;
+        p.height = p.width = cases[i].side;
+        p.kernel_h = p.kernel_w = 3, p.stride_h = p.stride_w = 1;
+        p.pad_top = p.pad_bottom = p.pad_left = p.pad_right = 1;
+        p.simd = GCNN_SIMD_AVX2;
+        int algorithm = -1;
+        CHECK(gcnn_corr2d_algorithm(&p, 0, &algorithm) == GCNN_OK &&
+                  algorithm == cases[i].forward,
+              "AVX2, %td channels, %tdx%td: forward %d, got %d", cases[i].channels,
+              cases[i].side, cases[i].side, cases[i].forward, algorithm);
+        CHECK(gcnn_corr2d_grad_weight_algorithm(&p, 0, &algorithm) == GCNN_OK &&
+                  algorithm == cases[i].weight_gradient,
+              "AVX2, %td channels, %tdx%td: weight gradient %d, got %d", cases[i].channels,
+              cases[i].side, cases[i].side, cases[i].weight_gradient, algorithm);
+        CHECK(gcnn_corr2d_algorithm(&p, 1, &algorithm) == GCNN_OK &&
+                  algorithm == GCNN_ALGORITHM_DIRECT,
+              "AVX2, double: direct unless asked, got %d", algorithm);
+    }
+}
+
 int main(void)
 {
     test_known_answer();
@@ -1092,6 +1140,7 @@ int main(void)
     test_statuses();
     test_winograd_against_reference();
     test_winograd_choice();
+    test_winograd_choice_avx2();
     printf("kernels: best SIMD path %s, worker threads %s\n",
            gcnn_simd_name(gcnn_simd_resolve(GCNN_SIMD_AUTO)), gcnn_have_threads() ? "yes" : "no");
     if (failures) {

@@ -155,8 +155,50 @@ int gcnn_winograd_best_tile(ptrdiff_t kernel, ptrdiff_t out_h, ptrdiff_t out_w)
     return cost4 < cost2 ? 4 : 2;
 }
 
+/* The AVX2 path (16 registers): its direct tiles keep 8 accumulators and
+ * load about one value per multiply-add, so Winograd pays on smaller maps
+ * than with AVX-512.  Measured on an AMD EPYC (Zen 3, AVX2), float32, one
+ * thread, batch 64 (fewer from 12x12 up), 3x3, against direct correlation
+ * (docs/design.md, section 9.1):
+ * - forward and input gradient: with 16 to 64 channels in and out,
+ *   F(2x2,3x3) gained 1.1-2.5x at 6x6 to 16x16 outputs and F(4x4,3x3)
+ *   1.5-3x from 24x24 up, where it beat F(2x2,3x3) by 1.1-1.6x; at 4x4
+ *   outputs F(2x2,3x3) gained 1.1-1.7x from 24 channels and lost at 16;
+ *   8 channels lost at most sizes below 32x32;
+ * - weight gradient: F(2x2,3x3) gained 1.1-2.5x from 8x8 outputs and 16
+ *   channels (direct won at 4x4 and 6x6 with 16 and 64 channels),
+ *   F(4x4,3x3) more than F(2x2,3x3) from 24x24 and 24 channels (1.2x);
+ *   40 channels at 10x10 ran 2.4x faster than directly. */
+static int gcnn_wino_avx2(const gcnn_corr2d_params *p)
+{
+    return gcnn_simd_resolve(p->simd) == GCNN_SIMD_AVX2 && p->kernel_h == 3;
+}
+
+static ptrdiff_t gcnn_wino_side(ptrdiff_t out_h, ptrdiff_t out_w)
+{
+    return out_h < out_w ? out_h : out_w;
+}
+
+int gcnn_winograd_auto_tile(const gcnn_corr2d_params *p, ptrdiff_t out_h, ptrdiff_t out_w,
+                            int weight_gradient)
+{
+    if (!gcnn_wino_avx2(p))
+        return gcnn_winograd_best_tile(p->kernel_h, out_h, out_w);
+    const ptrdiff_t side = gcnn_wino_side(out_h, out_w);
+    if (!weight_gradient)
+        return side >= 20 ? 4 : 2;
+    const ptrdiff_t channels = p->in_channels < p->out_channels ? p->in_channels : p->out_channels;
+    return side >= 24 && channels >= 24 ? 4 : 2;
+}
+
 int gcnn_winograd_pays(const gcnn_corr2d_params *p, ptrdiff_t out_h, ptrdiff_t out_w)
 {
+    if (gcnn_wino_avx2(p)) {
+        const ptrdiff_t channels =
+            p->in_channels < p->out_channels ? p->in_channels : p->out_channels;
+        const ptrdiff_t side = gcnn_wino_side(out_h, out_w);
+        return (channels >= 16 && side >= 6) || (channels >= 24 && side >= 4);
+    }
     /* The transforms cost a fixed amount per input and output value, the
      * products save in proportion to the channels, and positions that
      * round an image up to whole vectors are paid for and dropped.
@@ -194,7 +236,9 @@ int gcnn_winograd_gw_pays(const gcnn_corr2d_params *p, ptrdiff_t out_h, ptrdiff_
      * 64 channels 1.4x at 8x8 outputs to 1.9x at 16x16, 128 channels at
      * 62x62 2.4-2.7x; 32 channels at 32x32 1.0x. */
     const ptrdiff_t channels = p->in_channels < p->out_channels ? p->in_channels : p->out_channels;
-    const ptrdiff_t side = out_h < out_w ? out_h : out_w;
+    const ptrdiff_t side = gcnn_wino_side(out_h, out_w);
+    if (gcnn_wino_avx2(p))
+        return channels >= 16 && side >= 8;
     if (p->kernel_h == 5)
         return channels >= 64 && side >= 8;
     return channels >= 24 && side >= 16;
@@ -221,7 +265,8 @@ static int gcnn_wino_plan_make(const gcnn_corr2d_params *params, int tile, size_
     plan->row_slots = plan->tiles_x + extra;
 
     /* Register tile: 8 output channels x 3 vectors with 24 accumulators,
-     * 4 x 2 with 8; fewer channels when there are fewer. */
+     * 4 x 3 with 12 (AVX2), 4 x 2 with 8; fewer channels when there are
+     * fewer. */
     plan->ob = acc_regs >= 24 ? 8 : 4;
     while (plan->ob > 1 && plan->ob / 2 >= p->out_channels)
         plan->ob /= 2;

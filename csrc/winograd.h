@@ -23,6 +23,12 @@ int gcnn_winograd_applies(const gcnn_corr2d_params *p, int tile);
  * edges (2 for 5x5 filters, the only tile they have). */
 int gcnn_winograd_best_tile(ptrdiff_t kernel, ptrdiff_t out_h, ptrdiff_t out_w);
 
+/* The tile "auto" takes for p once Winograd pays: gcnn_winograd_best_tile,
+ * except on the AVX2 path, whose measured rule differs (winograd.c); the
+ * weight gradient (nonzero weight_gradient) has its own rule there. */
+int gcnn_winograd_auto_tile(const gcnn_corr2d_params *p, ptrdiff_t out_h, ptrdiff_t out_w,
+                            int weight_gradient);
+
 /* Nonzero when Winograd's algorithm is expected to be faster than direct
  * correlation for p (float; the measurements are in winograd.c). */
 int gcnn_winograd_pays(const gcnn_corr2d_params *p, ptrdiff_t out_h, ptrdiff_t out_w);

@@ -381,16 +381,16 @@ def test_weight_gradient_thread_count_does_not_change_it(tile, kernel):
 
 
 def test_weight_gradient_auto_rule():
-    """auto: Winograd for 40 -> 40 channels at 24x24 (the P4CNN's second layer), direct for
-    16 channels and for float64 (bit for bit)."""
+    """auto: F(4x4,3x3) for 40 -> 40 channels at 24x24 (the P4CNN's second layer); for 16
+    channels direct, except on the AVX2 path, whose rule takes F(2x2,3x3) there (winograd.c);
+    float64 direct (bit for bit)."""
     rng = np.random.default_rng(10)
-    for channels, expect_winograd in ((40, True), (16, False)):
+    avx2 = _core.simd_level() == "avx2"
+    for channels, expected in ((40, "winograd-f4"), (16, "winograd-f2" if avx2 else "direct")):
         x = rng.standard_normal((4, channels, 26, 26)).astype(np.float32)
         grad_out = rng.standard_normal((4, channels, 24, 24)).astype(np.float32)
         auto = _core.grad_weight(x, grad_out, (3, 3))
-        taken = _weight_gradient(
-            x, grad_out, 3, (0, 0, 0, 0), "winograd" if expect_winograd else "direct"
-        )
+        taken = _weight_gradient(x, grad_out, 3, (0, 0, 0, 0), expected)
         np.testing.assert_array_equal(auto, taken)
         x64, grad64 = x.astype(np.float64), grad_out.astype(np.float64)
         np.testing.assert_array_equal(
