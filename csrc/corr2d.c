@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #if GCNN_X86_PATHS
-#include <immintrin.h> /* the AVX-512 path's compress (corr2d_impl.h) */
+#include <immintrin.h> /* the flat runs' packed stores (corr2d_impl.h) */
 #endif
 
 /* col_src values that are not image columns */
