@@ -23,6 +23,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#if GCNN_X86_PATHS
+#include <immintrin.h> /* the AVX2 path's phase shuffles (winograd_impl.h) */
+#endif
 
 /* Tile positions a work item aims at: enough that the products of one
  * frequency reuse each transformed filter for many vectors of positions...
