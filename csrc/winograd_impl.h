@@ -163,6 +163,41 @@ static GCNN_INLINE void GCNN_NAME(wino_merge4)(const GCNN_T *restrict src, ptrdi
                                   phases, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
     }
 }
+/* The weight gradient's input phases are channel-minor: 8 channels x 8
+ * consecutive columns of one input row (rows chan_stride apart from src)
+ * are transposed in registers, and column k goes to the vector at
+ * dst + (k % m) * phase_stride + (k / m) * 8, its phase and position (in
+ * place of 64 scalar moves, one lane at a time). */
+static GCNN_INLINE void GCNN_NAME(wino_transpose8)(const GCNN_T *restrict src,
+                                                   ptrdiff_t chan_stride, GCNN_T *restrict dst,
+                                                   ptrdiff_t phase_stride, const int M)
+{
+    const float *in = (const float *)(const void *)src;
+    float *out = (float *)(void *)dst;
+    __m256 r[8], t[8], s[8];
+    GCNN_UNROLL
+    for (int k = 0; k < 8; ++k)
+        r[k] = _mm256_loadu_ps(in + k * chan_stride);
+    GCNN_UNROLL
+    for (int k = 0; k < 8; k += 2) {
+        t[k] = _mm256_unpacklo_ps(r[k], r[k + 1]);
+        t[k + 1] = _mm256_unpackhi_ps(r[k], r[k + 1]);
+    }
+    GCNN_UNROLL
+    for (int k = 0; k < 8; k += 4) { /* columns (0, 4), (1, 5), (2, 6), (3, 7) of 4 rows */
+        s[k] = _mm256_shuffle_ps(t[k], t[k + 2], 0x44);
+        s[k + 1] = _mm256_shuffle_ps(t[k], t[k + 2], 0xEE);
+        s[k + 2] = _mm256_shuffle_ps(t[k + 1], t[k + 3], 0x44);
+        s[k + 3] = _mm256_shuffle_ps(t[k + 1], t[k + 3], 0xEE);
+    }
+    GCNN_UNROLL
+    for (int k = 0; k < 4; ++k) {
+        const __m256 low = _mm256_permute2f128_ps(s[k], s[k + 4], 0x20);  /* column k */
+        const __m256 high = _mm256_permute2f128_ps(s[k], s[k + 4], 0x31); /* column k + 4 */
+        _mm256_storeu_ps(out + (k % M) * phase_stride + (k / M) * 8, low);
+        _mm256_storeu_ps(out + ((k + 4) % M) * phase_stride + ((k + 4) / M) * 8, high);
+    }
+}
 #else
 #define GCNN_WINO_SHUFFLES 0
 #endif
@@ -590,6 +625,15 @@ static GCNN_INLINE void GCNN_NAME(wino_gw_input)(const struct gcnn_wino_plan *pl
                             d[(ph * S + l) * L + lane] = fill;
                 continue;
             }
+            /* whole groups of 8 channels x 8 / m positions inside the image:
+             * transposed in registers; the lanes below take the rest */
+            ptrdiff_t l_mid = l_lo;
+#if GCNN_WINO_SHUFFLES
+            if (sizeof(GCNN_T) == 4 && L == 8 && lanes == L)
+                for (; l_mid + 8 / M <= l_hi; l_mid += 8 / M)
+                    GCNN_NAME(wino_transpose8)(x_n + (c0 * H + iy) * W - pad_left + l_mid * M,
+                                               H * W, d + l_mid * L, S * L, M);
+#endif
             for (ptrdiff_t lane = 0; lane < lanes; ++lane) {
                 /* column j of the padded row is row[j] inside the image */
                 const GCNN_T *restrict row = x_n + ((c0 + lane) * H + iy) * W - pad_left;
@@ -600,6 +644,8 @@ static GCNN_INLINE void GCNN_NAME(wino_gw_input)(const struct gcnn_wino_plan *pl
                         const ptrdiff_t j = l * M + ph;
                         dl[(ph * S + l) * L] = j >= pad_left && j < pad_left + W ? row[j] : fill;
                     }
+                if (l < l_mid)
+                    l = l_mid;
                 for (; l < l_hi; ++l) {
                     GCNN_UNROLL
                     for (int ph = 0; ph < M; ++ph)
