@@ -163,15 +163,16 @@ int gcnn_winograd_best_tile(ptrdiff_t kernel, ptrdiff_t out_h, ptrdiff_t out_w)
  * than with AVX-512.  Measured on an AMD EPYC (Zen 3, AVX2), float32, one
  * thread, batch 64 (fewer from 12x12 up), 3x3, against direct correlation
  * (docs/design.md, section 9.1):
- * - forward and input gradient: with 16 to 64 channels in and out,
- *   F(2x2,3x3) gained 1.1-2.5x at 6x6 to 16x16 outputs and F(4x4,3x3)
- *   1.5-3x from 24x24 up, where it beat F(2x2,3x3) by 1.1-1.6x; at 4x4
- *   outputs F(2x2,3x3) gained 1.1-1.7x from 24 channels and lost at 16;
- *   8 channels lost at most sizes below 32x32;
- * - weight gradient: F(2x2,3x3) gained 1.1-2.5x from 8x8 outputs and 16
- *   channels (direct won at 4x4 and 6x6 with 16 and 64 channels),
- *   F(4x4,3x3) more than F(2x2,3x3) from 24x24 and 24 channels (1.2x);
- *   40 channels at 10x10 ran 2.4x faster than directly. */
+ * - forward and input gradient, 16 to 64 channels in and out: F(2x2,3x3)
+ *   took 0.28-1.15x the direct time at 6x6 to 16x16 outputs (median
+ *   0.65x, 3 of 40 cases slower), 0.58-0.95x at 4x4 from 24 channels (16
+ *   channels: 1.09x and 0.88x); F(4x4,3x3) 0.23-0.68x from 24x24 up,
+ *   0.76x of F(2x2,3x3) there (median); with 8 channels direct won 6 of
+ *   14 cases below 32x32, so the rule starts at 16;
+ * - weight gradient: F(2x2,3x3) took 0.39-0.92x the direct time from 8x8
+ *   outputs and 16 channels (median 0.58x) but 0.83-1.40x at 4x4 and 6x6
+ *   (5 of 8 slower); F(4x4,3x3) took 0.61-0.96x of F(2x2,3x3) from 24x24
+ *   outputs and 24 channels. */
 static int gcnn_wino_avx2(const gcnn_corr2d_params *p)
 {
     return gcnn_simd_resolve(p->simd) == GCNN_SIMD_AVX2 && p->kernel_h == 3;
