@@ -369,15 +369,6 @@ static int GCNN_NAME(gw_item)(void *arg, ptrdiff_t item, int worker)
     return GCNN_OK;
 }
 
-/* Accumulators of the row tiles: GCNN_ACC, except on AVX2, whose 16
- * registers hold 4 channels x 3 taps (a whole 3x3 kernel row) besides
- * three input vectors and a grad_out vector: 7 loads per 12 multiply-adds
- * instead of 6 per 8, and one pass over the unit's panel per kernel row
- * instead of two. */
-#ifndef GCNN_GW_ACC
-#define GCNN_GW_ACC (GCNN_VBYTES == 32 ? 12 : GCNN_ACC)
-#endif
-
 static int GCNN_NAME(grad_weight)(const gcnn_corr2d_params *params, const GCNN_T *x,
                                   const GCNN_T *grad_out, GCNN_T fillvalue,
                                   GCNN_T *grad_w)
@@ -426,7 +417,9 @@ static int GCNN_NAME(grad_weight)(const gcnn_corr2d_params *params, const GCNN_T
         ov = cv_vectors;
         ob = ov * GCNN_LANES;
     } else {
-        gcnn_gw_tile_shape(&plan, GCNN_GW_ACC, &ob, &tw);
+        /* (on AVX2 4 channels x 3 taps: a whole 3x3 kernel row per pass
+         * over the unit's panel instead of two passes of 2 and 1 taps) */
+        gcnn_gw_tile_shape(&plan, GCNN_ACC_PRODUCTS, &ob, &tw);
     }
     /* grad_out panel of one image: rows: [j][row][g_stride] (+ a vector of
      * zeros after each channel's rows when flat); channels: [pixel][j] */

@@ -12,12 +12,19 @@
 #define GCNN_TYPES_DEFAULTED
 #endif
 
+/* GCNN_ACC: accumulators of the direct forward tiles.  GCNN_ACC_PRODUCTS:
+ * those of the tiles that load one vector per output channel or tap and
+ * broadcast the rest (the Winograd products, the weight gradient's row
+ * tiles): on AVX2 12 of the 16 registers, 4 x 3, which loads 7 values per
+ * 12 multiply-adds instead of 6 per 8. */
 #define GCNN_PATH generic
 #define GCNN_ACC 8 /* 16 registers: 8 accumulators, loads and a weight */
+#define GCNN_ACC_PRODUCTS 8
 #define GCNN_VBYTES 16
 #include GCNN_TYPES
 #undef GCNN_PATH
 #undef GCNN_ACC
+#undef GCNN_ACC_PRODUCTS
 #undef GCNN_VBYTES
 
 #if GCNN_X86_PATHS
@@ -29,10 +36,12 @@
 #endif
 #define GCNN_PATH avx2
 #define GCNN_ACC 8
+#define GCNN_ACC_PRODUCTS 12
 #define GCNN_VBYTES 32
 #include GCNN_TYPES
 #undef GCNN_PATH
 #undef GCNN_ACC
+#undef GCNN_ACC_PRODUCTS
 #undef GCNN_VBYTES
 #if defined(__clang__)
 #pragma clang attribute pop
@@ -50,10 +59,12 @@
 #endif
 #define GCNN_PATH avx512
 #define GCNN_ACC 24 /* 32 registers: 24 accumulators, loads and a weight */
+#define GCNN_ACC_PRODUCTS 24
 #define GCNN_VBYTES 64
 #include GCNN_TYPES
 #undef GCNN_PATH
 #undef GCNN_ACC
+#undef GCNN_ACC_PRODUCTS
 #undef GCNN_VBYTES
 #if defined(__clang__)
 #pragma clang attribute pop

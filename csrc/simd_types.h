@@ -6,6 +6,8 @@
  *                   every function name with the element type
  *     GCNN_VBYTES   bytes per SIMD vector of this path (16, 32, 64)
  *     GCNN_ACC      accumulator vectors the register file holds
+ *     GCNN_ACC_PRODUCTS  the same for broadcast-heavy product tiles
+ *                   (simd_paths.h)
  * and instantiates the bodies for float and double, each with GCNN_T, GCNN_IT
  * (the integer of its size), GCNN_NAME(s) and the vectors of simd_vec.h.
  */

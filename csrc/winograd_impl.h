@@ -525,21 +525,13 @@ static int GCNN_NAME(wino_item)(void *arg, ptrdiff_t item, int worker)
     return GCNN_EINTERNAL;
 }
 
-/* Accumulators of the products' register tile: GCNN_ACC, except on AVX2,
- * whose 16 registers hold 4 channels x 3 vectors (12) besides a broadcast
- * weight and a loaded vector; that loads 7 values per 12 multiply-adds
- * instead of 6 per 8. */
-#ifndef GCNN_WINO_ACC
-#define GCNN_WINO_ACC (GCNN_VBYTES == 32 ? 12 : GCNN_ACC)
-#endif
-
 static int GCNN_NAME(winograd)(const gcnn_corr2d_params *params, const GCNN_T *x,
                                const GCNN_T *w, const GCNN_T *bias, GCNN_T fillvalue,
                                GCNN_T *out, int tile)
 {
     struct gcnn_wino_plan plan;
     int status =
-        gcnn_wino_plan_make(params, tile, sizeof(GCNN_T), GCNN_LANES, GCNN_WINO_ACC, 0, &plan);
+        gcnn_wino_plan_make(params, tile, sizeof(GCNN_T), GCNN_LANES, GCNN_ACC_PRODUCTS, 0, &plan);
     if (status != GCNN_OK)
         return status;
     char *u_block = malloc(plan.u_elems * sizeof(GCNN_T) + GCNN_ALIGN);
@@ -938,7 +930,7 @@ static int GCNN_NAME(wino_grad_weight)(const gcnn_corr2d_params *params, const G
 {
     struct gcnn_wino_plan plan;
     int status =
-        gcnn_wino_gw_plan_make(params, tile, sizeof(GCNN_T), GCNN_LANES, GCNN_WINO_ACC, &plan);
+        gcnn_wino_gw_plan_make(params, tile, sizeof(GCNN_T), GCNN_LANES, GCNN_ACC_PRODUCTS, &plan);
     if (status != GCNN_OK)
         return status;
     char *partial_block = malloc((size_t)plan.chunks * plan.part_elems * sizeof(GCNN_T) +
