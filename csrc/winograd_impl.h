@@ -113,9 +113,10 @@ static int GCNN_NAME(wino_filters)(void *arg, ptrdiff_t block, int worker)
  * dst[ph * S .. + 3]; wino_merge4 is its inverse, from src[ph * P ..] into
  * 4 * m consecutive values.  Two loads, two shuffles and four short stores
  * replace sixteen scalar moves for m = 4 (the P4CNN's 26x26 rows were
- * 20% of its Winograd forward time in these loops on an AMD EPYC, Zen 3). */
+ * 20% of its Winograd forward time in these loops on an AMD EPYC, Zen 3).
+ * The AVX-512 path has the same 256-bit instructions and uses them too. */
 #undef GCNN_WINO_SHUFFLES
-#if GCNN_X86_PATHS && GCNN_VECTORS && GCNN_VBYTES == 32
+#if GCNN_X86_PATHS && GCNN_VECTORS && (GCNN_VBYTES == 32 || GCNN_VBYTES == 64)
 #define GCNN_WINO_SHUFFLES 1
 static GCNN_INLINE void GCNN_NAME(wino_split4)(const GCNN_T *restrict src,
                                                GCNN_T *restrict dst, ptrdiff_t S, const int M)
@@ -165,12 +166,15 @@ static GCNN_INLINE void GCNN_NAME(wino_merge4)(const GCNN_T *restrict src, ptrdi
 }
 /* The weight gradient's input phases are channel-minor: 8 channels x 8
  * consecutive columns of one input row (rows chan_stride apart from src)
- * are transposed in registers, and column k goes to the vector at
- * dst + (k % m) * phase_stride + (k / m) * 8, its phase and position (in
- * place of 64 scalar moves, one lane at a time). */
+ * are transposed in registers, and column k goes to the 8 values at
+ * dst + (k % m) * phase_stride + (k / m) * position_stride, its phase and
+ * position (in place of 64 scalar moves, one lane at a time).  The
+ * position stride is the path's lanes: AVX-512 fills a position's 16 lanes
+ * with two calls. */
 static GCNN_INLINE void GCNN_NAME(wino_transpose8)(const GCNN_T *restrict src,
                                                    ptrdiff_t chan_stride, GCNN_T *restrict dst,
-                                                   ptrdiff_t phase_stride, const int M)
+                                                   ptrdiff_t phase_stride,
+                                                   ptrdiff_t position_stride, const int M)
 {
     const float *in = (const float *)(const void *)src;
     float *out = (float *)(void *)dst;
@@ -194,8 +198,9 @@ static GCNN_INLINE void GCNN_NAME(wino_transpose8)(const GCNN_T *restrict src,
     for (int k = 0; k < 4; ++k) {
         const __m256 low = _mm256_permute2f128_ps(s[k], s[k + 4], 0x20);  /* column k */
         const __m256 high = _mm256_permute2f128_ps(s[k], s[k + 4], 0x31); /* column k + 4 */
-        _mm256_storeu_ps(out + (k % M) * phase_stride + (k / M) * 8, low);
-        _mm256_storeu_ps(out + ((k + 4) % M) * phase_stride + ((k + 4) / M) * 8, high);
+        _mm256_storeu_ps(out + (k % M) * phase_stride + (k / M) * position_stride, low);
+        _mm256_storeu_ps(out + ((k + 4) % M) * phase_stride + ((k + 4) / M) * position_stride,
+                         high);
     }
 }
 #else
@@ -619,12 +624,16 @@ static GCNN_INLINE void GCNN_NAME(wino_gw_input)(const struct gcnn_wino_plan *pl
             }
             /* whole groups of 8 channels x 8 / m positions inside the image:
              * transposed in registers; the lanes below take the rest */
-            ptrdiff_t l_mid = l_lo;
+            ptrdiff_t l_mid = l_lo, covered = 0; /* lanes the transposes filled */
 #if GCNN_WINO_SHUFFLES
-            if (sizeof(GCNN_T) == 4 && L == 8 && lanes == L)
+            if (sizeof(GCNN_T) == 4 && lanes >= 8) {
+                covered = lanes - lanes % 8;
                 for (; l_mid + 8 / M <= l_hi; l_mid += 8 / M)
-                    GCNN_NAME(wino_transpose8)(x_n + (c0 * H + iy) * W - pad_left + l_mid * M,
-                                               H * W, d + l_mid * L, S * L, M);
+                    for (ptrdiff_t eight = 0; eight < covered; eight += 8)
+                        GCNN_NAME(wino_transpose8)(
+                            x_n + ((c0 + eight) * H + iy) * W - pad_left + l_mid * M, H * W,
+                            d + l_mid * L + eight, S * L, L, M);
+            }
 #endif
             for (ptrdiff_t lane = 0; lane < lanes; ++lane) {
                 /* column j of the padded row is row[j] inside the image */
@@ -636,7 +645,7 @@ static GCNN_INLINE void GCNN_NAME(wino_gw_input)(const struct gcnn_wino_plan *pl
                         const ptrdiff_t j = l * M + ph;
                         dl[(ph * S + l) * L] = j >= pad_left && j < pad_left + W ? row[j] : fill;
                     }
-                if (l < l_mid)
+                if (l < l_mid && lane < covered)
                     l = l_mid;
                 for (; l < l_hi; ++l) {
                     GCNN_UNROLL
