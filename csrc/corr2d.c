@@ -99,6 +99,8 @@ struct gcnn_plan {
     size_t panel_elems;          /* elements of one thread's panel */
     size_t packed_w_bytes;
     ptrdiff_t *col_src;    /* [row_stride] image column of each panel position */
+    ptrdiff_t row_used;    /* positions of a panel row up to its last one that is not
+                              GCNN_COL_SLACK (the rest are never written) */
     ptrdiff_t taps;        /* in_channels * kernel_h * kernel_w */
     ptrdiff_t *tap_offset; /* [taps] offset of tap (c, ky, kx) in the panel */
     ptrdiff_t dilate_h, dilate_w; /* input dilation, >= 1 */
@@ -417,6 +419,9 @@ static int gcnn_plan_make(const gcnn_corr2d_params *params, size_t elem_size,
                 *dst = gcnn_source_index(i * p->stride_w + ph - p->pad_left, p->width,
                                          plan->dilate_w, p->boundary);
         }
+    plan->row_used = plan->row_stride;
+    while (plan->row_used > 0 && plan->col_src[plan->row_used - 1] == GCNN_COL_SLACK)
+        --plan->row_used;
     /* Padded column x*stride_w + kx lives in phase kx % stride_w at index
      * x + kx / stride_w. */
     ptrdiff_t t = 0;

@@ -546,11 +546,11 @@ static void GCNN_NAME(fill_panel)(const struct gcnn_plan *plan,
                                   GCNN_T *restrict panel)
 {
     const ptrdiff_t H = plan->p.height, W = plan->p.width;
-    const ptrdiff_t row_len = plan->row_stride;
+    const ptrdiff_t row_len = plan->row_used; /* the slack past it is never written */
     const ptrdiff_t *restrict col_src = plan->col_src;
     for (ptrdiff_t c = 0; c < plan->p.in_channels; ++c) {
         for (ptrdiff_t r = 0; r < rows; ++r) {
-            GCNN_T *restrict dst = panel + c * plan->chan_stride + r * row_len;
+            GCNN_T *restrict dst = panel + c * plan->chan_stride + r * plan->row_stride;
             const ptrdiff_t src_row = gcnn_source_index(first_row + r - plan->p.pad_top, H,
                                                         plan->dilate_h, plan->p.boundary);
             if (src_row < 0) {
