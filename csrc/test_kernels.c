@@ -993,6 +993,27 @@ static void test_winograd_choice(void)
           "3 input channels take direct correlation, got %d", algorithm);
     p.in_channels = 16;
     const gcnn_corr2d_params good = p;
+    /* Where F(4x4,3x3) would leave half its lanes empty, F(2x2,3x3) from 24
+     * channels when it fills 70% of them, from 32 channels 55% */
+    const struct {
+        ptrdiff_t channels, side;
+        int algorithm;
+    } small[] = {
+        {40, 12, GCNN_ALGORITHM_WINOGRAD_2}, {24, 16, GCNN_ALGORITHM_WINOGRAD_2},
+        {16, 12, GCNN_ALGORITHM_DIRECT},     {16, 16, GCNN_ALGORITHM_DIRECT},
+        {40, 6, GCNN_ALGORITHM_WINOGRAD_2},  {24, 6, GCNN_ALGORITHM_DIRECT},
+        {40, 8, GCNN_ALGORITHM_DIRECT},      {64, 4, GCNN_ALGORITHM_DIRECT},
+        {16, 10, GCNN_ALGORITHM_WINOGRAD_2}, {16, 20, GCNN_ALGORITHM_WINOGRAD_4},
+    };
+    for (size_t i = 0; i < sizeof small / sizeof small[0]; ++i) {
+        p.in_channels = p.out_channels = small[i].channels;
+        p.height = p.width = small[i].side;
+        CHECK(gcnn_corr2d_algorithm(&p, 0, &algorithm) == GCNN_OK &&
+                  algorithm == small[i].algorithm,
+              "%td channels, %tdx%td: %d, got %d", small[i].channels, small[i].side,
+              small[i].side, small[i].algorithm, algorithm);
+    }
+    p = good;
     /* 5x5: F(2x2,5x5) only, automatically from 64 channels at 20x20 */
     p.kernel_h = p.kernel_w = 5;
     p.pad_top = p.pad_bottom = p.pad_left = p.pad_right = 2;

@@ -148,6 +148,13 @@ static double gcnn_wino_positions(ptrdiff_t out_h, ptrdiff_t out_w, ptrdiff_t m,
     return (double)(((long long)used + 15) / 16 * 16);
 }
 
+/* The share of those lanes that hold tiles of the output. */
+static double gcnn_wino_lane_use(ptrdiff_t out_h, ptrdiff_t out_w, ptrdiff_t m, ptrdiff_t r)
+{
+    const double tiles = (double)((out_h + m - 1) / m) * (double)((out_w + m - 1) / m);
+    return tiles / gcnn_wino_positions(out_h, out_w, m, r);
+}
+
 int gcnn_winograd_best_tile(ptrdiff_t kernel, ptrdiff_t out_h, ptrdiff_t out_w)
 {
     if (kernel != 3) /* 5x5: F(2x2,5x5) alone */
@@ -178,53 +185,85 @@ static int gcnn_wino_avx2(const gcnn_corr2d_params *p)
     return gcnn_simd_resolve(p->simd) == GCNN_SIMD_AVX2 && p->kernel_h == 3;
 }
 
+/* The channels the rules count: the fewer of input and output channels. */
+static ptrdiff_t gcnn_wino_channels(const gcnn_corr2d_params *p)
+{
+    return p->in_channels < p->out_channels ? p->in_channels : p->out_channels;
+}
+
 static ptrdiff_t gcnn_wino_side(ptrdiff_t out_h, ptrdiff_t out_w)
 {
     return out_h < out_w ? out_h : out_w;
 }
 
+/* The generic and AVX-512 rule for 3x3 forward calls: the tile, or 0 for
+ * direct correlation.  The transforms cost a fixed amount per input and
+ * output value, the products save in proportion to the channels, and
+ * positions that round an image up to whole vectors are paid for and
+ * dropped.
+ * - Measured on an AMD EPYC (Zen 5, AVX-512), float32, one thread, against
+ *   direct correlation (see docs/design.md, section 9.1): 16 channels in
+ *   and out at 20x20 and 28x28 outputs gained 1.4-1.6x, 12 channels lost
+ *   10%; 16x16 outputs, whose F(4x4,3x3) tiles fill half their lanes, lost
+ *   up to 30% at 16 channels and 8x8 ones lost more; 64x64 gained 1.3-1.6x
+ *   from 32 channels up.  Hence the cheaper tile, from 16 channels, when
+ *   it fills 70% of its lanes.
+ * - Measured on an Intel Xeon (AVX-512), float32, batch 64 (32 from 16x16
+ *   outputs), forward and input gradient, 1 and 2 threads: where the
+ *   cheaper tile is F(4x4,3x3) with half its lanes empty (12x12 and 16x16
+ *   outputs), F(2x2,3x3) fills 75% and 90% of its lanes and took 0.59-0.98x
+ *   the direct time from 24 channels (16 channels: 0.59-0.68x at 12x12 but
+ *   1.07-1.19x at 16x16, where direct rows fill whole vectors); at 6x6
+ *   outputs (56% of F(2x2,3x3)'s lanes) it took 0.78-0.88x from 32
+ *   channels, at 8x8 (50%) 0.84-1.05x, and at 4x4 1.4-1.8x. */
+static int gcnn_wino_lanes_tile(const gcnn_corr2d_params *p, ptrdiff_t out_h, ptrdiff_t out_w)
+{
+    const ptrdiff_t channels = gcnn_wino_channels(p);
+    if (channels < 16)
+        return 0;
+    const int m = gcnn_winograd_best_tile(3, out_h, out_w);
+    if (gcnn_wino_lane_use(out_h, out_w, m, 3) >= 0.7)
+        return m;
+    const double use2 = gcnn_wino_lane_use(out_h, out_w, 2, 3);
+    if ((channels >= 24 && use2 >= 0.7) || (channels >= 32 && use2 >= 0.55))
+        return 2;
+    return 0;
+}
+
 int gcnn_winograd_auto_tile(const gcnn_corr2d_params *p, ptrdiff_t out_h, ptrdiff_t out_w,
                             int weight_gradient)
 {
-    if (!gcnn_wino_avx2(p))
-        return gcnn_winograd_best_tile(p->kernel_h, out_h, out_w);
+    if (!gcnn_wino_avx2(p)) {
+        const int tile = p->kernel_h == 3 && !weight_gradient
+                             ? gcnn_wino_lanes_tile(p, out_h, out_w)
+                             : 0;
+        return tile ? tile : gcnn_winograd_best_tile(p->kernel_h, out_h, out_w);
+    }
     const ptrdiff_t side = gcnn_wino_side(out_h, out_w);
     if (!weight_gradient)
         return side >= 20 ? 4 : 2;
-    const ptrdiff_t channels = p->in_channels < p->out_channels ? p->in_channels : p->out_channels;
+    const ptrdiff_t channels = gcnn_wino_channels(p);
     return side >= 24 && channels >= 24 ? 4 : 2;
 }
 
 int gcnn_winograd_pays(const gcnn_corr2d_params *p, ptrdiff_t out_h, ptrdiff_t out_w)
 {
     if (gcnn_wino_avx2(p)) {
-        const ptrdiff_t channels =
-            p->in_channels < p->out_channels ? p->in_channels : p->out_channels;
+        const ptrdiff_t channels = gcnn_wino_channels(p);
         const ptrdiff_t side = gcnn_wino_side(out_h, out_w);
         return (channels >= 16 && side >= 6) || (channels >= 24 && side >= 4);
     }
-    /* The transforms cost a fixed amount per input and output value, the
-     * products save in proportion to the channels, and positions that
-     * round an image up to whole vectors are paid for and dropped.
-     * Measured on an AMD EPYC (Zen 5, AVX-512), float32, one thread,
-     * against direct correlation (see docs/design.md, section 9.1):
-     * 16 channels in and out at 20x20 and 28x28 outputs gained 1.4-1.6x,
-     * 12 channels lost 10%; 16x16 outputs, whose F(4x4,3x3) tiles fill
-     * half their lanes, lost up to 30% at 16 channels and 8x8 ones lost
-     * more; 64x64 gained 1.3-1.6x from 32 channels up. */
-    const ptrdiff_t r = p->kernel_h, m = gcnn_winograd_best_tile(r, out_h, out_w);
-    const ptrdiff_t channels = p->in_channels < p->out_channels ? p->in_channels : p->out_channels;
-    if (r == 5) {
-        /* F(2x2,5x5), same machine: 64 channels in and out gained 1.2x at
-         * 20x20 to 32x32 outputs and 1.6x at 40x40 and 48x48, 128 channels
-         * 1.5x and 1.8x, 32 channels only from 40x40 (1.3x); 16x16 and
-         * smaller outputs lost 5-30%, and so did 16 channels and fewer. */
-        const ptrdiff_t side = out_h < out_w ? out_h : out_w;
+    const ptrdiff_t channels = gcnn_wino_channels(p);
+    if (p->kernel_h == 5) {
+        /* F(2x2,5x5), on the AMD EPYC (Zen 5) of gcnn_wino_lanes_tile: 64
+         * channels in and out gained 1.2x at 20x20 to 32x32 outputs and 1.6x
+         * at 40x40 and 48x48, 128 channels 1.5x and 1.8x, 32 channels only
+         * from 40x40 (1.3x); 16x16 and smaller outputs lost 5-30%, and so did
+         * 16 channels and fewer. */
+        const ptrdiff_t side = gcnn_wino_side(out_h, out_w);
         return side >= 20 && (channels >= 64 || (channels >= 32 && side >= 40));
     }
-    const double tiles = (double)((out_h + m - 1) / m) * (double)((out_w + m - 1) / m);
-    const double lane_use = tiles / gcnn_wino_positions(out_h, out_w, m, r);
-    return channels >= 16 && lane_use >= 0.7;
+    return gcnn_wino_lanes_tile(p, out_h, out_w) != 0;
 }
 
 /* fixed_split: the bands depend on the sizes only, never on the thread
@@ -239,7 +278,7 @@ int gcnn_winograd_gw_pays(const gcnn_corr2d_params *p, ptrdiff_t out_h, ptrdiff_
      * 0.6x; 10x10 and smaller outputs 0.5-1.5x.  5x5 (F(2x2,5x5)), batch 32:
      * 64 channels 1.4x at 8x8 outputs to 1.9x at 16x16, 128 channels at
      * 62x62 2.4-2.7x; 32 channels at 32x32 1.0x. */
-    const ptrdiff_t channels = p->in_channels < p->out_channels ? p->in_channels : p->out_channels;
+    const ptrdiff_t channels = gcnn_wino_channels(p);
     const ptrdiff_t side = gcnn_wino_side(out_h, out_w);
     if (gcnn_wino_avx2(p))
         return channels >= 16 && side >= 8;

@@ -138,6 +138,20 @@ def test_auto_takes_winograd_for_float32_with_channels():
         np.testing.assert_array_equal(strided, gcnn.conv2d(x, w, b, padding=1, stride=2))
 
 
+def test_auto_takes_f2_for_small_maps_with_many_channels():
+    """auto takes F(2x2,3x3) for a P4CNN's 40 channels at 12x12 and 6x6 outputs (every path)."""
+    rng = np.random.default_rng(12)
+    for side in (12, 6):
+        x, w, b = _operands(rng, 2, 40, 40, side, side)
+        results = {}
+        for name in ("auto", "winograd-f2", "winograd-f4", "direct"):
+            with _config.conv_algorithm(name):
+                results[name] = gcnn.conv2d(x, w, b, padding=1)
+        np.testing.assert_array_equal(results["auto"], results["winograd-f2"])
+        assert not np.array_equal(results["winograd-f2"], results["winograd-f4"])
+        assert not np.array_equal(results["winograd-f2"], results["direct"])
+
+
 def test_auto_takes_winograd_for_wide_5x5_layers():
     """auto picks F(2x2,5x5) for 64 -> 64 channels at 28x28, direct for 16 channels."""
     rng = np.random.default_rng(8)
