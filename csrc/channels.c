@@ -116,6 +116,20 @@ int gcnn_channel_moments_f64(const double *x, ptrdiff_t n, ptrdiff_t c, ptrdiff_
     GCNN_DISPATCH(simd, channel_moments_f64, (x, n, c, s, mean, var, threads))
 }
 
+int gcnn_channel_sums_f32(const float *x, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s, double *sum,
+                          int num_threads, int simd)
+{
+    GCNN_CHANNEL_ENTRY_CHECKS(x == NULL || sum == NULL)
+    GCNN_DISPATCH(simd, channel_sums_f32, (x, n, c, s, sum, threads))
+}
+
+int gcnn_channel_sums_f64(const double *x, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s, double *sum,
+                          int num_threads, int simd)
+{
+    GCNN_CHANNEL_ENTRY_CHECKS(x == NULL || sum == NULL)
+    GCNN_DISPATCH(simd, channel_sums_f64, (x, n, c, s, sum, threads))
+}
+
 int gcnn_channel_affine_f32(const float *x, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s,
                             const float *scale, const float *shift, float *out, uint8_t *positive,
                             int num_threads, int simd)

@@ -139,17 +139,41 @@ struct GCNN_NAME(channel_work) {
     const uint8_t *positive_in; /* backward through a ReLU: where grad passes */
 };
 
+/* The sum of channel k: its runs in order, each added in double. */
+static double GCNN_NAME(channel_total)(const struct GCNN_NAME(channel_work) *w, ptrdiff_t k)
+{
+    double total = 0, unused = 0;
+    for (ptrdiff_t i = 0; i < w->n; ++i)
+        GCNN_NAME(run_sums)(w->x + (i * w->c + k) * w->s, w->s, 0, &total, &unused);
+    return total;
+}
+
+/* Item = channel k: its sum. */
+static int GCNN_NAME(sums_item)(void *arg, ptrdiff_t k, int worker)
+{
+    const struct GCNN_NAME(channel_work) *w = arg;
+    (void)worker;
+    w->mean[k] = GCNN_NAME(channel_total)(w, k);
+    return GCNN_OK;
+}
+
+static int GCNN_NAME(channel_sums)(const GCNN_T *x, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s,
+                                   double *sum, int threads)
+{
+    struct GCNN_NAME(channel_work) w = {x,    NULL, NULL, NULL, NULL, n,    c,   s,
+                                        NULL, NULL, sum,  NULL, NULL, NULL, NULL, NULL, NULL};
+    return gcnn_parallel_for(c, threads, GCNN_NAME(sums_item), &w, NULL);
+}
+
 /* Item = channel k: its mean and centred variance. */
 static int GCNN_NAME(moments_item)(void *arg, ptrdiff_t k, int worker)
 {
     const struct GCNN_NAME(channel_work) *w = arg;
     const ptrdiff_t n = w->n, c = w->c, s = w->s;
     const double count = (double)n * (double)s;
-    double total = 0, squares = 0, unused = 0;
+    double squares = 0;
     (void)worker;
-    for (ptrdiff_t i = 0; i < n; ++i)
-        GCNN_NAME(run_sums)(w->x + (i * c + k) * s, s, 0, &total, &unused);
-    const double m = total / count;
+    const double m = GCNN_NAME(channel_total)(w, k) / count;
     /* centred on the mean rounded to the element type; the rounding shift is
      * removed exactly below (var = E[(x - m')^2] - (m - m')^2) */
     const GCNN_T m_rounded = (GCNN_T)m;

@@ -198,6 +198,14 @@ int gcnn_channel_moments_f32(const float *x, ptrdiff_t n, ptrdiff_t c, ptrdiff_t
 int gcnn_channel_moments_f64(const double *x, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s,
                              double *mean, double *var, int num_threads, int simd);
 
+/* sum[c], x summed over n and s: each run of s values in vectors of the
+ * element type, the runs added in double in order of n (the first pass of
+ * the moments; the bias gradient of a convolution). */
+int gcnn_channel_sums_f32(const float *x, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s, double *sum,
+                          int num_threads, int simd);
+int gcnn_channel_sums_f64(const double *x, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s, double *sum,
+                          int num_threads, int simd);
+
 /* out[i][k][j] = x[i][k][j] * scale[k] + shift[k]; out may be x.  With
  * positive not NULL, ReLU follows in the same pass: out = max(y, 0) (NaN
  * kept) and positive[i][k][j] = y > 0, the numbers of gcnn_relu_* on y. */

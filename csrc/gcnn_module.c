@@ -527,6 +527,48 @@ static PyArrayObject *as_vector(PyObject *obj, const char *name, int typenum, np
     return a;
 }
 
+PyDoc_STRVAR(channel_sums_doc,
+"channel_sums(x, num_threads=1, simd=0)\n--\n\n"
+"Per-channel sum of x (N, C, S), float32 or float64, over N and S (private):\n"
+"each run of S values in vectors, the runs added in double in order of N.\n"
+"Returns a float64 array of shape (C,).");
+
+static PyObject *core_channel_sums(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"x", "num_threads", "simd", NULL};
+    PyObject *x_obj;
+    int num_threads = 1, simd = GCNN_SIMD_AUTO;
+    (void)module;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|ii:channel_sums", keywords, &x_obj,
+                                     &num_threads, &simd))
+        return NULL;
+    PyArrayObject *x = as_float_array(x_obj, "x", -1, 3);
+    if (x == NULL)
+        return NULL;
+    npy_intp c = PyArray_DIM(x, 1);
+    PyArrayObject *sum = (PyArrayObject *)PyArray_SimpleNew(1, &c, NPY_FLOAT64);
+    if (sum == NULL) {
+        Py_DECREF(x);
+        return NULL;
+    }
+    int status;
+    const ptrdiff_t n = PyArray_DIM(x, 0), s = PyArray_DIM(x, 2);
+    Py_BEGIN_ALLOW_THREADS
+    if (PyArray_TYPE(x) == NPY_FLOAT32)
+        status = gcnn_channel_sums_f32(PyArray_DATA(x), n, c, s, PyArray_DATA(sum), num_threads,
+                                       simd);
+    else
+        status = gcnn_channel_sums_f64(PyArray_DATA(x), n, c, s, PyArray_DATA(sum), num_threads,
+                                       simd);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(x);
+    if (raise_status(status) < 0) {
+        Py_DECREF(sum);
+        return NULL;
+    }
+    return (PyObject *)sum;
+}
+
 PyDoc_STRVAR(channel_moments_doc,
 "channel_moments(x, num_threads=1, simd=0)\n--\n\n"
 "Per-channel mean and biased variance of x (N, C, S), float32 or float64\n"
@@ -1027,6 +1069,8 @@ static PyMethodDef core_methods[] = {
      METH_VARARGS | METH_KEYWORDS, correlate_int_doc},
     {"grad_weight", (PyCFunction)(void (*)(void))core_grad_weight,
      METH_VARARGS | METH_KEYWORDS, grad_weight_doc},
+    {"channel_sums", (PyCFunction)(void (*)(void))core_channel_sums,
+     METH_VARARGS | METH_KEYWORDS, channel_sums_doc},
     {"channel_moments", (PyCFunction)(void (*)(void))core_channel_moments,
      METH_VARARGS | METH_KEYWORDS, channel_moments_doc},
     {"channel_affine", (PyCFunction)(void (*)(void))core_channel_affine,

@@ -1101,11 +1101,14 @@ def _correlation_backward(
 
 
 def _channel_sums(grad: np.ndarray) -> np.ndarray:
-    """grad (N, C, ...) C-contiguous, summed over every axis but C: each image's run of values
-    first (pairwise along memory, twice as fast as NumPy's sum over axes (0, 2, ...) here and
-    more accurate), then over the images."""
-    per_image = grad.reshape(grad.shape[0], grad.shape[1], math.prod(grad.shape[2:]))
-    return per_image.sum(axis=2).sum(axis=0)
+    """grad (N, C, ...) C-contiguous, summed over every axis but C, in grad's dtype: the bias
+    gradient.  The C kernel sums each image's run of values in vectors and adds the runs in
+    double, in order of the images, on the configured threads (docs/design.md, §9.3 Per-channel
+    kernels and pooling)."""
+    runs = grad.reshape(grad.shape[0], grad.shape[1], math.prod(grad.shape[2:]))
+    if runs.size == 0:
+        return np.zeros(grad.shape[1], dtype=grad.dtype)
+    return _core.channel_sums(runs, _config.get_num_threads()).astype(grad.dtype)
 
 
 def _check_grad_out(grad_out, expected: tuple, dtype: np.dtype, layer: str) -> np.ndarray:

@@ -18,6 +18,9 @@ def test_moments_affine_and_backward_match_numpy(dtype, tolerance):
     rng = np.random.default_rng(0)
     x = (5 + rng.standard_normal((6, 5, 123))).astype(dtype)
     g = rng.standard_normal(x.shape).astype(dtype)
+    sums = _core.channel_sums(x)
+    assert sums.dtype == np.float64 and sums.shape == (5,)
+    np.testing.assert_allclose(sums, x.astype(np.float64).sum(axis=(0, 2)), rtol=tolerance)
     mean, var = _core.channel_moments(x)
     assert mean.dtype == var.dtype == np.float64
     np.testing.assert_allclose(mean, x.astype(np.float64).mean(axis=(0, 2)), rtol=tolerance)
@@ -55,6 +58,9 @@ def test_results_do_not_depend_on_the_thread_count():
     two = _core.channel_moments(x, 2)
     for a, b in zip(one, two):
         np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(_core.channel_sums(x, 1), _core.channel_sums(x, 2))
+    # the sums are the moments' first pass: mean = sum / count, bit for bit
+    np.testing.assert_array_equal(_core.channel_sums(x, 2) / (x.shape[0] * x.shape[2]), one[0])
     inv_std = 1 / np.sqrt(one[1] + 1e-5)
     for a, b in zip(
         _core.batch_norm_backward(g, x, one[0], inv_std, None, 1),
@@ -147,6 +153,12 @@ def test_glue_errors():
         _core.batch_norm_backward(x, x, np.zeros(3), np.ones(3), positive=np.ones(5, np.uint8))
     with pytest.raises(ValueError, match="x must be 3-D"):
         _core.channel_moments(np.ones((2, 3)))
+    with pytest.raises(ValueError, match="x must be 3-D"):
+        _core.channel_sums(np.ones((2, 3)))
+    with pytest.raises(TypeError, match="x must have dtype float32 or float64"):
+        _core.channel_sums(np.ones((2, 3, 4), dtype=np.int64))
+    with pytest.raises(ValueError):
+        _core.channel_sums(np.ones((0, 3, 4)))
     with pytest.raises(ValueError, match="invalid pooling"):
         _core.max_pool(x, (2, 2), (1, 1), (2, 0))
     out, index = _core.max_pool(x, (2, 2), (2, 2))
