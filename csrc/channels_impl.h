@@ -165,23 +165,43 @@ static int GCNN_NAME(channel_sums)(const GCNN_T *x, ptrdiff_t n, ptrdiff_t c, pt
     return gcnn_parallel_for(c, threads, GCNN_NAME(sums_item), &w, NULL);
 }
 
-/* Item = channel k: its mean and centred variance. */
+/* Values at the head of each run whose mean is the one-pass shift. */
+#define GCNN_PILOT_HEAD 16
+
+/* Item = channel k: its mean and centred variance.  One pass sums x and
+ * (x - K)^2 about a shift K, the mean of the first values of every run
+ * rounded to the element type; var = E[(x - K)^2] - (m - K)^2 exactly.
+ * While (m - K)^2 <= var that subtraction at most doubles the relative
+ * rounding of the squares; otherwise (a pilot far from the mean, or values
+ * that are not finite) a second pass centres the squares on the rounded
+ * mean itself, as two passes always did. */
 static int GCNN_NAME(moments_item)(void *arg, ptrdiff_t k, int worker)
 {
     const struct GCNN_NAME(channel_work) *w = arg;
     const ptrdiff_t n = w->n, c = w->c, s = w->s;
     const double count = (double)n * (double)s;
-    double squares = 0;
+    const ptrdiff_t head = s < GCNN_PILOT_HEAD ? s : GCNN_PILOT_HEAD;
     (void)worker;
-    const double m = GCNN_NAME(channel_total)(w, k) / count;
-    /* centred on the mean rounded to the element type; the rounding shift is
-     * removed exactly below (var = E[(x - m')^2] - (m - m')^2) */
-    const GCNN_T m_rounded = (GCNN_T)m;
-    double shifted_total = 0;
+    double pilot = 0;
     for (ptrdiff_t i = 0; i < n; ++i)
-        GCNN_NAME(run_sums)(w->x + (i * c + k) * s, s, m_rounded, &shifted_total, &squares);
-    const double offset = m - (double)m_rounded;
-    const double v = squares / count - offset * offset;
+        for (ptrdiff_t j = 0; j < head; ++j)
+            pilot += w->x[(i * c + k) * s + j];
+    GCNN_T shift = (GCNN_T)(pilot / ((double)n * (double)head));
+    double total = 0, squares = 0;
+    for (ptrdiff_t i = 0; i < n; ++i)
+        GCNN_NAME(run_sums)(w->x + (i * c + k) * s, s, shift, &total, &squares);
+    const double m = total / count;
+    double offset = m - (double)shift;
+    double v = squares / count - offset * offset;
+    if (!(offset * offset <= v)) {
+        shift = (GCNN_T)m;
+        double unused = 0;
+        squares = 0;
+        for (ptrdiff_t i = 0; i < n; ++i)
+            GCNN_NAME(run_sums)(w->x + (i * c + k) * s, s, shift, &unused, &squares);
+        offset = m - (double)shift;
+        v = squares / count - offset * offset;
+    }
     w->mean[k] = m;
     w->var[k] = v > 0 ? v : 0;
     return GCNN_OK;
@@ -314,3 +334,4 @@ static int GCNN_NAME(batch_norm_backward)(const GCNN_T *grad, const uint8_t *pos
 }
 
 #undef GCNN_RUN_ACC
+#undef GCNN_PILOT_HEAD

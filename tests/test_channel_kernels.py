@@ -50,6 +50,18 @@ def test_moments_affine_and_backward_match_numpy(dtype, tolerance):
     np.testing.assert_allclose(grad_x, want_x, rtol=100 * tolerance, atol=100 * tolerance)
 
 
+def test_moments_stay_accurate_when_the_runs_start_far_from_the_mean():
+    # The one-pass variance is shifted by the mean of each run's first values; here those are
+    # outliers, far from the mean in standard deviations, and a second pass must take over.
+    rng = np.random.default_rng(4)
+    x = (3 * rng.standard_normal((8, 3, 20000)) + 1).astype(np.float32)
+    x[:, :, :16] = 10000.0
+    mean, var = _core.channel_moments(x, 2)
+    x64 = x.astype(np.float64)
+    np.testing.assert_allclose(mean, x64.mean(axis=(0, 2)), rtol=1e-6)
+    np.testing.assert_allclose(var, x64.var(axis=(0, 2)), rtol=1e-6)
+
+
 def test_results_do_not_depend_on_the_thread_count():
     rng = np.random.default_rng(1)
     x = rng.standard_normal((64, 10, 4 * 26 * 26)).astype(np.float32)
