@@ -533,83 +533,65 @@ PyDoc_STRVAR(channel_sums_doc,
 "each run of S values in vectors, the runs added in double in order of N.\n"
 "Returns a float64 array of shape (C,).");
 
-static PyObject *core_channel_sums(PyObject *module, PyObject *args, PyObject *kwargs)
-{
-    static char *keywords[] = {"x", "num_threads", "simd", NULL};
-    PyObject *x_obj;
-    int num_threads = 1, simd = GCNN_SIMD_AUTO;
-    (void)module;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|ii:channel_sums", keywords, &x_obj,
-                                     &num_threads, &simd))
-        return NULL;
-    PyArrayObject *x = as_float_array(x_obj, "x", -1, 3);
-    if (x == NULL)
-        return NULL;
-    npy_intp c = PyArray_DIM(x, 1);
-    PyArrayObject *sum = (PyArrayObject *)PyArray_SimpleNew(1, &c, NPY_FLOAT64);
-    if (sum == NULL) {
-        Py_DECREF(x);
-        return NULL;
-    }
-    int status;
-    const ptrdiff_t n = PyArray_DIM(x, 0), s = PyArray_DIM(x, 2);
-    Py_BEGIN_ALLOW_THREADS
-    if (PyArray_TYPE(x) == NPY_FLOAT32)
-        status = gcnn_channel_sums_f32(PyArray_DATA(x), n, c, s, PyArray_DATA(sum), num_threads,
-                                       simd);
-    else
-        status = gcnn_channel_sums_f64(PyArray_DATA(x), n, c, s, PyArray_DATA(sum), num_threads,
-                                       simd);
-    Py_END_ALLOW_THREADS
-    Py_DECREF(x);
-    if (raise_status(status) < 0) {
-        Py_DECREF(sum);
-        return NULL;
-    }
-    return (PyObject *)sum;
-}
-
 PyDoc_STRVAR(channel_moments_doc,
 "channel_moments(x, num_threads=1, simd=0)\n--\n\n"
 "Per-channel mean and biased variance of x (N, C, S), float32 or float64\n"
 "(private). Returns two float64 arrays of shape (C,).");
 
-static PyObject *core_channel_moments(PyObject *module, PyObject *args, PyObject *kwargs)
+/* channel_sums (moments 0: one float64 array of C sums) and channel_moments
+ * (moments 1: the mean and the variance) of x (N, C, S). */
+static PyObject *channel_reduction(PyObject *args, PyObject *kwargs, const char *format,
+                                   int moments)
 {
     static char *keywords[] = {"x", "num_threads", "simd", NULL};
     PyObject *x_obj;
     int num_threads = 1, simd = GCNN_SIMD_AUTO;
-    (void)module;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|ii:channel_moments", keywords, &x_obj,
-                                     &num_threads, &simd))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, format, keywords, &x_obj, &num_threads,
+                                     &simd))
         return NULL;
-    PyArrayObject *x = as_float_array(x_obj, "x", -1, 3), *mean = NULL, *var = NULL;
+    PyArrayObject *x = as_float_array(x_obj, "x", -1, 3), *first = NULL, *second = NULL;
     if (x == NULL)
         return NULL;
     npy_intp c = PyArray_DIM(x, 1);
-    mean = (PyArrayObject *)PyArray_SimpleNew(1, &c, NPY_FLOAT64);
-    var = (PyArrayObject *)PyArray_SimpleNew(1, &c, NPY_FLOAT64);
-    if (mean == NULL || var == NULL)
+    first = (PyArrayObject *)PyArray_SimpleNew(1, &c, NPY_FLOAT64);
+    if (moments)
+        second = (PyArrayObject *)PyArray_SimpleNew(1, &c, NPY_FLOAT64);
+    if (first == NULL || (moments && second == NULL))
         goto fail;
     int status;
     const ptrdiff_t n = PyArray_DIM(x, 0), s = PyArray_DIM(x, 2);
+    const int single = PyArray_TYPE(x) == NPY_FLOAT32;
+    const void *data = PyArray_DATA(x);
+    double *a = PyArray_DATA(first), *b = moments ? PyArray_DATA(second) : NULL;
     Py_BEGIN_ALLOW_THREADS
-    if (PyArray_TYPE(x) == NPY_FLOAT32)
-        status = gcnn_channel_moments_f32(PyArray_DATA(x), n, c, s, PyArray_DATA(mean),
-                                          PyArray_DATA(var), num_threads, simd);
+    if (moments)
+        status = single ? gcnn_channel_moments_f32(data, n, c, s, a, b, num_threads, simd)
+                        : gcnn_channel_moments_f64(data, n, c, s, a, b, num_threads, simd);
     else
-        status = gcnn_channel_moments_f64(PyArray_DATA(x), n, c, s, PyArray_DATA(mean),
-                                          PyArray_DATA(var), num_threads, simd);
+        status = single ? gcnn_channel_sums_f32(data, n, c, s, a, num_threads, simd)
+                        : gcnn_channel_sums_f64(data, n, c, s, a, num_threads, simd);
     Py_END_ALLOW_THREADS
     if (raise_status(status) < 0)
         goto fail;
     Py_DECREF(x);
-    return Py_BuildValue("(NN)", mean, var);
+    return moments ? Py_BuildValue("(NN)", first, second) : (PyObject *)first;
 fail:
     Py_XDECREF(x);
-    Py_XDECREF(mean);
-    Py_XDECREF(var);
+    Py_XDECREF(first);
+    Py_XDECREF(second);
     return NULL;
+}
+
+static PyObject *core_channel_sums(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    (void)module;
+    return channel_reduction(args, kwargs, "O|ii:channel_sums", 0);
+}
+
+static PyObject *core_channel_moments(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    (void)module;
+    return channel_reduction(args, kwargs, "O|ii:channel_moments", 1);
 }
 
 PyDoc_STRVAR(channel_affine_doc,

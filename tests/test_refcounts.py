@@ -129,3 +129,22 @@ def test_no_memory_growth_success_and_error_paths():
 
     for call in (success, failure, public):
         assert traced_growth(call, 500) < 200_000, call.__name__
+
+
+def test_refcounts_flat_channel_reductions():
+    x = np.ones((2, 3, 40), dtype=np.float32)
+    fortran = np.asfortranarray(np.ones((2, 3, 40)))  # converted by a copy inside the glue
+    flat, empty = np.ones((2, 3)), np.ones((0, 3, 4))
+    before = refcounts(x, fortran, flat, empty)
+    for _ in range(1000):
+        for reduce in (_core.channel_sums, _core.channel_moments):
+            reduce(x, 2)
+            reduce(fortran)
+            with pytest.raises(ValueError):
+                reduce(flat)
+            with pytest.raises(ValueError):
+                reduce(empty)
+    assert refcounts(x, fortran, flat, empty) == before
+    assert sys.getrefcount(_core.channel_sums(x)) == 2
+    mean, var = _core.channel_moments(x)
+    assert sys.getrefcount(mean) == sys.getrefcount(var) == 2
