@@ -211,7 +211,7 @@ static ptrdiff_t gcnn_wino_side(ptrdiff_t out_h, ptrdiff_t out_w)
  * - Measured on an Intel Xeon (AVX-512), float32, batch 64 (32 from 16x16
  *   outputs), forward and input gradient, 1 and 2 threads: where the
  *   cheaper tile is F(4x4,3x3) with half its lanes empty (12x12 and 16x16
- *   outputs), F(2x2,3x3) fills 75% and 90% of its lanes and took 0.59-0.98x
+ *   outputs), F(2x2,3x3) fills 75% and 90% of its lanes and took 0.64-0.98x
  *   the direct time from 24 channels (16 channels: 0.59-0.68x at 12x12 but
  *   1.07-1.19x at 16x16, where direct rows fill whole vectors); at 6x6
  *   outputs (56% of F(2x2,3x3)'s lanes) it took 0.78-0.88x from 32

@@ -24,8 +24,10 @@ int gcnn_winograd_applies(const gcnn_corr2d_params *p, int tile);
 int gcnn_winograd_best_tile(ptrdiff_t kernel, ptrdiff_t out_h, ptrdiff_t out_w);
 
 /* The tile "auto" takes for p once Winograd pays: gcnn_winograd_best_tile,
- * except on the AVX2 path, whose measured rule differs (winograd.c); the
- * weight gradient (nonzero weight_gradient) has its own rule there. */
+ * or F(2x2,3x3) where the generic and AVX-512 rule takes it although
+ * F(4x4,3x3) would cost fewer multiplications; the AVX2 path has its own
+ * measured rule, with one for the weight gradient (nonzero weight_gradient)
+ * (winograd.c). */
 int gcnn_winograd_auto_tile(const gcnn_corr2d_params *p, ptrdiff_t out_h, ptrdiff_t out_w,
                             int weight_gradient);
 

@@ -114,7 +114,8 @@ static int GCNN_NAME(wino_filters)(void *arg, ptrdiff_t block, int worker)
  * 4 * m consecutive values.  Two loads, two shuffles and four short stores
  * replace sixteen scalar moves for m = 4 (the P4CNN's 26x26 rows were
  * 20% of its Winograd forward time in these loops on an AMD EPYC, Zen 3).
- * The AVX-512 path has the same 256-bit instructions and uses them too. */
+ * The AVX-512 path has the same 256-bit instructions: it takes
+ * wino_transpose8 below, and wino_split16 and wino_merge16 for rows. */
 #undef GCNN_WINO_SHUFFLES
 #if GCNN_X86_PATHS && GCNN_VECTORS && (GCNN_VBYTES == 32 || GCNN_VBYTES == 64)
 #define GCNN_WINO_SHUFFLES 1
