@@ -139,21 +139,15 @@ struct GCNN_NAME(channel_work) {
     const uint8_t *positive_in; /* backward through a ReLU: where grad passes */
 };
 
-/* The sum of channel k: its runs in order, each added in double. */
-static double GCNN_NAME(channel_total)(const struct GCNN_NAME(channel_work) *w, ptrdiff_t k)
-{
-    double total = 0, unused = 0;
-    for (ptrdiff_t i = 0; i < w->n; ++i)
-        GCNN_NAME(run_sums)(w->x + (i * w->c + k) * w->s, w->s, 0, &total, &unused);
-    return total;
-}
-
-/* Item = channel k: its sum. */
+/* Item = channel k: its sum, the runs in order, each added in double. */
 static int GCNN_NAME(sums_item)(void *arg, ptrdiff_t k, int worker)
 {
     const struct GCNN_NAME(channel_work) *w = arg;
+    double total = 0, unused = 0;
     (void)worker;
-    w->mean[k] = GCNN_NAME(channel_total)(w, k);
+    for (ptrdiff_t i = 0; i < w->n; ++i)
+        GCNN_NAME(run_sums)(w->x + (i * w->c + k) * w->s, w->s, 0, &total, &unused);
+    w->mean[k] = total;
     return GCNN_OK;
 }
 

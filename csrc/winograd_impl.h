@@ -114,10 +114,10 @@ static int GCNN_NAME(wino_filters)(void *arg, ptrdiff_t block, int worker)
  * 4 * m consecutive values.  Two loads, two shuffles and four short stores
  * replace sixteen scalar moves for m = 4 (the P4CNN's 26x26 rows were
  * 20% of its Winograd forward time in these loops on an AMD EPYC, Zen 3).
- * The AVX-512 path has the same 256-bit instructions: it takes
- * wino_transpose8 below, and wino_split16 and wino_merge16 for rows. */
+ * The AVX-512 path moves rows sixteen positions at a time (wino_split16 and
+ * wino_merge16 below). */
 #undef GCNN_WINO_SHUFFLES
-#if GCNN_X86_PATHS && GCNN_VECTORS && (GCNN_VBYTES == 32 || GCNN_VBYTES == 64)
+#if GCNN_X86_PATHS && GCNN_VECTORS && GCNN_VBYTES == 32
 #define GCNN_WINO_SHUFFLES 1
 static GCNN_INLINE void GCNN_NAME(wino_split4)(const GCNN_T *restrict src,
                                                GCNN_T *restrict dst, ptrdiff_t S, const int M)
@@ -165,13 +165,20 @@ static GCNN_INLINE void GCNN_NAME(wino_merge4)(const GCNN_T *restrict src, ptrdi
                                   phases, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
     }
 }
+#else
+#define GCNN_WINO_SHUFFLES 0
+#endif
+
 /* The weight gradient's input phases are channel-minor: 8 channels x 8
  * consecutive columns of one input row (rows chan_stride apart from src)
  * are transposed in registers, and column k goes to the 8 values at
  * dst + (k % m) * phase_stride + (k / m) * position_stride, its phase and
  * position (in place of 64 scalar moves, one lane at a time).  The
  * position stride is the path's lanes: AVX-512 fills a position's 16 lanes
- * with two calls. */
+ * with two calls (the same 256-bit instructions as on AVX2). */
+#undef GCNN_WINO_TRANSPOSE8
+#if GCNN_X86_PATHS && GCNN_VECTORS && (GCNN_VBYTES == 32 || GCNN_VBYTES == 64)
+#define GCNN_WINO_TRANSPOSE8 1
 static GCNN_INLINE void GCNN_NAME(wino_transpose8)(const GCNN_T *restrict src,
                                                    ptrdiff_t chan_stride, GCNN_T *restrict dst,
                                                    ptrdiff_t phase_stride,
@@ -205,7 +212,7 @@ static GCNN_INLINE void GCNN_NAME(wino_transpose8)(const GCNN_T *restrict src,
     }
 }
 #else
-#define GCNN_WINO_SHUFFLES 0
+#define GCNN_WINO_TRANSPOSE8 0
 #endif
 
 /* Rows to and from column phases sixteen tile positions at a time (float
@@ -748,7 +755,7 @@ static GCNN_INLINE void GCNN_NAME(wino_gw_input)(const struct gcnn_wino_plan *pl
             /* whole groups of 8 channels x 8 / m positions inside the image:
              * transposed in registers; the lanes below take the rest */
             ptrdiff_t l_mid = l_lo, covered = 0; /* lanes the transposes filled */
-#if GCNN_WINO_SHUFFLES
+#if GCNN_WINO_TRANSPOSE8
             if (sizeof(GCNN_T) == 4 && lanes >= 8) {
                 covered = lanes - lanes % 8;
                 for (; l_mid + 8 / M <= l_hi; l_mid += 8 / M)
