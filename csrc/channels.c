@@ -7,6 +7,9 @@
 #include "kernel_common.h"
 
 #include <string.h>
+#if GCNN_X86_PATHS
+#include <immintrin.h> /* the ReLU mask's widening loads (channels_impl.h) */
+#endif
 
 /* Below this many values a call runs on one thread. */
 #define GCNN_CHANNELS_PARALLEL_MIN ((ptrdiff_t)1 << 16)

@@ -70,8 +70,30 @@ typedef uint8_t GCNN_NAME(bvec)
 static GCNN_INLINE VEC GCNN_NAME(pass)(VEC v, const uint8_t *restrict m)
 {
 #if GCNN_VECTORS
+    /* the lanes' bytes, widened by one instruction on x86 (GCC 12 builds
+     * __builtin_convertvector of bytes one lane at a time) */
+#if GCNN_X86_PATHS && (GCNN_VBYTES == 64 || GCNN_VBYTES == 32)
+    __m128i bytes;
+    if (GCNN_LANES == 16) {
+        bytes = _mm_loadu_si128((const __m128i *)m);
+    } else if (GCNN_LANES == 8) {
+        bytes = _mm_loadl_epi64((const __m128i *)m);
+    } else {
+        int32_t four;
+        memcpy(&four, m, sizeof four);
+        bytes = _mm_cvtsi32_si128(four);
+    }
+#if GCNN_VBYTES == 64
+    const GCNN_NAME(ivec) lanes = (GCNN_NAME(ivec))(
+        sizeof(GCNN_T) == 4 ? _mm512_cvtepu8_epi32(bytes) : _mm512_cvtepu8_epi64(bytes));
+#else
+    const GCNN_NAME(ivec) lanes = (GCNN_NAME(ivec))(
+        sizeof(GCNN_T) == 4 ? _mm256_cvtepu8_epi32(bytes) : _mm256_cvtepu8_epi64(bytes));
+#endif
+#else
     const GCNN_NAME(ivec) lanes =
         __builtin_convertvector(*(const GCNN_NAME(bvec) *)m, GCNN_NAME(ivec));
+#endif
     return (VEC)((GCNN_NAME(ivec))v & (lanes != 0));
 #else
     return GCNN_NAME(pass1)(v, m[0]);
@@ -311,6 +333,19 @@ static int GCNN_NAME(bn_grad_x_item)(void *arg, ptrdiff_t run, int worker)
     return GCNN_OK;
 }
 
+/* Item = channel k: its two sums, then its n runs of grad_x while the
+ * channel's g, x and mask are still in the core's cache (a channel of a
+ * P4CNN layer is a few hundred KiB; a second sweep over the whole map would
+ * read them back from the shared cache or memory). */
+static int GCNN_NAME(bn_channel_item)(void *arg, ptrdiff_t k, int worker)
+{
+    const struct GCNN_NAME(channel_work) *w = arg;
+    GCNN_NAME(bn_sums_item)(arg, k, worker);
+    for (ptrdiff_t i = 0; i < w->n; ++i)
+        GCNN_NAME(bn_grad_x_item)(arg, i * w->c + k, worker);
+    return GCNN_OK;
+}
+
 static int GCNN_NAME(batch_norm_backward)(const GCNN_T *grad, const uint8_t *positive,
                                           const GCNN_T *x, ptrdiff_t n, ptrdiff_t c,
                                           ptrdiff_t s, const double *mean,
@@ -321,10 +356,7 @@ static int GCNN_NAME(batch_norm_backward)(const GCNN_T *grad, const uint8_t *pos
     struct GCNN_NAME(channel_work) w = {x,           grad,      NULL,   NULL, weight,  n,
                                         c,           s,         mean,   inv_std, NULL, NULL,
                                         grad_weight, grad_bias, grad_x, NULL, positive};
-    const int status = gcnn_parallel_for(c, threads, GCNN_NAME(bn_sums_item), &w, NULL);
-    if (status != GCNN_OK)
-        return status;
-    return gcnn_parallel_for(n * c, threads, GCNN_NAME(bn_grad_x_item), &w, NULL);
+    return gcnn_parallel_for(c, threads, GCNN_NAME(bn_channel_item), &w, NULL);
 }
 
 #undef GCNN_RUN_ACC

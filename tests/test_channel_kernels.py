@@ -62,6 +62,26 @@ def test_moments_stay_accurate_when_the_runs_start_far_from_the_mean():
     np.testing.assert_allclose(var, x64.var(axis=(0, 2)), rtol=1e-6)
 
 
+@pytest.mark.parametrize("simd", [1, 2, 3])  # generic, avx2, avx512 (else a fallback)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_backward_through_a_relu_mask_is_the_backward_of_the_masked_gradient(simd, dtype):
+    # The mask's bytes are widened to lanes in the vector loop (16, 8 or 4 bytes per vector
+    # by path and dtype): a lane read from the wrong byte would pass or drop the wrong value.
+    # 203 values per run leave a tail after every vector width.
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((3, 4, 203)).astype(dtype)
+    g = rng.standard_normal(x.shape).astype(dtype)
+    positive = (rng.random(x.shape) < 0.5).astype(np.uint8)
+    mean, var = _core.channel_moments(x)
+    inv_std = 1 / np.sqrt(var + 1e-5)
+    weight = rng.standard_normal(4).astype(dtype)
+    masked = np.where(positive != 0, g, 0).astype(dtype)
+    fused = _core.batch_norm_backward(g, x, mean, inv_std, weight, 2, simd, positive=positive)
+    apart = _core.batch_norm_backward(masked, x, mean, inv_std, weight, 2, simd)
+    for a, b in zip(fused, apart):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_results_do_not_depend_on_the_thread_count():
     rng = np.random.default_rng(1)
     x = rng.standard_normal((64, 10, 4 * 26 * 26)).astype(np.float32)
