@@ -152,27 +152,27 @@ int gcnn_channel_affine_f64(const double *x, ptrdiff_t n, ptrdiff_t c, ptrdiff_t
 int gcnn_batch_norm_backward_f32(const float *grad, const uint8_t *positive, const float *x,
                                  ptrdiff_t n, ptrdiff_t c, ptrdiff_t s, const double *mean,
                                  const double *inv_std, const float *weight, float *grad_x,
-                                 double *grad_weight, double *grad_bias, int num_threads,
-                                 int simd)
+                                 double *grad_weight, double *grad_bias, double *grad_x_sums,
+                                 int num_threads, int simd)
 {
     GCNN_CHANNEL_ENTRY_CHECKS(grad == NULL || x == NULL || mean == NULL || inv_std == NULL ||
                               grad_x == NULL || grad_weight == NULL || grad_bias == NULL)
     GCNN_DISPATCH(simd, batch_norm_backward_f32,
                   (grad, positive, x, n, c, s, mean, inv_std, weight, grad_x, grad_weight,
-                   grad_bias, threads))
+                   grad_bias, grad_x_sums, threads))
 }
 
 int gcnn_batch_norm_backward_f64(const double *grad, const uint8_t *positive,
                                  const double *x, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s, const double *mean,
                                  const double *inv_std, const double *weight, double *grad_x,
-                                 double *grad_weight, double *grad_bias, int num_threads,
-                                 int simd)
+                                 double *grad_weight, double *grad_bias, double *grad_x_sums,
+                                 int num_threads, int simd)
 {
     GCNN_CHANNEL_ENTRY_CHECKS(grad == NULL || x == NULL || mean == NULL || inv_std == NULL ||
                               grad_x == NULL || grad_weight == NULL || grad_bias == NULL)
     GCNN_DISPATCH(simd, batch_norm_backward_f64,
                   (grad, positive, x, n, c, s, mean, inv_std, weight, grad_x, grad_weight,
-                   grad_bias, threads))
+                   grad_bias, grad_x_sums, threads))
 }
 
 int gcnn_pool_out_shape(const gcnn_pool_params *p, ptrdiff_t *out_h, ptrdiff_t *out_w)

@@ -156,6 +156,7 @@ struct GCNN_NAME(channel_work) {
     ptrdiff_t n, c, s;
     const double *mean_in, *inv_std;
     double *mean, *var, *grad_weight, *grad_bias;
+    double *out_sums; /* backward: the sums of grad_x per channel, or NULL */
     GCNN_T *out;
     uint8_t *positive;          /* affine + ReLU: where the output is > 0 */
     const uint8_t *positive_in; /* backward through a ReLU: where grad passes */
@@ -176,8 +177,7 @@ static int GCNN_NAME(sums_item)(void *arg, ptrdiff_t k, int worker)
 static int GCNN_NAME(channel_sums)(const GCNN_T *x, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s,
                                    double *sum, int threads)
 {
-    struct GCNN_NAME(channel_work) w = {x,    NULL, NULL, NULL, NULL, n,    c,   s,
-                                        NULL, NULL, sum,  NULL, NULL, NULL, NULL, NULL, NULL};
+    struct GCNN_NAME(channel_work) w = {.x = x, .n = n, .c = c, .s = s, .mean = sum};
     return gcnn_parallel_for(c, threads, GCNN_NAME(sums_item), &w, NULL);
 }
 
@@ -226,8 +226,7 @@ static int GCNN_NAME(moments_item)(void *arg, ptrdiff_t k, int worker)
 static int GCNN_NAME(channel_moments)(const GCNN_T *x, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s,
                                       double *mean, double *var, int threads)
 {
-    struct GCNN_NAME(channel_work) w = {x,    NULL, NULL, NULL, NULL, n,    c,   s,
-                                        NULL, NULL, mean, var,  NULL, NULL, NULL, NULL, NULL};
+    struct GCNN_NAME(channel_work) w = {.x = x, .n = n, .c = c, .s = s, .mean = mean, .var = var};
     return gcnn_parallel_for(c, threads, GCNN_NAME(moments_item), &w, NULL);
 }
 
@@ -275,9 +274,9 @@ static int GCNN_NAME(channel_affine)(const GCNN_T *x, ptrdiff_t n, ptrdiff_t c, 
                                      const GCNN_T *scale, const GCNN_T *shift, GCNN_T *out,
                                      uint8_t *positive, int threads)
 {
-    struct GCNN_NAME(channel_work) w = {x,    NULL, scale, shift, NULL, n,   c,
-                                        s,    NULL, NULL,  NULL,  NULL, NULL, NULL,
-                                        out,  positive, NULL};
+    struct GCNN_NAME(channel_work) w = {.x = x,           .scale = scale, .shift = shift,
+                                        .n = n,           .c = c,         .s = s,
+                                        .out = out,       .positive = positive};
     return gcnn_parallel_for(n * c, threads, GCNN_NAME(affine_item), &w, NULL);
 }
 
@@ -336,13 +335,20 @@ static int GCNN_NAME(bn_grad_x_item)(void *arg, ptrdiff_t run, int worker)
 /* Item = channel k: its two sums, then its n runs of grad_x while the
  * channel's g, x and mask are still in the core's cache (a channel of a
  * P4CNN layer is a few hundred KiB; a second sweep over the whole map would
- * read them back from the shared cache or memory). */
+ * read them back from the shared cache or memory).  With out_sums, each run
+ * of grad_x is summed as sums_item sums it, just after it is written. */
 static int GCNN_NAME(bn_channel_item)(void *arg, ptrdiff_t k, int worker)
 {
     const struct GCNN_NAME(channel_work) *w = arg;
     GCNN_NAME(bn_sums_item)(arg, k, worker);
-    for (ptrdiff_t i = 0; i < w->n; ++i)
+    double total = 0, unused = 0;
+    for (ptrdiff_t i = 0; i < w->n; ++i) {
         GCNN_NAME(bn_grad_x_item)(arg, i * w->c + k, worker);
+        if (w->out_sums)
+            GCNN_NAME(run_sums)(w->out + (i * w->c + k) * w->s, w->s, 0, &total, &unused);
+    }
+    if (w->out_sums)
+        w->out_sums[k] = total;
     return GCNN_OK;
 }
 
@@ -351,11 +357,21 @@ static int GCNN_NAME(batch_norm_backward)(const GCNN_T *grad, const uint8_t *pos
                                           ptrdiff_t s, const double *mean,
                                           const double *inv_std, const GCNN_T *weight,
                                           GCNN_T *grad_x, double *grad_weight,
-                                          double *grad_bias, int threads)
+                                          double *grad_bias, double *grad_x_sums, int threads)
 {
-    struct GCNN_NAME(channel_work) w = {x,           grad,      NULL,   NULL, weight,  n,
-                                        c,           s,         mean,   inv_std, NULL, NULL,
-                                        grad_weight, grad_bias, grad_x, NULL, positive};
+    struct GCNN_NAME(channel_work) w = {.x = x,
+                                        .grad = grad,
+                                        .weight = weight,
+                                        .n = n,
+                                        .c = c,
+                                        .s = s,
+                                        .mean_in = mean,
+                                        .inv_std = inv_std,
+                                        .grad_weight = grad_weight,
+                                        .grad_bias = grad_bias,
+                                        .out_sums = grad_x_sums,
+                                        .out = grad_x,
+                                        .positive_in = positive};
     return gcnn_parallel_for(c, threads, GCNN_NAME(bn_channel_item), &w, NULL);
 }
 

@@ -223,17 +223,20 @@ int gcnn_channel_affine_f64(const double *x, ptrdiff_t n, ptrdiff_t c, ptrdiff_t
  *                                          - xhat * grad_weight[k] / M)
  * weight NULL means 1.  grad_x may be grad.  positive not NULL: g is grad
  * where positive != 0 and 0 elsewhere (a ReLU after the batch norm,
- * gcnn_relu_backward_* folded in; the same numbers). */
+ * gcnn_relu_backward_* folded in; the same numbers).  grad_x_sums not NULL:
+ * the sums of grad_x per channel, as gcnn_channel_sums_* gives them (bit for
+ * bit), read back while each run of grad_x is in the cache (the bias
+ * gradient of a convolution before the batch norm). */
 int gcnn_batch_norm_backward_f32(const float *grad, const uint8_t *positive, const float *x,
                                  ptrdiff_t n, ptrdiff_t c, ptrdiff_t s, const double *mean,
                                  const double *inv_std, const float *weight, float *grad_x,
-                                 double *grad_weight, double *grad_bias, int num_threads,
-                                 int simd);
+                                 double *grad_weight, double *grad_bias, double *grad_x_sums,
+                                 int num_threads, int simd);
 int gcnn_batch_norm_backward_f64(const double *grad, const uint8_t *positive,
                                  const double *x, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s, const double *mean,
                                  const double *inv_std, const double *weight, double *grad_x,
-                                 double *grad_weight, double *grad_bias, int num_threads,
-                                 int simd);
+                                 double *grad_weight, double *grad_bias, double *grad_x_sums,
+                                 int num_threads, int simd);
 
 /* Max pooling of planes x[plane][height][width] padded by pad_h rows and
  * pad_w columns of -infinity on each side: out[plane][oh][ow] is the

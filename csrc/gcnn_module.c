@@ -655,26 +655,28 @@ fail:
 
 PyDoc_STRVAR(batch_norm_backward_doc,
 "batch_norm_backward(grad, x, mean, inv_std, weight=None, num_threads=1, simd=0,\n"
-"                    positive=None)\n--\n\n"
+"                    positive=None, sums=False)\n--\n\n"
 "Batch-norm gradients (private): grad and x (N, C, S) of one float dtype,\n"
 "mean and inv_std (C,) (cast to float64), weight (C,) or None. Returns\n"
 "(grad_x like x, grad_weight float64 (C,), grad_bias float64 (C,)).\n"
 "positive: the uint8 mask of a ReLU after the batch norm, of x's shape; grad\n"
-"is then the ReLU's output gradient (relu_backward is done on the fly).");
+"is then the ReLU's output gradient (relu_backward is done on the fly).\n"
+"sums=True appends channel_sums(grad_x) (float64 (C,), the same bits), the\n"
+"bias gradient of a convolution before the batch norm.");
 
 static PyObject *core_batch_norm_backward(PyObject *module, PyObject *args, PyObject *kwargs)
 {
     static char *keywords[] = {"grad",        "x",    "mean",     "inv_std", "weight",
-                               "num_threads", "simd", "positive", NULL};
+                               "num_threads", "simd", "positive", "sums",    NULL};
     PyObject *g_obj, *x_obj, *mean_obj, *inv_std_obj, *weight_obj = Py_None, *p_obj = Py_None;
-    int num_threads = 1, simd = GCNN_SIMD_AUTO;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOO|OiiO:batch_norm_backward", keywords,
+    int num_threads = 1, simd = GCNN_SIMD_AUTO, want_sums = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOO|OiiOp:batch_norm_backward", keywords,
                                      &g_obj, &x_obj, &mean_obj, &inv_std_obj, &weight_obj,
-                                     &num_threads, &simd, &p_obj))
+                                     &num_threads, &simd, &p_obj, &want_sums))
         return NULL;
     PyArrayObject *g = NULL, *x = NULL, *mean = NULL, *inv_std = NULL, *weight = NULL;
     PyArrayObject *positive = NULL;
-    PyArrayObject *grad_x = NULL, *grad_w = NULL, *grad_b = NULL;
+    PyArrayObject *grad_x = NULL, *grad_w = NULL, *grad_b = NULL, *sums = NULL;
     char buf1[128], buf2[128];
     x = as_float_array(x_obj, "x", -1, 3);
     if (x == NULL)
@@ -715,6 +717,9 @@ static PyObject *core_batch_norm_backward(PyObject *module, PyObject *args, PyOb
     grad_b = (PyArrayObject *)PyArray_SimpleNew(1, &c, NPY_FLOAT64);
     if (grad_x == NULL || grad_w == NULL || grad_b == NULL)
         goto fail;
+    if (want_sums && (sums = (PyArrayObject *)PyArray_SimpleNew(1, &c, NPY_FLOAT64)) == NULL)
+        goto fail;
+    double *sums_data = sums ? PyArray_DATA(sums) : NULL;
     int status;
     const ptrdiff_t n = PyArray_DIM(x, 0), s = PyArray_DIM(x, 2);
     const void *w = weight ? PyArray_DATA(weight) : NULL;
@@ -724,12 +729,14 @@ static PyObject *core_batch_norm_backward(PyObject *module, PyObject *args, PyOb
         status = gcnn_batch_norm_backward_f32(PyArray_DATA(g), mask, PyArray_DATA(x), n, c, s,
                                               PyArray_DATA(mean), PyArray_DATA(inv_std), w,
                                               PyArray_DATA(grad_x), PyArray_DATA(grad_w),
-                                              PyArray_DATA(grad_b), num_threads, simd);
+                                              PyArray_DATA(grad_b), sums_data, num_threads,
+                                              simd);
     else
         status = gcnn_batch_norm_backward_f64(PyArray_DATA(g), mask, PyArray_DATA(x), n, c, s,
                                               PyArray_DATA(mean), PyArray_DATA(inv_std), w,
                                               PyArray_DATA(grad_x), PyArray_DATA(grad_w),
-                                              PyArray_DATA(grad_b), num_threads, simd);
+                                              PyArray_DATA(grad_b), sums_data, num_threads,
+                                              simd);
     Py_END_ALLOW_THREADS
     if (raise_status(status) < 0)
         goto fail;
@@ -739,6 +746,8 @@ static PyObject *core_batch_norm_backward(PyObject *module, PyObject *args, PyOb
     Py_DECREF(inv_std);
     Py_XDECREF(weight);
     Py_XDECREF(positive);
+    if (sums)
+        return Py_BuildValue("(NNNN)", grad_x, grad_w, grad_b, sums);
     return Py_BuildValue("(NNN)", grad_x, grad_w, grad_b);
 fail:
     Py_XDECREF(positive);
@@ -750,6 +759,7 @@ fail:
     Py_XDECREF(grad_x);
     Py_XDECREF(grad_w);
     Py_XDECREF(grad_b);
+    Py_XDECREF(sums);
     return NULL;
 }
 

@@ -422,10 +422,10 @@ static void test_batch_norm_against_reference(void)
                   "affine f32 status");
             double grad_w[7], grad_b[7];
             CHECK(gcnn_batch_norm_backward_f64(g, NULL, x, n, c, s, mean, inv_std, weight, gx,
-                                               grad_w, grad_b, threads, simd) == GCNN_OK,
+                                               grad_w, grad_b, NULL, threads, simd) == GCNN_OK,
                   "backward status");
             CHECK(gcnn_batch_norm_backward_f32(gf, NULL, xf, n, c, s, mean, inv_std, weightf, gxf,
-                                               gwf, gbf, threads, simd) == GCNN_OK,
+                                               gwf, gbf, NULL, threads, simd) == GCNN_OK,
                   "backward f32 status");
             const double count = (double)(n * s);
             double err_affine = 0, err_affine32 = 0, err_gx = 0, err_gx32 = 0;
@@ -460,7 +460,7 @@ static void test_batch_norm_against_reference(void)
             uint8_t *fused_mask = malloc(total), *relu_mask = malloc(total);
             float *fused = malloc(total * sizeof *fused), *relu = malloc(total * sizeof *relu);
             float *g_relu = malloc(total * sizeof *g_relu), *gx2 = malloc(total * sizeof *gx2);
-            double gw2[7], gb2[7];
+            double gw2[7], gb2[7], gx2_sums[7], gx2_want[7];
             CHECK(gcnn_channel_affine_f32(xf, n, c, s, scalef, shiftf, fused, fused_mask, threads,
                                           simd) == GCNN_OK &&
                       gcnn_relu_f32(outf, (ptrdiff_t)total, relu, relu_mask, threads) == GCNN_OK,
@@ -471,10 +471,10 @@ static void test_batch_norm_against_reference(void)
             CHECK(gcnn_relu_backward_f32(gf, relu_mask, (ptrdiff_t)total, g_relu, threads) ==
                           GCNN_OK &&
                       gcnn_batch_norm_backward_f32(g_relu, NULL, xf, n, c, s, mean, inv_std,
-                                                   weightf, gxf, gwf, gbf, threads,
+                                                   weightf, gxf, gwf, gbf, NULL, threads,
                                                    simd) == GCNN_OK &&
                       gcnn_batch_norm_backward_f32(gf, relu_mask, xf, n, c, s, mean, inv_std,
-                                                   weightf, gx2, gw2, gb2, threads,
+                                                   weightf, gx2, gw2, gb2, gx2_sums, threads,
                                                    simd) == GCNN_OK,
                   "backward through relu status");
             CHECK(memcmp(gx2, gxf, total * sizeof *gx2) == 0 &&
@@ -482,6 +482,10 @@ static void test_batch_norm_against_reference(void)
                       memcmp(gb2, gbf, (size_t)c * sizeof *gb2) == 0,
                   "trial %d simd %d: masked backward differs from relu_backward + backward",
                   trial, simd);
+            /* the sums of grad_x it gives are those of the channel-sums kernel */
+            CHECK(gcnn_channel_sums_f32(gx2, n, c, s, gx2_want, threads, simd) == GCNN_OK &&
+                      memcmp(gx2_sums, gx2_want, (size_t)c * sizeof *gx2_sums) == 0,
+                  "trial %d simd %d: sums of grad_x differ from channel sums", trial, simd);
             free(fused_mask), free(relu_mask), free(fused), free(relu), free(g_relu), free(gx2);
         }
         free(x), free(g), free(gx), free(out), free(xf), free(gf), free(gxf), free(outf);

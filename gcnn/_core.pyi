@@ -72,6 +72,7 @@ def channel_affine(
     *,
     relu: Literal[True],
 ) -> tuple[np.ndarray, np.ndarray]: ...
+@overload
 def batch_norm_backward(
     grad: ArrayLike,
     x: ArrayLike,
@@ -81,7 +82,33 @@ def batch_norm_backward(
     num_threads: int = 1,
     simd: int = 0,
     positive: np.ndarray | None = None,
+    sums: Literal[False] = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+@overload
+def batch_norm_backward(
+    grad: ArrayLike,
+    x: ArrayLike,
+    mean: ArrayLike,
+    inv_std: ArrayLike,
+    weight: ArrayLike | None = None,
+    num_threads: int = 1,
+    simd: int = 0,
+    positive: np.ndarray | None = None,
+    *,
+    sums: Literal[True],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]: ...
+@overload
+def batch_norm_backward(
+    grad: ArrayLike,
+    x: ArrayLike,
+    mean: ArrayLike,
+    inv_std: ArrayLike,
+    weight: ArrayLike | None = None,
+    num_threads: int = 1,
+    simd: int = 0,
+    positive: np.ndarray | None = None,
+    sums: bool = False,
+) -> tuple[np.ndarray, ...]: ...
 def max_pool(
     x: ArrayLike,
     kernel_size: Sequence[int],

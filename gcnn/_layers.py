@@ -1237,6 +1237,17 @@ def conv2d_backward(
     >>> bool(np.allclose(gb, 2 * 6 * 6))
     True
     """
+    return _conv2d_backward(
+        grad_out, x, weight, stride=stride, padding=padding, input_grad=input_grad
+    )
+
+
+def _conv2d_backward(
+    grad_out, x, weight, *, stride=1, padding=0, input_grad=True, grad_sums=None
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """conv2d_backward's body; `grad_sums` (float64 (C_out,)), when given, are the sums of
+    grad_out per channel, the bias gradient, computed by the caller (Sequential takes them
+    from the batch norm that produced grad_out, which sums each run as it writes it)."""
     batched, wa, was_batched = _planar_arguments(x, weight)
     kernel = wa.shape[-2:]
     strides = positive_pair(stride, "stride")
@@ -1249,7 +1260,7 @@ def conv2d_backward(
     grad = _check_grad_out(grad_array, expected if was_batched else expected[1:], dtype, "conv2d")
     if not was_batched:
         grad = grad[None]
-    grad_bias = _channel_sums(grad)
+    grad_bias = _channel_sums(grad) if grad_sums is None else grad_sums.astype(grad.dtype)
     grad_x: np.ndarray | None
     if 0 in batched.shape[:2] or wa.shape[0] == 0:
         grad_x = np.zeros(batched.shape, dtype=dtype)
@@ -1263,8 +1274,11 @@ def conv2d_backward(
     return (grad_x if was_batched else grad_x[0]), grad_weight, grad_bias
 
 
-def _group_backward(grad_out, x, weight, group, stride, padding, input_grad, kind: str):
-    """Shared body of lift_backward and group_conv_backward (arguments as the forward's)."""
+def _group_backward(
+    grad_out, x, weight, group, stride, padding, input_grad, kind: str, grad_sums=None
+):
+    """Shared body of lift_backward and group_conv_backward (arguments as the forward's;
+    `grad_sums` as for :func:`_conv2d_backward`)."""
     input_grad = flag(input_grad, "input_grad")
     grp = resolve_group(group)
     order = grp.order
@@ -1287,7 +1301,7 @@ def _group_backward(grad_out, x, weight, group, stride, padding, input_grad, kin
     grad = _check_grad_out(grad_array, expected if was_batched else expected[1:], dtype, layer)
     if not was_batched:
         grad = grad[None]
-    grad_bias = _channel_sums(grad)
+    grad_bias = _channel_sums(grad) if grad_sums is None else grad_sums.astype(grad.dtype)
     grad_x: np.ndarray | None
     if 0 in batched.shape[:2] or out_channels == 0:
         grad_x = np.zeros(batched.shape, dtype=dtype)
@@ -1432,6 +1446,24 @@ def group_conv_backward(
     ((1, 2, 4, 6, 6), (2, 2, 4, 3, 3), (2,))
     """
     return _group_backward(grad_out, x, weight, group, stride, padding, input_grad, "group")
+
+
+def _lift_backward(
+    grad_out, x, weight, *, group="p4", stride=1, padding=0, input_grad=True, grad_sums=None
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """lift_backward, with the bias gradient `grad_sums` when the caller has it (for gcnn.nn)."""
+    return _group_backward(
+        grad_out, x, weight, group, stride, padding, input_grad, "lift", grad_sums
+    )
+
+
+def _group_conv_backward(
+    grad_out, x, weight, *, group="p4", stride=1, padding=0, input_grad=True, grad_sums=None
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """group_conv_backward, with `grad_sums` as for :func:`_lift_backward`."""
+    return _group_backward(
+        grad_out, x, weight, group, stride, padding, input_grad, "group", grad_sums
+    )
 
 
 def max_pool_with_index(values: np.ndarray, kernel, strides, pads) -> tuple[np.ndarray, np.ndarray]:

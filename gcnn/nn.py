@@ -601,13 +601,30 @@ class _Convolution(Layer):
     def _backward_parameters(self, cache: dict, grad: np.ndarray) -> None:
         self._gradients(cache, grad, False)
 
-    def _gradients(self, cache: dict, grad: np.ndarray, input_grad: bool) -> np.ndarray | None:
+    def _backward_with_sums(
+        self, grad_out: ArrayLike, grad_sums: np.ndarray, input_grad: bool
+    ) -> np.ndarray | None:
+        """backward, given the sums of grad_out per channel (the bias gradient), which the
+        batch norm that produced grad_out added up as it wrote it (Sequential)."""
+        cache, grad = self._checked_cache(grad_out)
+        self._cache = _CONSUMED
+        grad_x = self._gradients(cache, grad, input_grad, grad_sums)
+        return None if grad_x is None else np.asarray(grad_x).reshape(cache["x"].shape)
+
+    def _gradients(
+        self,
+        cache: dict,
+        grad: np.ndarray,
+        input_grad: bool,
+        grad_sums: np.ndarray | None = None,
+    ) -> np.ndarray | None:
         """Add the parameter gradients; return the input gradient if `input_grad`."""
         grad_x, grad_weight, grad_bias = type(self)._backward_function(
             grad,
             cache["x"],
             self._pixel_weight(),
             input_grad=input_grad,
+            grad_sums=grad_sums,
             **self._function_keywords(),
         )
         self._parameters["weight"].grad += self._weight_gradient(grad_weight)
@@ -771,7 +788,7 @@ class LiftingConv(_GroupConvolution):
     """
 
     _forward_function = staticmethod(_layers.lift)
-    _backward_function = staticmethod(_layers.lift_backward)
+    _backward_function = staticmethod(_layers._lift_backward)
     _group_axis = False
 
 
@@ -810,7 +827,7 @@ class GroupConv(_GroupConvolution):
     """
 
     _forward_function = staticmethod(_layers.group_conv)
-    _backward_function = staticmethod(_layers.group_conv_backward)
+    _backward_function = staticmethod(_layers._group_conv_backward)
     _group_axis = True
 
 
@@ -869,7 +886,7 @@ class Conv2d(_Convolution):
     """
 
     _forward_function = staticmethod(_layers.conv2d)
-    _backward_function = staticmethod(_layers.conv2d_backward)
+    _backward_function = staticmethod(_layers._conv2d_backward)
     _group_keyword = False
 
     def __init__(
@@ -1510,12 +1527,19 @@ class _BatchNorm(Layer):
         self.running_mean[...] = (1 - factor) * self.running_mean + factor * mean
         self.running_var[...] = (1 - factor) * self.running_var + factor * unbiased_variance
 
-    def _backward(self, cache: dict, grad: np.ndarray, positive: np.ndarray | None = None):
+    def _backward(
+        self,
+        cache: dict,
+        grad: np.ndarray,
+        positive: np.ndarray | None = None,
+        sums: bool = False,
+    ):
         # d x = weight / std * (g - mean(g) - x_hat * mean(g * x_hat)), means per channel;
         # `positive`: the mask of a ReLU after this layer, whose backward is folded in (grad
-        # is then the ReLU's grad_out)
+        # is then the ReLU's grad_out); `sums`: also return d x summed per channel, the bias
+        # gradient of the convolution before (Sequential)
         rows = cache["rows"]
-        grad_x, grad_weight, grad_bias = _core.batch_norm_backward(
+        grad_x, grad_weight, grad_bias, *grad_x_sums = _core.batch_norm_backward(
             np.ascontiguousarray(grad).reshape(rows.shape),
             rows,
             cache["mean"],
@@ -1523,10 +1547,13 @@ class _BatchNorm(Layer):
             self.weight if self.affine else None,
             _config.get_num_threads(),
             positive=positive,
+            sums=sums,
         )
         if self.affine:
             self._parameters["weight"].grad += grad_weight
             self._parameters["bias"].grad += grad_bias
+        if sums:
+            return grad_x.reshape(grad.shape), grad_x_sums[0]
         return grad_x.reshape(grad.shape)
 
     def __repr__(self) -> str:
@@ -1732,9 +1759,31 @@ class Sequential(Layer):
             index += 2 if fused else 1
         return np.asarray(x)
 
-    def _backward_through_relu(self, index: int, grad: ArrayLike) -> np.ndarray | None:
+    def _sums_for_convolution(self, index: int) -> bool:
+        """True when layer `index` is a batch norm whose input was the output of a convolution
+        with a bias just before it: the batch norm's backward then also sums its input gradient
+        per channel, which is that bias's gradient, as it writes it (the convolution's
+        backward would read the whole gradient again for it)."""
+        if index < 1:
+            return False
+        conv, norm = self._layers[index - 1], self._layers[index]
+        if not isinstance(conv, _Convolution) or conv.bias is None:
+            return False
+        conv_cache, norm_cache = vars(conv).get("_cache"), vars(norm).get("_cache")
+        if not isinstance(conv_cache, dict) or not isinstance(norm_cache, dict):
+            return False
+        shape, rows = conv_cache["out_shape"], norm_cache["rows"].shape
+        return (
+            len(shape) >= 3
+            and shape[:2] == rows[:2]
+            and math.prod(shape[2:]) == rows[2]
+            and conv_cache["dtype"] == norm_cache["dtype"]
+        )
+
+    def _backward_through_relu(self, index: int, grad: ArrayLike, sums: bool = False):
         """The backward of batch norm `index` and ReLU `index + 1` in one pass, when both kept
-        their forward (None otherwise: the caller runs them apart, with their own errors)."""
+        their forward (None otherwise: the caller runs them apart, with their own errors).
+        With `sums`, (input gradient, its sums per channel)."""
         norm, relu = self._layers[index], self._layers[index + 1]
         relu_cache = vars(relu).get("_cache")
         norm_cache = vars(norm).get("_cache")
@@ -1753,7 +1802,7 @@ class Sequential(Layer):
         ):
             return None  # (the ReLU's forward was not the batch norm's output)
         relu._cache = norm._cache = _CONSUMED
-        return norm._backward(norm_cache, grad_array, relu_cache["positive"])
+        return norm._backward(norm_cache, grad_array, relu_cache["positive"], sums)
 
     def backward(self, grad_out: ArrayLike, *, input_grad: bool = True) -> np.ndarray | None:
         """Run every layer's backward, last layer first; see :meth:`Layer.backward`.
@@ -1771,12 +1820,15 @@ class Sequential(Layer):
         """
         input_grad = flag(input_grad, "input_grad")
         grad: ArrayLike = grad_out
+        grad_sums = None  # the bias gradient of convolution `index`, from its batch norm
         index = len(self._layers) - 1
         while index >= 0:
             if index > 0 and self._fused_with_next(index - 1):
-                fused = self._backward_through_relu(index - 1, grad)
+                sums = self._sums_for_convolution(index - 1)
+                fused = self._backward_through_relu(index - 1, grad, sums)
                 if fused is not None:
-                    grad, index = fused, index - 2
+                    grad, grad_sums = fused if sums else (fused, None)
+                    index -= 2
                     continue
             layer = self._layers[index]
             if not isinstance(layer, Layer):
@@ -1785,7 +1837,11 @@ class Sequential(Layer):
                     "backward"
                 )
             try:
-                returned = layer.backward(grad, input_grad=input_grad or index > 0)
+                if grad_sums is not None and isinstance(layer, _Convolution):
+                    returned = layer._backward_with_sums(grad, grad_sums, input_grad or index > 0)
+                    grad_sums = None
+                else:
+                    returned = layer.backward(grad, input_grad=input_grad or index > 0)
             except Exception as exc:
                 wrapped = _in_layer(exc, index, layer)
                 if wrapped is None:

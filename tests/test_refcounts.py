@@ -148,3 +148,24 @@ def test_refcounts_flat_channel_reductions():
     assert sys.getrefcount(_core.channel_sums(x)) == 2
     mean, var = _core.channel_moments(x)
     assert sys.getrefcount(mean) == sys.getrefcount(var) == 2
+
+
+def test_refcounts_flat_batch_norm_backward_with_sums():
+    rng = np.random.default_rng(31)
+    x = rng.standard_normal((2, 3, 40)).astype(np.float32)
+    g = rng.standard_normal(x.shape).astype(np.float32)
+    mean, var = _core.channel_moments(x)
+    inv_std = 1 / np.sqrt(var + 1e-5)
+    positive = (x > 0).astype(np.uint8)
+    short_mask = positive.ravel()[:7]
+    before = refcounts(x, g, mean, inv_std, positive, short_mask)
+    for _ in range(1000):
+        _core.batch_norm_backward(g, x, mean, inv_std, None, 2, positive=positive, sums=True)
+        with pytest.raises(ValueError):
+            _core.batch_norm_backward(g, x, mean, inv_std, positive=short_mask, sums=True)
+    assert refcounts(x, g, mean, inv_std, positive, short_mask) == before
+    outputs = _core.batch_norm_backward(g, x, mean, inv_std, sums=True)
+    assert len(outputs) == 4
+    assert [sys.getrefcount(out) for out in outputs] == [3, 3, 3, 3]  # outputs + argument
+    # the fourth is channel_sums of the first, bit for bit
+    np.testing.assert_array_equal(outputs[3], _core.channel_sums(outputs[0]))
