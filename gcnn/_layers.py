@@ -387,6 +387,62 @@ class _ExplainMemoryError:
         return False
 
 
+def _whole_window(x: np.ndarray, bank: np.ndarray, strides, pads) -> bool:
+    """True when correlate(x, bank) has one output position per map and no padding: the
+    window then covers x[..., :kh, :kw] and the call is a product of (N, C*kh*kw) by
+    (C*kh*kw, O), which :func:`_correlate` runs as a 1x1 correlation along the batch."""
+    kh, kw = bank.shape[-2:]
+    height, width = x.shape[-2:]
+    return (
+        not any(pads)
+        and (height - kh) // strides[0] == 0
+        and (width - kw) // strides[1] == 0
+        and _config.algorithm_code() <= _config.ALGORITHMS["direct"]
+    )
+
+
+def _batch_product(rows: np.ndarray, matrix: np.ndarray, bias) -> np.ndarray:
+    """rows (N, K) times matrix (O, K) transposed, plus bias (O,): (N, O), by the C core's
+    1x1 correlation of the (1, K, 1, N) map (vectors along the batch, sums over K in order)."""
+    n, depth = rows.shape
+    out = _core.correlate(
+        np.ascontiguousarray(rows.T).reshape(1, depth, 1, n),
+        matrix.reshape(matrix.shape[0], depth, 1, 1),
+        bias,
+        (1, 1),
+        (0, 0, 0, 0),
+        0,
+        0.0,
+        _config.get_num_threads(),
+        algorithm=_config.ALGORITHMS["direct"],
+    )
+    return np.ascontiguousarray(out.reshape(matrix.shape[0], n).T)
+
+
+def _correlate(x: np.ndarray, bank: np.ndarray, bias, strides, pads) -> np.ndarray:
+    """The layers' forward correlation: x (N, C, H, W) and bank (O, C, kh, kw) C-contiguous
+    in one float dtype, zero padding (top, bottom, left, right).  A window that covers the
+    whole map (the P4CNN's last layer) runs as a product along the batch, whose vectors
+    are full, instead of one output position per image (docs/design.md, §9.1 One
+    correlation primitive)."""
+    if _whole_window(x, bank, strides, pads):
+        kh, kw = bank.shape[-2:]
+        rows = x[:, :, :kh, :kw].reshape(x.shape[0], -1)
+        out = _batch_product(rows, bank, bias)
+        return out.reshape(x.shape[0], bank.shape[0], 1, 1)
+    return _core.correlate(
+        x,
+        bank,
+        bias,
+        strides,
+        pads,
+        0,
+        0.0,
+        _config.get_num_threads(),
+        algorithm=_config.algorithm_code(),
+    )
+
+
 def _group_correlate(
     batched: np.ndarray,
     w: np.ndarray,
@@ -451,17 +507,7 @@ def _group_correlate(
         # Every output slot o*|G| + g of the expanded bank shares bias[o].
         repeated_bias = np.repeat(contiguous(bias_array, dtype), order)
     with _ExplainMemoryError(out_shape, dtype, cause):
-        out = _core.correlate(
-            x_rows,
-            bank,
-            repeated_bias,
-            strides,
-            (pads[0], pads[0], pads[1], pads[1]),
-            0,
-            0.0,
-            _config.get_num_threads(),
-            algorithm=_config.algorithm_code(),
-        )
+        out = _correlate(x_rows, bank, repeated_bias, strides, (pads[0], pads[0], pads[1], pads[1]))
     return out.reshape(out_shape)
 
 
@@ -1014,16 +1060,12 @@ def conv2d(
             out += bias_array.astype(dtype)[:, None, None]
     else:
         with _ExplainMemoryError(out_shape, dtype, cause):
-            out = _core.correlate(
+            out = _correlate(
                 contiguous(batched, dtype),
                 contiguous(wa, dtype),
                 None if bias_array is None else contiguous(bias_array, dtype),
                 strides,
                 pads,
-                0,
-                0.0,
-                _config.get_num_threads(),
-                algorithm=_config.algorithm_code(),
             )
     return out if was_batched else out[0]
 
@@ -1080,6 +1122,13 @@ def _correlation_backward(
     )
     if not input_grad:
         return None, grad_bank
+    if _whole_window(x, bank, strides, pads):
+        # d x[n, :, :kh, :kw] = sum_o grad[n, o] bank[o]; zero beyond the window
+        columns = np.ascontiguousarray(bank.reshape(bank.shape[0], -1).T)
+        window = _batch_product(grad.reshape(grad.shape[0], -1), columns, None)
+        grad_x = np.zeros(x.shape, dtype=x.dtype)
+        grad_x[:, :, :kh, :kw] = window.reshape(x.shape[0], x.shape[1], kh, kw)
+        return grad_x, grad_bank
     flipped = np.ascontiguousarray(bank.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
     rows = _crop_dilated(grad.shape[2], strides[0], kh - 1 - pads[0], x.shape[2], kh)
     cols = _crop_dilated(grad.shape[3], strides[1], kw - 1 - pads[2], x.shape[3], kw)

@@ -157,6 +157,50 @@ def test_conv2d_unbatched_input_gives_unbatched_gradients():
     np.testing.assert_array_equal(gb, gb_batched)
 
 
+@pytest.mark.parametrize("kind", ["conv2d", "lift", "group"])
+@pytest.mark.parametrize(
+    "size, k, stride", [((4, 4), 4, 1), ((5, 4), 4, 2), ((3, 3), 3, 1), ((6, 5), 2, 5)]
+)
+def test_windows_that_cover_the_map_run_along_the_batch(monkeypatch, kind, size, k, stride):
+    # One output position per map and no padding (the P4CNN's last layer): the forward and
+    # the input gradient are products along the batch; the window covers x[..., :k, :k].
+    rng = np.random.default_rng(11)
+    calls = []
+    real = _layers._batch_product
+    monkeypatch.setattr(_layers, "_batch_product", lambda *a: calls.append(1) or real(*a))
+    order = 1 if kind == "conv2d" else GROUPS["p4m"].order
+    x_shape = {"conv2d": (5, 3), "lift": (5, 3), "group": (5, 3, order)}[kind] + size
+    w_shape = {"conv2d": (4, 3), "lift": (4, 3), "group": (4, 3, order)}[kind] + (k, k)
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    b = rng.standard_normal(4)
+    if kind == "conv2d":
+        bank, forward_fn, backward_fn, keywords = w, conv2d, conv2d_backward, {}
+    else:
+        bank = expand_filter(w, "p4m", kind)
+        forward_fn = lift if kind == "lift" else group_conv
+        backward_fn = lift_backward if kind == "lift" else group_conv_backward
+        keywords = {"group": "p4m"}
+    out = forward_fn(x, w, b, stride=stride, **keywords)
+    assert calls == [1]
+    rows = x.reshape(5, -1, *size)[:, :, :k, :k].reshape(5, -1)
+    expected = rows @ bank.reshape(bank.shape[0], -1).T + np.repeat(b, bank.shape[0] // 4)
+    np.testing.assert_allclose(out.reshape(5, -1), expected, rtol=1e-12, atol=1e-12)
+    g = rng.standard_normal(out.shape)
+    grad_x, grad_w, grad_b = backward_fn(g, x, w, stride=stride, **keywords)
+    assert len(calls) == 2
+    window = g.reshape(5, -1) @ bank.reshape(bank.shape[0], -1)
+    flat_x = grad_x.reshape(5, -1, *size)
+    np.testing.assert_allclose(
+        flat_x[:, :, :k, :k].reshape(5, -1), window, rtol=1e-12, atol=1e-12
+    )
+    assert not flat_x[:, :, k:].any() and not flat_x[:, :, :, k:].any()
+
+    def forward(a, c):
+        return forward_fn(a, c, stride=stride, **keywords)
+
+    assert_adjoint(forward, (grad_x, grad_w), x, w, g, rng)
+
+
 # --------------------------------------------------------------------------- lift and group_conv
 
 
