@@ -6,6 +6,7 @@
 #include "gcnn_kernels.h"
 #include "kernel_common.h"
 
+#include <math.h>
 #include <string.h>
 #if GCNN_X86_PATHS
 #include <immintrin.h> /* the ReLU mask's widening loads (channels_impl.h) */
@@ -147,6 +148,28 @@ int gcnn_channel_affine_f64(const double *x, ptrdiff_t n, ptrdiff_t c, ptrdiff_t
 {
     GCNN_CHANNEL_ENTRY_CHECKS(x == NULL || scale == NULL || shift == NULL || out == NULL)
     GCNN_DISPATCH(simd, channel_affine_f64, (x, n, c, s, scale, shift, out, positive, threads))
+}
+
+int gcnn_batch_norm_forward_f32(const float *x, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s,
+                                double eps, const double *weight, const double *bias,
+                                float *out, uint8_t *positive, double *mean, double *var,
+                                double *inv_std, int num_threads, int simd)
+{
+    GCNN_CHANNEL_ENTRY_CHECKS(x == NULL || out == NULL || mean == NULL || var == NULL ||
+                              inv_std == NULL)
+    GCNN_DISPATCH(simd, batch_norm_forward_f32,
+                  (x, n, c, s, eps, weight, bias, out, positive, mean, var, inv_std, threads))
+}
+
+int gcnn_batch_norm_forward_f64(const double *x, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s,
+                                double eps, const double *weight, const double *bias,
+                                double *out, uint8_t *positive, double *mean, double *var,
+                                double *inv_std, int num_threads, int simd)
+{
+    GCNN_CHANNEL_ENTRY_CHECKS(x == NULL || out == NULL || mean == NULL || var == NULL ||
+                              inv_std == NULL)
+    GCNN_DISPATCH(simd, batch_norm_forward_f64,
+                  (x, n, c, s, eps, weight, bias, out, positive, mean, var, inv_std, threads))
 }
 
 int gcnn_batch_norm_backward_f32(const float *grad, const uint8_t *positive, const float *x,

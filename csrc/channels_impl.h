@@ -157,6 +157,9 @@ struct GCNN_NAME(channel_work) {
     const double *mean_in, *inv_std;
     double *mean, *var, *grad_weight, *grad_bias;
     double *out_sums; /* backward: the sums of grad_x per channel, or NULL */
+    double eps;                 /* forward: added to the variance */
+    const double *gamma, *beta; /* forward: the affine weight and bias, or NULL */
+    double *inv_std_out;        /* forward: 1 / sqrt(var + eps) */
     GCNN_T *out;
     uint8_t *positive;          /* affine + ReLU: where the output is > 0 */
     const uint8_t *positive_in; /* backward through a ReLU: where grad passes */
@@ -230,19 +233,13 @@ static int GCNN_NAME(channel_moments)(const GCNN_T *x, ptrdiff_t n, ptrdiff_t c,
     return gcnn_parallel_for(c, threads, GCNN_NAME(moments_item), &w, NULL);
 }
 
-/* Item = one run (image, channel): x * scale + shift; with a mask to fill,
+/* One run (image, channel): x * a + b; with a mask to fill,
  * followed by ReLU as relu_impl.h computes it (max(y, 0) keeping NaN, the
  * mask y > 0), in the same pass.  Both cases run the same loops, so y
  * rounds the same way with and without the ReLU. */
-static int GCNN_NAME(affine_item)(void *arg, ptrdiff_t run, int worker)
+static void GCNN_NAME(affine_run)(const GCNN_T *restrict src, GCNN_T *restrict dst,
+                                  uint8_t *restrict positive, ptrdiff_t s, GCNN_T a, GCNN_T b)
 {
-    const struct GCNN_NAME(channel_work) *w = arg;
-    const GCNN_T a = w->scale[run % w->c], b = w->shift[run % w->c];
-    const GCNN_T *restrict src = w->x + run * w->s;
-    GCNN_T *restrict dst = w->out + run * w->s;
-    uint8_t *restrict positive = w->positive ? w->positive + run * w->s : NULL;
-    const ptrdiff_t s = w->s;
-    (void)worker;
     ptrdiff_t j = 0;
 #if GCNN_VECTORS
     const VEC av = (VEC){0} + a, bv = (VEC){0} + b, zero = {0};
@@ -267,7 +264,60 @@ static int GCNN_NAME(affine_item)(void *arg, ptrdiff_t run, int worker)
         dst[j] = y < 0 ? 0 : y;
         positive[j] = y > 0;
     }
+}
+
+static int GCNN_NAME(affine_item)(void *arg, ptrdiff_t run, int worker)
+{
+    const struct GCNN_NAME(channel_work) *w = arg;
+    (void)worker;
+    GCNN_NAME(affine_run)(w->x + run * w->s, w->out + run * w->s,
+                          w->positive ? w->positive + run * w->s : NULL, w->s,
+                          w->scale[run % w->c], w->shift[run % w->c]);
     return GCNN_OK;
+}
+
+/* Item = channel k of a training-mode batch norm: its moments, then its n
+ * runs of the affine map (and ReLU) while they are in the core's cache.
+ * scale and shift are those gcnn.nn computed in NumPy from the moments, in
+ * double and in the same order (no fused multiply-add: the product goes
+ * through memory), then rounded to the element type. */
+static int GCNN_NAME(bn_forward_item)(void *arg, ptrdiff_t k, int worker)
+{
+    const struct GCNN_NAME(channel_work) *w = arg;
+    GCNN_NAME(moments_item)(arg, k, worker);
+    const double inv_std = 1.0 / sqrt(w->var[k] + w->eps);
+    const double scale = w->gamma ? inv_std * w->gamma[k] : inv_std;
+    volatile double product = -w->mean[k] * scale;
+    const double shift = w->beta ? product + w->beta[k] : product;
+    w->inv_std_out[k] = inv_std;
+    const ptrdiff_t s = w->s;
+    for (ptrdiff_t i = 0; i < w->n; ++i) {
+        const ptrdiff_t run = i * w->c + k;
+        GCNN_NAME(affine_run)(w->x + run * s, w->out + run * s,
+                              w->positive ? w->positive + run * s : NULL, s, (GCNN_T)scale,
+                              (GCNN_T)shift);
+    }
+    return GCNN_OK;
+}
+
+static int GCNN_NAME(batch_norm_forward)(const GCNN_T *x, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s,
+                                         double eps, const double *gamma, const double *beta,
+                                         GCNN_T *out, uint8_t *positive, double *mean,
+                                         double *var, double *inv_std, int threads)
+{
+    struct GCNN_NAME(channel_work) w = {.x = x,
+                                        .n = n,
+                                        .c = c,
+                                        .s = s,
+                                        .mean = mean,
+                                        .var = var,
+                                        .eps = eps,
+                                        .gamma = gamma,
+                                        .beta = beta,
+                                        .inv_std_out = inv_std,
+                                        .out = out,
+                                        .positive = positive};
+    return gcnn_parallel_for(c, threads, GCNN_NAME(bn_forward_item), &w, NULL);
 }
 
 static int GCNN_NAME(channel_affine)(const GCNN_T *x, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s,

@@ -216,6 +216,22 @@ int gcnn_channel_affine_f64(const double *x, ptrdiff_t n, ptrdiff_t c, ptrdiff_t
                             const double *scale, const double *shift, double *out,
                             uint8_t *positive, int num_threads, int simd);
 
+/* Training-mode batch normalisation, one channel per thread: the moments of
+ * gcnn_channel_moments_*, inv_std = 1 / sqrt(var + eps), then
+ *     out = x * (T)(inv_std * weight) + (T)(-mean * inv_std * weight + bias)
+ * (weight and bias NULL mean 1 and 0; the two coefficients in double, without
+ * a fused multiply-add, rounded to the element type) as
+ * gcnn_channel_affine_* computes it, ReLU and its mask included when
+ * positive is not NULL, on each channel while it is in the core's cache. */
+int gcnn_batch_norm_forward_f32(const float *x, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s,
+                                double eps, const double *weight, const double *bias,
+                                float *out, uint8_t *positive, double *mean, double *var,
+                                double *inv_std, int num_threads, int simd);
+int gcnn_batch_norm_forward_f64(const double *x, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s,
+                                double eps, const double *weight, const double *bias,
+                                double *out, uint8_t *positive, double *mean, double *var,
+                                double *inv_std, int num_threads, int simd);
+
 /* Batch normalisation backward.  With xhat = (x - mean[k]) * inv_std[k],
  * M = n * s and g = grad:
  *     grad_bias[k]   = sum g,   grad_weight[k] = sum g * xhat    (double)

@@ -653,6 +653,85 @@ fail:
     return NULL;
 }
 
+PyDoc_STRVAR(batch_norm_forward_doc,
+"batch_norm_forward(x, eps, weight=None, bias=None, num_threads=1, simd=0,\n"
+"                   relu=False)\n--\n\n"
+"Training-mode batch norm of x (N, C, S), float32 or float64 (private):\n"
+"the moments of channel_moments, inv_std = 1 / sqrt(var + eps), and\n"
+"channel_affine with scale = inv_std * weight and shift = -mean * scale +\n"
+"bias (in double, weight and bias (C,) cast to float64, None for 1 and 0),\n"
+"one channel per thread. Returns (out, mean, var, inv_std); with relu=True,\n"
+"(out, positive, mean, var, inv_std) as channel_affine(..., relu=True).");
+
+static PyObject *core_batch_norm_forward(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"x",           "eps",  "weight", "bias",
+                               "num_threads", "simd", "relu",   NULL};
+    PyObject *x_obj, *weight_obj = Py_None, *bias_obj = Py_None;
+    double eps;
+    int num_threads = 1, simd = GCNN_SIMD_AUTO, relu = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "Od|OOiip:batch_norm_forward", keywords,
+                                     &x_obj, &eps, &weight_obj, &bias_obj, &num_threads, &simd,
+                                     &relu))
+        return NULL;
+    PyArrayObject *x = NULL, *weight = NULL, *bias = NULL, *out = NULL, *positive = NULL;
+    PyArrayObject *mean = NULL, *var = NULL, *inv_std = NULL;
+    x = as_float_array(x_obj, "x", -1, 3);
+    if (x == NULL)
+        goto fail;
+    const int typenum = PyArray_TYPE(x);
+    npy_intp c = PyArray_DIM(x, 1);
+    if (weight_obj != Py_None &&
+        (weight = as_vector(weight_obj, "weight", NPY_FLOAT64, c)) == NULL)
+        goto fail;
+    if (bias_obj != Py_None && (bias = as_vector(bias_obj, "bias", NPY_FLOAT64, c)) == NULL)
+        goto fail;
+    out = new_output(module, 3, PyArray_DIMS(x), typenum);
+    if (out == NULL)
+        goto fail;
+    if (relu && (positive = new_output(module, 3, PyArray_DIMS(x), NPY_UINT8)) == NULL)
+        goto fail;
+    mean = (PyArrayObject *)PyArray_SimpleNew(1, &c, NPY_FLOAT64);
+    var = (PyArrayObject *)PyArray_SimpleNew(1, &c, NPY_FLOAT64);
+    inv_std = (PyArrayObject *)PyArray_SimpleNew(1, &c, NPY_FLOAT64);
+    if (mean == NULL || var == NULL || inv_std == NULL)
+        goto fail;
+    int status;
+    const ptrdiff_t n = PyArray_DIM(x, 0), s = PyArray_DIM(x, 2);
+    const double *w = weight ? PyArray_DATA(weight) : NULL;
+    const double *b = bias ? PyArray_DATA(bias) : NULL;
+    uint8_t *mask = positive ? PyArray_DATA(positive) : NULL;
+    double *m = PyArray_DATA(mean), *v = PyArray_DATA(var), *r = PyArray_DATA(inv_std);
+    Py_BEGIN_ALLOW_THREADS
+    if (typenum == NPY_FLOAT32)
+        status = gcnn_batch_norm_forward_f32(PyArray_DATA(x), n, c, s, eps, w, b,
+                                             PyArray_DATA(out), mask, m, v, r, num_threads,
+                                             simd);
+    else
+        status = gcnn_batch_norm_forward_f64(PyArray_DATA(x), n, c, s, eps, w, b,
+                                             PyArray_DATA(out), mask, m, v, r, num_threads,
+                                             simd);
+    Py_END_ALLOW_THREADS
+    if (raise_status(status) < 0)
+        goto fail;
+    Py_DECREF(x);
+    Py_XDECREF(weight);
+    Py_XDECREF(bias);
+    if (positive)
+        return Py_BuildValue("(NNNNN)", out, positive, mean, var, inv_std);
+    return Py_BuildValue("(NNNN)", out, mean, var, inv_std);
+fail:
+    Py_XDECREF(x);
+    Py_XDECREF(weight);
+    Py_XDECREF(bias);
+    Py_XDECREF(out);
+    Py_XDECREF(positive);
+    Py_XDECREF(mean);
+    Py_XDECREF(var);
+    Py_XDECREF(inv_std);
+    return NULL;
+}
+
 PyDoc_STRVAR(batch_norm_backward_doc,
 "batch_norm_backward(grad, x, mean, inv_std, weight=None, num_threads=1, simd=0,\n"
 "                    positive=None, sums=False)\n--\n\n"
@@ -1067,6 +1146,8 @@ static PyMethodDef core_methods[] = {
      METH_VARARGS | METH_KEYWORDS, channel_moments_doc},
     {"channel_affine", (PyCFunction)(void (*)(void))core_channel_affine,
      METH_VARARGS | METH_KEYWORDS, channel_affine_doc},
+    {"batch_norm_forward", (PyCFunction)(void (*)(void))core_batch_norm_forward,
+     METH_VARARGS | METH_KEYWORDS, batch_norm_forward_doc},
     {"batch_norm_backward", (PyCFunction)(void (*)(void))core_batch_norm_backward,
      METH_VARARGS | METH_KEYWORDS, batch_norm_backward_doc},
     {"max_pool", (PyCFunction)(void (*)(void))core_max_pool, METH_VARARGS | METH_KEYWORDS,

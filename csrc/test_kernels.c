@@ -486,6 +486,31 @@ static void test_batch_norm_against_reference(void)
             CHECK(gcnn_channel_sums_f32(gx2, n, c, s, gx2_want, threads, simd) == GCNN_OK &&
                       memcmp(gx2_sums, gx2_want, (size_t)c * sizeof *gx2_sums) == 0,
                   "trial %d simd %d: sums of grad_x differ from channel sums", trial, simd);
+            /* the training forward in one call: moments, then the affine map and
+             * ReLU with the coefficients computed in double as gcnn.nn did */
+            double bn_mean[7], bn_var[7], bn_inv[7];
+            float bn_scale[7], bn_shift[7];
+            for (ptrdiff_t k = 0; k < c; ++k) {
+                const double inv = 1.0 / sqrt(varf[k] + 1e-5), sc = inv * weight[k];
+                volatile double product = -meanf[k] * sc;
+                bn_scale[k] = (float)sc;
+                bn_shift[k] = (float)(product + shift[k]);
+            }
+            CHECK(gcnn_channel_affine_f32(xf, n, c, s, bn_scale, bn_shift, relu, relu_mask,
+                                          threads, simd) == GCNN_OK &&
+                      gcnn_batch_norm_forward_f32(xf, n, c, s, 1e-5, weight, shift, fused,
+                                                  fused_mask, bn_mean, bn_var, bn_inv, threads,
+                                                  simd) == GCNN_OK,
+                  "batch norm forward status");
+            CHECK(memcmp(fused, relu, total * sizeof *fused) == 0 &&
+                      memcmp(fused_mask, relu_mask, total) == 0 &&
+                      memcmp(bn_mean, meanf, (size_t)c * sizeof *bn_mean) == 0 &&
+                      memcmp(bn_var, varf, (size_t)c * sizeof *bn_var) == 0,
+                  "trial %d simd %d: batch norm forward differs from moments + affine", trial,
+                  simd);
+            for (ptrdiff_t k = 0; k < c; ++k)
+                CHECK(bn_inv[k] == 1.0 / sqrt(varf[k] + 1e-5), "trial %d simd %d: inv_std",
+                      trial, simd);
             free(fused_mask), free(relu_mask), free(fused), free(relu), free(g_relu), free(gx2);
         }
         free(x), free(g), free(gx), free(out), free(xf), free(gf), free(gxf), free(outf);

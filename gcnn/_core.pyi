@@ -73,6 +73,37 @@ def channel_affine(
     relu: Literal[True],
 ) -> tuple[np.ndarray, np.ndarray]: ...
 @overload
+def batch_norm_forward(
+    x: ArrayLike,
+    eps: float,
+    weight: ArrayLike | None = None,
+    bias: ArrayLike | None = None,
+    num_threads: int = 1,
+    simd: int = 0,
+    relu: Literal[False] = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]: ...
+@overload
+def batch_norm_forward(
+    x: ArrayLike,
+    eps: float,
+    weight: ArrayLike | None = None,
+    bias: ArrayLike | None = None,
+    num_threads: int = 1,
+    simd: int = 0,
+    *,
+    relu: Literal[True],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]: ...
+@overload
+def batch_norm_forward(
+    x: ArrayLike,
+    eps: float,
+    weight: ArrayLike | None = None,
+    bias: ArrayLike | None = None,
+    num_threads: int = 1,
+    simd: int = 0,
+    relu: bool = False,
+) -> tuple[np.ndarray, ...]: ...
+@overload
 def batch_norm_backward(
     grad: ArrayLike,
     x: ArrayLike,

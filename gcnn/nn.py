@@ -1481,29 +1481,43 @@ class _BatchNorm(Layer):
         count = rows.shape[0] * rows.shape[2]
         threads = _config.get_num_threads()
         use_batch_statistics = self.training or not self.track_running_stats
+        positive = None
         if use_batch_statistics:
             if count < 2 and (self.training or count == 0):
                 raise ValueError(
                     f"x must have more than 1 value per channel to compute batch statistics "
                     f"(as in PyTorch), got shape {values.shape}"
                 )
-            mean, variance = _core.channel_moments(rows, threads)
+            # the moments and the affine map below in one C call, a channel at a time
+            # while it is in the core's cache (the same numbers as the NumPy lines below)
+            out, *rest = _core.batch_norm_forward(
+                rows,
+                self.eps,
+                self.weight if self.affine else None,
+                self.bias if self.affine else None,
+                threads,
+                relu=relu is not None,
+            )
+            if relu is not None:
+                positive = rest.pop(0)
+            mean, variance, inverse_std = rest
             if self.training and self.track_running_stats:
                 self._update_running_stats(mean, variance * count / (count - 1))
         else:
             mean = self.running_mean.astype(np.float64)
             variance = self.running_var.astype(np.float64)
-        inverse_std = 1.0 / np.sqrt(variance + self.eps)
-        # out = (x - mean) * inverse_std * weight + bias, as one affine map per channel
-        scale = inverse_std * self.weight if self.affine else inverse_std
-        shift = -mean * scale
-        if self.affine:
-            shift += self.bias
-        if relu is None:
-            out = _core.channel_affine(rows, scale, shift, threads).reshape(values.shape)
-        else:
-            out, positive = _core.channel_affine(rows, scale, shift, threads, relu=True)
-            out = out.reshape(values.shape)
+            inverse_std = 1.0 / np.sqrt(variance + self.eps)
+            # out = (x - mean) * inverse_std * weight + bias, as one affine map per channel
+            scale = inverse_std * self.weight if self.affine else inverse_std
+            shift = -mean * scale
+            if self.affine:
+                shift += self.bias
+            if relu is None:
+                out = _core.channel_affine(rows, scale, shift, threads)
+            else:
+                out, positive = _core.channel_affine(rows, scale, shift, threads, relu=True)
+        out = out.reshape(values.shape)
+        if relu is not None and positive is not None:
             relu._kept_forward(positive.reshape(values.shape), out)
         if self.training:
             self._keep(

@@ -82,6 +82,42 @@ def test_backward_through_a_relu_mask_is_the_backward_of_the_masked_gradient(sim
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("simd", [1, 2, 3])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("affine", [True, False])
+def test_batch_norm_forward_is_moments_then_the_affine_map(simd, dtype, affine):
+    # One call, a channel at a time: the numbers of channel_moments, the scale and shift
+    # computed in NumPy as gcnn.nn did before, and channel_affine (with and without ReLU).
+    rng = np.random.default_rng(6)
+    x = (2 + 3 * rng.standard_normal((5, 32, 203))).astype(dtype)
+    weight = rng.standard_normal(32).astype(np.float32) if affine else None
+    bias = rng.standard_normal(32).astype(np.float32) if affine else None
+    mean, var = _core.channel_moments(x, 2, simd)
+    inv_std = 1.0 / np.sqrt(var + 1e-5)
+    scale = inv_std * weight if affine else inv_std
+    shift = -mean * scale
+    if affine:
+        shift += bias
+    for relu in (False, True):
+        got = _core.batch_norm_forward(x, 1e-5, weight, bias, 2, simd, relu=relu)
+        want = _core.channel_affine(x, scale, shift, 2, simd, relu=relu)
+        want = (want,) if not relu else want
+        assert len(got) == len(want) + 3
+        for a, b in zip(got, tuple(want) + (mean, var, inv_std)):
+            assert a.dtype == b.dtype
+            np.testing.assert_array_equal(a, b)
+
+
+def test_batch_norm_forward_errors():
+    x = np.ones((2, 3, 5))
+    with pytest.raises(ValueError, match=r"weight must have shape \(3,\)"):
+        _core.batch_norm_forward(x, 1e-5, np.ones(2))
+    with pytest.raises(ValueError, match=r"bias must have shape \(3,\)"):
+        _core.batch_norm_forward(x, 1e-5, np.ones(3), np.ones(4))
+    with pytest.raises(TypeError):
+        _core.batch_norm_forward(x, "eps")
+
+
 def test_results_do_not_depend_on_the_thread_count():
     rng = np.random.default_rng(1)
     x = rng.standard_normal((64, 10, 4 * 26 * 26)).astype(np.float32)

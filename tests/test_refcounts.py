@@ -169,3 +169,19 @@ def test_refcounts_flat_batch_norm_backward_with_sums():
     assert [sys.getrefcount(out) for out in outputs] == [3, 3, 3, 3]  # outputs + argument
     # the fourth is channel_sums of the first, bit for bit
     np.testing.assert_array_equal(outputs[3], _core.channel_sums(outputs[0]))
+
+
+def test_refcounts_flat_batch_norm_forward():
+    rng = np.random.default_rng(32)
+    x = rng.standard_normal((2, 3, 40)).astype(np.float32)
+    weight, bias, short = np.ones(3, np.float32), np.zeros(3), np.ones(2)
+    before = refcounts(x, weight, bias, short)
+    for _ in range(1000):
+        _core.batch_norm_forward(x, 1e-5, weight, bias, 2)
+        _core.batch_norm_forward(x, 1e-5, None, None, 2, relu=True)
+        with pytest.raises(ValueError):
+            _core.batch_norm_forward(x, 1e-5, weight, short)
+    assert refcounts(x, weight, bias, short) == before
+    for relu in (False, True):
+        outputs = _core.batch_norm_forward(x, 1e-5, weight, bias, relu=relu)
+        assert [sys.getrefcount(out) for out in outputs] == [3] * len(outputs)
