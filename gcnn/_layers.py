@@ -215,10 +215,34 @@ def _expand_steerable(weight: np.ndarray, group: PointGroup, kind: str) -> np.nd
     return expanded.reshape(out_channels * order, in_channels * order, k, k)
 
 
+#: Banks up to this many values expand through a cached flat index (one np.take).
+_CACHED_GATHER_MAX = 1 << 18
+
+
+@functools.lru_cache(maxsize=16)
+def _expand_index(group: PointGroup, kind: str, weight_shape: tuple) -> np.ndarray:
+    """Flat index with ``_expand(w).ravel() == w.ravel()[index]``: the gather of _expand
+    applied to the positions themselves, once per layer shape."""
+    positions = np.arange(math.prod(weight_shape)).reshape(weight_shape)
+    index = _expand_gather(positions, group, kind).ravel()
+    index.flags.writeable = False
+    return index
+
+
 def _expand(weight: np.ndarray, group: PointGroup, kind: str) -> np.ndarray:
     """expand_filter on an already validated float weight (one gather, no Python pixel loops)."""
     if group.steerable:
         return _expand_steerable(weight, group, kind)
+    if weight.size * group.order <= _CACHED_GATHER_MAX:  # the bank's size
+        k = weight.shape[-1]
+        rows = weight.shape[0] * group.order
+        index = _expand_index(group, kind, weight.shape)
+        return np.take(weight, index).reshape(rows, index.size // (rows * k * k), k, k)
+    return _expand_gather(weight, group, kind)
+
+
+def _expand_gather(weight: np.ndarray, group: PointGroup, kind: str) -> np.ndarray:
+    """_expand's gather by fancy indexing, for any array of the weight's shape."""
     order = group.order
     out_channels, in_channels = weight.shape[:2]
     k = weight.shape[-1]
@@ -1212,12 +1236,44 @@ def _fold_group(grad_bank: np.ndarray, group: PointGroup, out_channels: int) -> 
         turned = np.matmul(blocks, matrices).sum(axis=0)
         total = turned.reshape(order, out_channels, in_channels, k * k).transpose(1, 2, 0, 3)
         return np.ascontiguousarray(total).reshape(out_channels, in_channels, order, k, k)
-    inverse_pixels = _inverse_pixel_gather(group, k)
     total = np.zeros((out_channels, in_channels, order, k * k), dtype=grad_bank.dtype)
-    for g in range(order):
+    if grad_bank.size <= _CACHED_GATHER_MAX:
+        index = _fold_index(group, grad_bank.shape)
+        flat = grad_bank.ravel()
+        sums = total.reshape(-1)
+        for g in range(order):  # the same sums, in the same order, as the gathers below
+            sums += np.take(flat, index[g])
+        return total.reshape(out_channels, in_channels, order, k, k)
+    return _fold_gather(slots, total, group, k)
+
+
+def _fold_gather(slots: np.ndarray, total: np.ndarray, group: PointGroup, k: int) -> np.ndarray:
+    """_fold_group's sums by fancy indexing: slots (O, |G|, C, |G|, k*k) added into total
+    (O, C, |G|, k*k), returned as (O, C, |G|, k, k)."""
+    table = group.cayley_table()
+    inverse_pixels = _inverse_pixel_gather(group, k)
+    for g in range(group.order):
         # total[o, c, a, q] += slots[o, g, c, g a, inverse_pixels[g][q]]
         total += slots[:, g][:, :, table[g]][..., inverse_pixels[g]]
-    return total.reshape(out_channels, in_channels, order, k, k)
+    return total.reshape(*total.shape[:3], k, k)
+
+
+@functools.lru_cache(maxsize=16)
+def _fold_index(group: PointGroup, bank_shape: tuple) -> np.ndarray:
+    """(|G|, O*C*|G|*k*k) flat indices into the bank gradient: row g is the gather that
+    _fold_gather adds for g, once per layer shape."""
+    order, k = group.order, bank_shape[-1]
+    out_channels, in_channels = bank_shape[0] // order, bank_shape[1] // order
+    positions = np.arange(math.prod(bank_shape)).reshape(
+        out_channels, order, in_channels, order, k * k
+    )
+    table = group.cayley_table()
+    inverse_pixels = _inverse_pixel_gather(group, k)
+    index = np.stack(
+        [positions[:, g][:, :, table[g]][..., inverse_pixels[g]].ravel() for g in range(order)]
+    )
+    index.flags.writeable = False
+    return index
 
 
 @functools.lru_cache(maxsize=64)

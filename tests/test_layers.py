@@ -245,6 +245,34 @@ def test_expand_filter_plus_plain_correlation_is_the_layer(group, k, stride, pad
     np.testing.assert_allclose(out, plain.reshape(out.shape), rtol=1e-12, atol=1e-11)
 
 
+@pytest.mark.parametrize("group", ["p4", "p4m"])
+def test_cached_gathers_give_the_fancy_indexing_results(monkeypatch, group):
+    # Small banks expand and fold through one cached flat index; big ones by fancy indexing.
+    # Both must give the same bits (the fold's sums in the same order).
+    from gcnn import _layers
+
+    grp = GROUPS[group]
+    rng = np.random.default_rng(8)
+    cases = [("lift", (3, 2, 3, 3)), ("group", (3, 2, grp.order, 3, 3))]
+    cases += [("group", (2, 3, grp.order, 4, 4))]
+    results = []
+    for limit in (_layers._CACHED_GATHER_MAX, 0):
+        monkeypatch.setattr(_layers, "_CACHED_GATHER_MAX", limit)
+        out = []
+        for kind, shape in cases:
+            w = rng.standard_normal(shape).astype(np.float32)
+            bank = _layers._expand(w, grp, kind)
+            out += [w, bank]
+            if kind == "group":
+                grad_bank = rng.standard_normal(bank.shape).astype(np.float32)
+                out += [_layers._fold_group(grad_bank, grp, shape[0])]
+        results.append(out)
+        rng = np.random.default_rng(8)
+    for a, b in zip(*results):
+        assert a.shape == b.shape
+        np.testing.assert_array_equal(a, b)
+
+
 def test_expand_filter_dtypes():
     assert expand_filter(np.ones((1, 1, 3, 3), np.float32)).dtype == np.float32
     assert expand_filter(np.ones((1, 1, 3, 3), np.float16)).dtype == np.float32
