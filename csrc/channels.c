@@ -7,6 +7,7 @@
 #include "kernel_common.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #if GCNN_X86_PATHS
 #include <immintrin.h> /* the ReLU mask's widening loads (channels_impl.h) */
@@ -15,10 +16,8 @@
 /* Below this many values a call runs on one thread. */
 #define GCNN_CHANNELS_PARALLEL_MIN ((ptrdiff_t)1 << 16)
 
-#define GCNN_BODIES "channels_impl.h"
-#include "simd_paths.h"
-#undef GCNN_BODIES
-
+/* Max pooling and ReLU (before the batch-norm bodies, whose training
+ * forward and backward can pool a channel's planes as they go). */
 /* Values per work item of the ReLU loops. */
 #define GCNN_RELU_CHUNK ((ptrdiff_t)1 << 15)
 
@@ -82,6 +81,10 @@ static ptrdiff_t gcnn_max_pool_2x2_row_f32(const float *restrict r0, const float
 #undef GCNN_UINT
 #undef GCNN_T
 
+#define GCNN_BODIES "channels_impl.h"
+#include "simd_paths.h"
+#undef GCNN_BODIES
+
 /* Sizes of x[n][c][s]: all >= 1 and their product representable. */
 static int gcnn_channel_sizes_ok(ptrdiff_t n, ptrdiff_t c, ptrdiff_t s, ptrdiff_t *total)
 {
@@ -95,6 +98,17 @@ static int gcnn_channel_sizes_ok(ptrdiff_t n, ptrdiff_t c, ptrdiff_t s, ptrdiff_
 static int gcnn_channel_threads(ptrdiff_t total, int num_threads)
 {
     return total >= GCNN_CHANNELS_PARALLEL_MIN && num_threads > 1 ? num_threads : 1;
+}
+
+/* A pooled batch norm's planes: none (pooled NULL), or runs of whole
+ * plane_h x plane_w planes, at least 2 x 2, with an index array. */
+static int gcnn_pool_planes_ok(ptrdiff_t s, const void *pooled, const int32_t *index,
+                               ptrdiff_t plane_h, ptrdiff_t plane_w)
+{
+    if (pooled == NULL)
+        return 1;
+    return index != NULL && plane_h >= 2 && plane_w >= 2 && plane_h <= s / plane_w &&
+           s % (plane_h * plane_w) == 0;
 }
 
 #define GCNN_CHANNEL_ENTRY_CHECKS(...)                                         \
@@ -152,50 +166,62 @@ int gcnn_channel_affine_f64(const double *x, ptrdiff_t n, ptrdiff_t c, ptrdiff_t
 
 int gcnn_batch_norm_forward_f32(const float *x, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s,
                                 double eps, const double *weight, const double *bias,
-                                float *out, uint8_t *positive, double *mean, double *var,
-                                double *inv_std, int num_threads, int simd)
+                                float *out, uint8_t *positive, ptrdiff_t plane_h,
+                                ptrdiff_t plane_w, float *pooled, int32_t *pool_index,
+                                double *mean, double *var, double *inv_std, int num_threads,
+                                int simd)
 {
-    GCNN_CHANNEL_ENTRY_CHECKS(x == NULL || out == NULL || mean == NULL || var == NULL ||
-                              inv_std == NULL)
+    GCNN_CHANNEL_ENTRY_CHECKS(x == NULL || (out == NULL && pooled == NULL) || mean == NULL ||
+                              var == NULL || inv_std == NULL ||
+                              !gcnn_pool_planes_ok(s, pooled, pool_index, plane_h, plane_w))
     GCNN_DISPATCH(simd, batch_norm_forward_f32,
-                  (x, n, c, s, eps, weight, bias, out, positive, mean, var, inv_std, threads))
+                  (x, n, c, s, eps, weight, bias, out, positive, plane_h, plane_w, pooled,
+                   pool_index, mean, var, inv_std, threads))
 }
 
 int gcnn_batch_norm_forward_f64(const double *x, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s,
                                 double eps, const double *weight, const double *bias,
-                                double *out, uint8_t *positive, double *mean, double *var,
-                                double *inv_std, int num_threads, int simd)
+                                double *out, uint8_t *positive, ptrdiff_t plane_h,
+                                ptrdiff_t plane_w, double *pooled, int32_t *pool_index,
+                                double *mean, double *var, double *inv_std, int num_threads,
+                                int simd)
 {
-    GCNN_CHANNEL_ENTRY_CHECKS(x == NULL || out == NULL || mean == NULL || var == NULL ||
-                              inv_std == NULL)
+    GCNN_CHANNEL_ENTRY_CHECKS(x == NULL || (out == NULL && pooled == NULL) || mean == NULL ||
+                              var == NULL || inv_std == NULL ||
+                              !gcnn_pool_planes_ok(s, pooled, pool_index, plane_h, plane_w))
     GCNN_DISPATCH(simd, batch_norm_forward_f64,
-                  (x, n, c, s, eps, weight, bias, out, positive, mean, var, inv_std, threads))
+                  (x, n, c, s, eps, weight, bias, out, positive, plane_h, plane_w, pooled,
+                   pool_index, mean, var, inv_std, threads))
 }
 
 int gcnn_batch_norm_backward_f32(const float *grad, const uint8_t *positive, const float *x,
                                  ptrdiff_t n, ptrdiff_t c, ptrdiff_t s, const double *mean,
                                  const double *inv_std, const float *weight, float *grad_x,
                                  double *grad_weight, double *grad_bias, double *grad_x_sums,
-                                 int num_threads, int simd)
+                                 const int32_t *pool_index, ptrdiff_t plane_h,
+                                 ptrdiff_t plane_w, int num_threads, int simd)
 {
     GCNN_CHANNEL_ENTRY_CHECKS(grad == NULL || x == NULL || mean == NULL || inv_std == NULL ||
-                              grad_x == NULL || grad_weight == NULL || grad_bias == NULL)
+                              grad_x == NULL || grad_weight == NULL || grad_bias == NULL ||
+                              !gcnn_pool_planes_ok(s, pool_index, pool_index, plane_h, plane_w))
     GCNN_DISPATCH(simd, batch_norm_backward_f32,
                   (grad, positive, x, n, c, s, mean, inv_std, weight, grad_x, grad_weight,
-                   grad_bias, grad_x_sums, threads))
+                   grad_bias, grad_x_sums, pool_index, plane_h, plane_w, threads))
 }
 
 int gcnn_batch_norm_backward_f64(const double *grad, const uint8_t *positive,
                                  const double *x, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s, const double *mean,
                                  const double *inv_std, const double *weight, double *grad_x,
                                  double *grad_weight, double *grad_bias, double *grad_x_sums,
-                                 int num_threads, int simd)
+                                 const int32_t *pool_index, ptrdiff_t plane_h,
+                                 ptrdiff_t plane_w, int num_threads, int simd)
 {
     GCNN_CHANNEL_ENTRY_CHECKS(grad == NULL || x == NULL || mean == NULL || inv_std == NULL ||
-                              grad_x == NULL || grad_weight == NULL || grad_bias == NULL)
+                              grad_x == NULL || grad_weight == NULL || grad_bias == NULL ||
+                              !gcnn_pool_planes_ok(s, pool_index, pool_index, plane_h, plane_w))
     GCNN_DISPATCH(simd, batch_norm_backward_f64,
                   (grad, positive, x, n, c, s, mean, inv_std, weight, grad_x, grad_weight,
-                   grad_bias, grad_x_sums, threads))
+                   grad_bias, grad_x_sums, pool_index, plane_h, plane_w, threads))
 }
 
 int gcnn_pool_out_shape(const gcnn_pool_params *p, ptrdiff_t *out_h, ptrdiff_t *out_w)

@@ -160,6 +160,15 @@ struct GCNN_NAME(channel_work) {
     double eps;                 /* forward: added to the variance */
     const double *gamma, *beta; /* forward: the affine weight and bias, or NULL */
     double *inv_std_out;        /* forward: 1 / sqrt(var + eps) */
+    ptrdiff_t grad_n, grad_k;   /* backward: run (i, k) of grad at i * grad_n + k * grad_k */
+    /* a 2x2, stride-2 max pool after the batch norm (and ReLU): each run is
+     * planes of plane_h x plane_w; pooled / pool_index (forward) and the
+     * pooled gradient with pool_index_in (backward) hold (plane_h / 2) x
+     * (plane_w / 2) values per plane */
+    ptrdiff_t plane_h, plane_w;
+    GCNN_T *pooled;
+    int32_t *pool_index;
+    const int32_t *pool_index_in;
     GCNN_T *out;
     uint8_t *positive;          /* affine + ReLU: where the output is > 0 */
     const uint8_t *positive_in; /* backward through a ReLU: where grad passes */
@@ -291,19 +300,46 @@ static int GCNN_NAME(bn_forward_item)(void *arg, ptrdiff_t k, int worker)
     const double shift = w->beta ? product + w->beta[k] : product;
     w->inv_std_out[k] = inv_std;
     const ptrdiff_t s = w->s;
+    if (w->pooled == NULL) {
+        for (ptrdiff_t i = 0; i < w->n; ++i) {
+            const ptrdiff_t run = i * w->c + k;
+            GCNN_NAME(affine_run)(w->x + run * s, w->out + run * s,
+                                  w->positive ? w->positive + run * s : NULL, s,
+                                  (GCNN_T)scale, (GCNN_T)shift);
+        }
+        return GCNN_OK;
+    }
+    /* each plane through the affine map (and ReLU) into a scratch plane, then
+     * pooled by the max-pool kernel itself: the map is never written out */
+    const ptrdiff_t H = w->plane_h, W = w->plane_w, plane = H * W;
+    const ptrdiff_t oh = H / 2, ow = W / 2, planes = s / plane;
+    GCNN_T *scratch = malloc((size_t)plane * sizeof *scratch);
+    if (scratch == NULL)
+        return GCNN_ENOMEM;
     for (ptrdiff_t i = 0; i < w->n; ++i) {
         const ptrdiff_t run = i * w->c + k;
-        GCNN_NAME(affine_run)(w->x + run * s, w->out + run * s,
-                              w->positive ? w->positive + run * s : NULL, s, (GCNN_T)scale,
-                              (GCNN_T)shift);
+        for (ptrdiff_t p = 0; p < planes; ++p) {
+            const ptrdiff_t at = run * s + p * plane, to = (run * planes + p) * oh * ow;
+            GCNN_NAME(affine_run)(w->x + at, scratch, w->positive ? w->positive + at : NULL,
+                                  plane, (GCNN_T)scale, (GCNN_T)shift);
+            if (sizeof(GCNN_T) == sizeof(float))
+                max_pool_2x2_f32((const float *)scratch, W, (float *)w->pooled + to,
+                                 w->pool_index + to, oh, ow);
+            else
+                max_pool_2x2_f64((const double *)scratch, W, (double *)w->pooled + to,
+                                 w->pool_index + to, oh, ow);
+        }
     }
+    free(scratch);
     return GCNN_OK;
 }
 
 static int GCNN_NAME(batch_norm_forward)(const GCNN_T *x, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s,
                                          double eps, const double *gamma, const double *beta,
-                                         GCNN_T *out, uint8_t *positive, double *mean,
-                                         double *var, double *inv_std, int threads)
+                                         GCNN_T *out, uint8_t *positive, ptrdiff_t plane_h,
+                                         ptrdiff_t plane_w, GCNN_T *pooled,
+                                         int32_t *pool_index, double *mean, double *var,
+                                         double *inv_std, int threads)
 {
     struct GCNN_NAME(channel_work) w = {.x = x,
                                         .n = n,
@@ -315,6 +351,10 @@ static int GCNN_NAME(batch_norm_forward)(const GCNN_T *x, ptrdiff_t n, ptrdiff_t
                                         .gamma = gamma,
                                         .beta = beta,
                                         .inv_std_out = inv_std,
+                                        .plane_h = plane_h,
+                                        .plane_w = plane_w,
+                                        .pooled = pooled,
+                                        .pool_index = pool_index,
                                         .out = out,
                                         .positive = positive};
     return gcnn_parallel_for(c, threads, GCNN_NAME(bn_forward_item), &w, NULL);
@@ -338,7 +378,7 @@ static int GCNN_NAME(bn_sums_item)(void *arg, ptrdiff_t k, int worker)
     double sum_g = 0, sum_gx = 0;
     (void)worker;
     for (ptrdiff_t i = 0; i < n; ++i)
-        GCNN_NAME(run_grad_sums)(w->grad + (i * c + k) * s,
+        GCNN_NAME(run_grad_sums)(w->grad + i * w->grad_n + k * w->grad_k,
                                  w->positive_in ? w->positive_in + (i * c + k) * s : NULL,
                                  w->x + (i * c + k) * s, s, (GCNN_T)w->mean_in[k], &sum_g,
                                  &sum_gx);
@@ -360,7 +400,7 @@ static int GCNN_NAME(bn_grad_x_item)(void *arg, ptrdiff_t run, int worker)
     const GCNN_T B = (GCNN_T)(-weight * r * r * w->grad_weight[k] / count);
     const GCNN_T C = (GCNN_T)(-weight * r * w->grad_bias[k] / count);
     const GCNN_T m = (GCNN_T)w->mean_in[k];
-    const GCNN_T *restrict g = w->grad + run * w->s;
+    const GCNN_T *restrict g = w->grad + run / w->c * w->grad_n + k * w->grad_k;
     const GCNN_T *restrict xs = w->x + run * w->s;
     GCNN_T *restrict dst = w->out + run * w->s;
     const uint8_t *restrict p = w->positive_in ? w->positive_in + run * w->s : NULL;
@@ -402,12 +442,51 @@ static int GCNN_NAME(bn_channel_item)(void *arg, ptrdiff_t k, int worker)
     return GCNN_OK;
 }
 
+/* Item = channel k when the gradient arrives pooled: each run's gradient is
+ * first spread to its plane positions (zeros, then each window's gradient
+ * added at its winner, as the max-pool backward does) in a scratch holding
+ * the channel, which the item above then reads as grad. */
+static int GCNN_NAME(bn_pooled_channel_item)(void *arg, ptrdiff_t k, int worker)
+{
+    const struct GCNN_NAME(channel_work) *w = arg;
+    const ptrdiff_t n = w->n, c = w->c, s = w->s, plane = w->plane_h * w->plane_w;
+    const ptrdiff_t windows = (w->plane_h / 2) * (w->plane_w / 2), planes = s / plane;
+    GCNN_T *dense = malloc((size_t)(n * s) * sizeof *dense);
+    if (dense == NULL)
+        return GCNN_ENOMEM;
+    for (ptrdiff_t i = 0; i < n; ++i) {
+        GCNN_T *restrict d = dense + i * s;
+        memset(d, 0, (size_t)s * sizeof *d);
+        const ptrdiff_t run = i * c + k;
+        for (ptrdiff_t p = 0; p < planes; ++p) {
+            const GCNN_T *restrict g = w->grad + (run * planes + p) * windows;
+            const int32_t *restrict at = w->pool_index_in + (run * planes + p) * windows;
+            for (ptrdiff_t o = 0; o < windows; ++o) {
+                if (at[o] < 0 || at[o] >= plane) {
+                    free(dense);
+                    return GCNN_EINVAL; /* not an index the pooling wrote */
+                }
+                d[p * plane + at[o]] += g[o];
+            }
+        }
+    }
+    struct GCNN_NAME(channel_work) local = *w;
+    local.grad = dense;
+    local.grad_n = s;
+    local.grad_k = 0;
+    GCNN_NAME(bn_channel_item)(&local, k, worker);
+    free(dense);
+    return GCNN_OK;
+}
+
 static int GCNN_NAME(batch_norm_backward)(const GCNN_T *grad, const uint8_t *positive,
                                           const GCNN_T *x, ptrdiff_t n, ptrdiff_t c,
                                           ptrdiff_t s, const double *mean,
                                           const double *inv_std, const GCNN_T *weight,
                                           GCNN_T *grad_x, double *grad_weight,
-                                          double *grad_bias, double *grad_x_sums, int threads)
+                                          double *grad_bias, double *grad_x_sums,
+                                          const int32_t *pool_index, ptrdiff_t plane_h,
+                                          ptrdiff_t plane_w, int threads)
 {
     struct GCNN_NAME(channel_work) w = {.x = x,
                                         .grad = grad,
@@ -420,9 +499,17 @@ static int GCNN_NAME(batch_norm_backward)(const GCNN_T *grad, const uint8_t *pos
                                         .grad_weight = grad_weight,
                                         .grad_bias = grad_bias,
                                         .out_sums = grad_x_sums,
+                                        .grad_n = c * s,
+                                        .grad_k = s,
+                                        .plane_h = plane_h,
+                                        .plane_w = plane_w,
+                                        .pool_index_in = pool_index,
                                         .out = grad_x,
                                         .positive_in = positive};
-    return gcnn_parallel_for(c, threads, GCNN_NAME(bn_channel_item), &w, NULL);
+    return gcnn_parallel_for(c, threads,
+                             pool_index ? GCNN_NAME(bn_pooled_channel_item)
+                                        : GCNN_NAME(bn_channel_item),
+                             &w, NULL);
 }
 
 #undef GCNN_RUN_ACC

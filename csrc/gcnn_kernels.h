@@ -222,15 +222,24 @@ int gcnn_channel_affine_f64(const double *x, ptrdiff_t n, ptrdiff_t c, ptrdiff_t
  * (weight and bias NULL mean 1 and 0; the two coefficients in double, without
  * a fused multiply-add, rounded to the element type) as
  * gcnn_channel_affine_* computes it, ReLU and its mask included when
- * positive is not NULL, on each channel while it is in the core's cache. */
+ * positive is not NULL, on each channel while it is in the core's cache.
+ * pooled not NULL: a 2x2, stride-2 max pool follows (gcnn_max_pool_* of the
+ * map, without padding): each run of s values is s / (plane_h * plane_w)
+ * planes, whose outputs go to pooled and the winners' positions to
+ * pool_index ((plane_h / 2) * (plane_w / 2) per plane), and the map itself
+ * is not written (out may be NULL). */
 int gcnn_batch_norm_forward_f32(const float *x, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s,
                                 double eps, const double *weight, const double *bias,
-                                float *out, uint8_t *positive, double *mean, double *var,
-                                double *inv_std, int num_threads, int simd);
+                                float *out, uint8_t *positive, ptrdiff_t plane_h,
+                                ptrdiff_t plane_w, float *pooled, int32_t *pool_index,
+                                double *mean, double *var, double *inv_std, int num_threads,
+                                int simd);
 int gcnn_batch_norm_forward_f64(const double *x, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s,
                                 double eps, const double *weight, const double *bias,
-                                double *out, uint8_t *positive, double *mean, double *var,
-                                double *inv_std, int num_threads, int simd);
+                                double *out, uint8_t *positive, ptrdiff_t plane_h,
+                                ptrdiff_t plane_w, double *pooled, int32_t *pool_index,
+                                double *mean, double *var, double *inv_std, int num_threads,
+                                int simd);
 
 /* Batch normalisation backward.  With xhat = (x - mean[k]) * inv_std[k],
  * M = n * s and g = grad:
@@ -242,17 +251,22 @@ int gcnn_batch_norm_forward_f64(const double *x, ptrdiff_t n, ptrdiff_t c, ptrdi
  * gcnn_relu_backward_* folded in; the same numbers).  grad_x_sums not NULL:
  * the sums of grad_x per channel, as gcnn_channel_sums_* gives them (bit for
  * bit), read back while each run of grad_x is in the cache (the bias
- * gradient of a convolution before the batch norm). */
+ * gradient of a convolution before the batch norm).  pool_index not NULL:
+ * grad is the gradient of a 2x2 max pool of the (ReLU'd) output, laid out as
+ * gcnn_batch_norm_forward_* pooled it with these plane_h and plane_w; it is
+ * spread back to the winners (gcnn_max_pool_backward_*) channel by channel. */
 int gcnn_batch_norm_backward_f32(const float *grad, const uint8_t *positive, const float *x,
                                  ptrdiff_t n, ptrdiff_t c, ptrdiff_t s, const double *mean,
                                  const double *inv_std, const float *weight, float *grad_x,
                                  double *grad_weight, double *grad_bias, double *grad_x_sums,
-                                 int num_threads, int simd);
+                                 const int32_t *pool_index, ptrdiff_t plane_h,
+                                 ptrdiff_t plane_w, int num_threads, int simd);
 int gcnn_batch_norm_backward_f64(const double *grad, const uint8_t *positive,
                                  const double *x, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s, const double *mean,
                                  const double *inv_std, const double *weight, double *grad_x,
                                  double *grad_weight, double *grad_bias, double *grad_x_sums,
-                                 int num_threads, int simd);
+                                 const int32_t *pool_index, ptrdiff_t plane_h,
+                                 ptrdiff_t plane_w, int num_threads, int simd);
 
 /* Max pooling of planes x[plane][height][width] padded by pad_h rows and
  * pad_w columns of -infinity on each side: out[plane][oh][ow] is the

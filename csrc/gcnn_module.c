@@ -655,41 +655,78 @@ fail:
 
 PyDoc_STRVAR(batch_norm_forward_doc,
 "batch_norm_forward(x, eps, weight=None, bias=None, num_threads=1, simd=0,\n"
-"                   relu=False)\n--\n\n"
+"                   relu=False, plane=None)\n--\n\n"
 "Training-mode batch norm of x (N, C, S), float32 or float64 (private):\n"
 "the moments of channel_moments, inv_std = 1 / sqrt(var + eps), and\n"
 "channel_affine with scale = inv_std * weight and shift = -mean * scale +\n"
 "bias (in double, weight and bias (C,) cast to float64, None for 1 and 0),\n"
 "one channel per thread. Returns (out, mean, var, inv_std); with relu=True,\n"
-"(out, positive, mean, var, inv_std) as channel_affine(..., relu=True).");
+"(out, positive, mean, var, inv_std) as channel_affine(..., relu=True).\n"
+"plane=(H, W): a 2x2, stride-2 max pool of each H x W plane of the runs\n"
+"follows (max_pool's numbers); out is then the pooled (N, C, P) and the\n"
+"int32 winners (N, C, P) follow positive, P = S / (H W) * (H // 2) * (W // 2).");
+
+/* plane=(H, W) of the pooled batch-norm calls: 0 with *h = *w = 0 for None,
+ * 0 with the sizes, or -1 with an exception (runs of s values must be whole
+ * planes of at least 2 x 2). */
+static int pooled_plane(PyObject *obj, ptrdiff_t s, ptrdiff_t *h, ptrdiff_t *w)
+{
+    *h = *w = 0;
+    if (obj == Py_None)
+        return 0;
+    Py_ssize_t ph, pw;
+    if (!PyTuple_Check(obj) || !PyArg_ParseTuple(obj, "nn", &ph, &pw)) {
+        PyErr_Clear();
+        PyErr_SetString(PyExc_TypeError, "plane must be a tuple (H, W) of ints or None");
+        return -1;
+    }
+    if (ph < 2 || pw < 2 || ph > s / pw || s % (ph * pw) != 0) {
+        PyErr_Format(PyExc_ValueError,
+                     "plane must split runs of %zd values into planes of at least 2 x 2, "
+                     "got (%zd, %zd)",
+                     (Py_ssize_t)s, ph, pw);
+        return -1;
+    }
+    *h = ph;
+    *w = pw;
+    return 0;
+}
 
 static PyObject *core_batch_norm_forward(PyObject *module, PyObject *args, PyObject *kwargs)
 {
-    static char *keywords[] = {"x",           "eps",  "weight", "bias",
-                               "num_threads", "simd", "relu",   NULL};
-    PyObject *x_obj, *weight_obj = Py_None, *bias_obj = Py_None;
+    static char *keywords[] = {"x",    "eps",  "weight", "bias", "num_threads",
+                               "simd", "relu", "plane",  NULL};
+    PyObject *x_obj, *weight_obj = Py_None, *bias_obj = Py_None, *plane_obj = Py_None;
     double eps;
     int num_threads = 1, simd = GCNN_SIMD_AUTO, relu = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "Od|OOiip:batch_norm_forward", keywords,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "Od|OOiipO:batch_norm_forward", keywords,
                                      &x_obj, &eps, &weight_obj, &bias_obj, &num_threads, &simd,
-                                     &relu))
+                                     &relu, &plane_obj))
         return NULL;
     PyArrayObject *x = NULL, *weight = NULL, *bias = NULL, *out = NULL, *positive = NULL;
-    PyArrayObject *mean = NULL, *var = NULL, *inv_std = NULL;
+    PyArrayObject *mean = NULL, *var = NULL, *inv_std = NULL, *index = NULL;
     x = as_float_array(x_obj, "x", -1, 3);
     if (x == NULL)
         goto fail;
     const int typenum = PyArray_TYPE(x);
     npy_intp c = PyArray_DIM(x, 1);
+    ptrdiff_t plane_h, plane_w;
+    if (pooled_plane(plane_obj, PyArray_DIM(x, 2), &plane_h, &plane_w) < 0)
+        goto fail;
     if (weight_obj != Py_None &&
         (weight = as_vector(weight_obj, "weight", NPY_FLOAT64, c)) == NULL)
         goto fail;
     if (bias_obj != Py_None && (bias = as_vector(bias_obj, "bias", NPY_FLOAT64, c)) == NULL)
         goto fail;
-    out = new_output(module, 3, PyArray_DIMS(x), typenum);
+    npy_intp out_dims[3] = {PyArray_DIM(x, 0), c, PyArray_DIM(x, 2)};
+    if (plane_h > 0)
+        out_dims[2] = PyArray_DIM(x, 2) / (plane_h * plane_w) * (plane_h / 2) * (plane_w / 2);
+    out = new_output(module, 3, out_dims, typenum);
     if (out == NULL)
         goto fail;
     if (relu && (positive = new_output(module, 3, PyArray_DIMS(x), NPY_UINT8)) == NULL)
+        goto fail;
+    if (plane_h > 0 && (index = new_output(module, 3, out_dims, NPY_INT32)) == NULL)
         goto fail;
     mean = (PyArrayObject *)PyArray_SimpleNew(1, &c, NPY_FLOAT64);
     var = (PyArrayObject *)PyArray_SimpleNew(1, &c, NPY_FLOAT64);
@@ -702,25 +739,38 @@ static PyObject *core_batch_norm_forward(PyObject *module, PyObject *args, PyObj
     const double *b = bias ? PyArray_DATA(bias) : NULL;
     uint8_t *mask = positive ? PyArray_DATA(positive) : NULL;
     double *m = PyArray_DATA(mean), *v = PyArray_DATA(var), *r = PyArray_DATA(inv_std);
+    void *map = index ? NULL : PyArray_DATA(out), *pooled = index ? PyArray_DATA(out) : NULL;
+    int32_t *winners = index ? PyArray_DATA(index) : NULL;
     Py_BEGIN_ALLOW_THREADS
     if (typenum == NPY_FLOAT32)
-        status = gcnn_batch_norm_forward_f32(PyArray_DATA(x), n, c, s, eps, w, b,
-                                             PyArray_DATA(out), mask, m, v, r, num_threads,
-                                             simd);
+        status = gcnn_batch_norm_forward_f32(PyArray_DATA(x), n, c, s, eps, w, b, map, mask,
+                                             plane_h, plane_w, pooled, winners, m, v, r,
+                                             num_threads, simd);
     else
-        status = gcnn_batch_norm_forward_f64(PyArray_DATA(x), n, c, s, eps, w, b,
-                                             PyArray_DATA(out), mask, m, v, r, num_threads,
-                                             simd);
+        status = gcnn_batch_norm_forward_f64(PyArray_DATA(x), n, c, s, eps, w, b, map, mask,
+                                             plane_h, plane_w, pooled, winners, m, v, r,
+                                             num_threads, simd);
     Py_END_ALLOW_THREADS
     if (raise_status(status) < 0)
+        goto fail;
+    PyObject *result = PyTuple_New(3 + 1 + (positive != NULL) + (index != NULL));
+    if (result == NULL)
         goto fail;
     Py_DECREF(x);
     Py_XDECREF(weight);
     Py_XDECREF(bias);
+    Py_ssize_t at = 0;
+    PyTuple_SET_ITEM(result, at++, (PyObject *)out);
     if (positive)
-        return Py_BuildValue("(NNNNN)", out, positive, mean, var, inv_std);
-    return Py_BuildValue("(NNNN)", out, mean, var, inv_std);
+        PyTuple_SET_ITEM(result, at++, (PyObject *)positive);
+    if (index)
+        PyTuple_SET_ITEM(result, at++, (PyObject *)index);
+    PyTuple_SET_ITEM(result, at++, (PyObject *)mean);
+    PyTuple_SET_ITEM(result, at++, (PyObject *)var);
+    PyTuple_SET_ITEM(result, at++, (PyObject *)inv_std);
+    return result;
 fail:
+    Py_XDECREF(index);
     Py_XDECREF(x);
     Py_XDECREF(weight);
     Py_XDECREF(bias);
@@ -734,27 +784,32 @@ fail:
 
 PyDoc_STRVAR(batch_norm_backward_doc,
 "batch_norm_backward(grad, x, mean, inv_std, weight=None, num_threads=1, simd=0,\n"
-"                    positive=None, sums=False)\n--\n\n"
+"                    positive=None, sums=False, pool_index=None, plane=None)\n--\n\n"
 "Batch-norm gradients (private): grad and x (N, C, S) of one float dtype,\n"
 "mean and inv_std (C,) (cast to float64), weight (C,) or None. Returns\n"
 "(grad_x like x, grad_weight float64 (C,), grad_bias float64 (C,)).\n"
 "positive: the uint8 mask of a ReLU after the batch norm, of x's shape; grad\n"
 "is then the ReLU's output gradient (relu_backward is done on the fly).\n"
 "sums=True appends channel_sums(grad_x) (float64 (C,), the same bits), the\n"
-"bias gradient of a convolution before the batch norm.");
+"bias gradient of a convolution before the batch norm.\n"
+"pool_index (int32, grad's shape) and plane=(H, W): grad is the gradient\n"
+"of batch_norm_forward(..., plane=(H, W))'s pooled output, those winners.");
 
 static PyObject *core_batch_norm_backward(PyObject *module, PyObject *args, PyObject *kwargs)
 {
-    static char *keywords[] = {"grad",        "x",    "mean",     "inv_std", "weight",
-                               "num_threads", "simd", "positive", "sums",    NULL};
+    static char *keywords[] = {"grad", "x",        "mean", "inv_std",    "weight", "num_threads",
+                               "simd", "positive", "sums", "pool_index", "plane",  NULL};
     PyObject *g_obj, *x_obj, *mean_obj, *inv_std_obj, *weight_obj = Py_None, *p_obj = Py_None;
+    PyObject *index_obj = Py_None, *plane_obj = Py_None;
     int num_threads = 1, simd = GCNN_SIMD_AUTO, want_sums = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOO|OiiOp:batch_norm_backward", keywords,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOO|OiiOpOO:batch_norm_backward", keywords,
                                      &g_obj, &x_obj, &mean_obj, &inv_std_obj, &weight_obj,
-                                     &num_threads, &simd, &p_obj, &want_sums))
+                                     &num_threads, &simd, &p_obj, &want_sums, &index_obj,
+                                     &plane_obj))
         return NULL;
     PyArrayObject *g = NULL, *x = NULL, *mean = NULL, *inv_std = NULL, *weight = NULL;
-    PyArrayObject *positive = NULL;
+    PyArrayObject *positive = NULL, *index = NULL;
+    ptrdiff_t plane_h = 0, plane_w = 0;
     PyArrayObject *grad_x = NULL, *grad_w = NULL, *grad_b = NULL, *sums = NULL;
     char buf1[128], buf2[128];
     x = as_float_array(x_obj, "x", -1, 3);
@@ -764,10 +819,35 @@ static PyObject *core_batch_norm_backward(PyObject *module, PyObject *args, PyOb
     g = as_float_array(g_obj, "grad", typenum, 3);
     if (g == NULL)
         goto fail;
-    if (!PyArray_SAMESHAPE(g, x)) {
+    if ((index_obj == Py_None) != (plane_obj == Py_None)) {
+        PyErr_SetString(PyExc_TypeError, "pool_index and plane must be given together");
+        goto fail;
+    }
+    if (index_obj == Py_None && !PyArray_SAMESHAPE(g, x)) {
         PyErr_Format(PyExc_ValueError, "grad must have the shape of x %s, got %s",
                      shape_text(x, buf1, sizeof buf1), shape_text(g, buf2, sizeof buf2));
         goto fail;
+    }
+    if (index_obj != Py_None) {
+        if (pooled_plane(plane_obj, PyArray_DIM(x, 2), &plane_h, &plane_w) < 0)
+            goto fail;
+        if (!PyArray_Check(index_obj) || PyArray_TYPE((PyArrayObject *)index_obj) != NPY_INT32) {
+            PyErr_SetString(PyExc_TypeError, "pool_index must be an int32 numpy.ndarray");
+            goto fail;
+        }
+        index = (PyArrayObject *)PyArray_FROM_OTF(index_obj, NPY_INT32, NPY_ARRAY_IN_ARRAY);
+        if (index == NULL)
+            goto fail;
+        const npy_intp pooled = PyArray_DIM(x, 2) / (plane_h * plane_w) * (plane_h / 2) *
+                                (plane_w / 2);
+        if (!PyArray_SAMESHAPE(g, index) || PyArray_DIM(g, 0) != PyArray_DIM(x, 0) ||
+            PyArray_DIM(g, 1) != PyArray_DIM(x, 1) || PyArray_DIM(g, 2) != pooled) {
+            PyErr_Format(PyExc_ValueError,
+                         "grad and pool_index must have the pooled shape of x %s, got %s and %s",
+                         shape_text(x, buf1, sizeof buf1), shape_text(g, buf2, sizeof buf2),
+                         shape_text(index, buf1, sizeof buf1));
+            goto fail;
+        }
     }
     npy_intp c = PyArray_DIM(x, 1);
     mean = as_vector(mean_obj, "mean", NPY_FLOAT64, c);
@@ -799,6 +879,7 @@ static PyObject *core_batch_norm_backward(PyObject *module, PyObject *args, PyOb
     if (want_sums && (sums = (PyArrayObject *)PyArray_SimpleNew(1, &c, NPY_FLOAT64)) == NULL)
         goto fail;
     double *sums_data = sums ? PyArray_DATA(sums) : NULL;
+    const int32_t *winners = index ? PyArray_DATA(index) : NULL;
     int status;
     const ptrdiff_t n = PyArray_DIM(x, 0), s = PyArray_DIM(x, 2);
     const void *w = weight ? PyArray_DATA(weight) : NULL;
@@ -808,14 +889,14 @@ static PyObject *core_batch_norm_backward(PyObject *module, PyObject *args, PyOb
         status = gcnn_batch_norm_backward_f32(PyArray_DATA(g), mask, PyArray_DATA(x), n, c, s,
                                               PyArray_DATA(mean), PyArray_DATA(inv_std), w,
                                               PyArray_DATA(grad_x), PyArray_DATA(grad_w),
-                                              PyArray_DATA(grad_b), sums_data, num_threads,
-                                              simd);
+                                              PyArray_DATA(grad_b), sums_data, winners,
+                                              plane_h, plane_w, num_threads, simd);
     else
         status = gcnn_batch_norm_backward_f64(PyArray_DATA(g), mask, PyArray_DATA(x), n, c, s,
                                               PyArray_DATA(mean), PyArray_DATA(inv_std), w,
                                               PyArray_DATA(grad_x), PyArray_DATA(grad_w),
-                                              PyArray_DATA(grad_b), sums_data, num_threads,
-                                              simd);
+                                              PyArray_DATA(grad_b), sums_data, winners,
+                                              plane_h, plane_w, num_threads, simd);
     Py_END_ALLOW_THREADS
     if (raise_status(status) < 0)
         goto fail;
@@ -825,6 +906,7 @@ static PyObject *core_batch_norm_backward(PyObject *module, PyObject *args, PyOb
     Py_DECREF(inv_std);
     Py_XDECREF(weight);
     Py_XDECREF(positive);
+    Py_XDECREF(index);
     if (sums)
         return Py_BuildValue("(NNNN)", grad_x, grad_w, grad_b, sums);
     return Py_BuildValue("(NNN)", grad_x, grad_w, grad_b);
@@ -839,6 +921,7 @@ fail:
     Py_XDECREF(grad_w);
     Py_XDECREF(grad_b);
     Py_XDECREF(sums);
+    Py_XDECREF(index);
     return NULL;
 }
 

@@ -422,10 +422,12 @@ static void test_batch_norm_against_reference(void)
                   "affine f32 status");
             double grad_w[7], grad_b[7];
             CHECK(gcnn_batch_norm_backward_f64(g, NULL, x, n, c, s, mean, inv_std, weight, gx,
-                                               grad_w, grad_b, NULL, threads, simd) == GCNN_OK,
+                                               grad_w, grad_b, NULL, NULL, 0, 0, threads,
+                                               simd) == GCNN_OK,
                   "backward status");
             CHECK(gcnn_batch_norm_backward_f32(gf, NULL, xf, n, c, s, mean, inv_std, weightf, gxf,
-                                               gwf, gbf, NULL, threads, simd) == GCNN_OK,
+                                               gwf, gbf, NULL, NULL, 0, 0, threads,
+                                               simd) == GCNN_OK,
                   "backward f32 status");
             const double count = (double)(n * s);
             double err_affine = 0, err_affine32 = 0, err_gx = 0, err_gx32 = 0;
@@ -471,11 +473,11 @@ static void test_batch_norm_against_reference(void)
             CHECK(gcnn_relu_backward_f32(gf, relu_mask, (ptrdiff_t)total, g_relu, threads) ==
                           GCNN_OK &&
                       gcnn_batch_norm_backward_f32(g_relu, NULL, xf, n, c, s, mean, inv_std,
-                                                   weightf, gxf, gwf, gbf, NULL, threads,
-                                                   simd) == GCNN_OK &&
+                                                   weightf, gxf, gwf, gbf, NULL, NULL, 0, 0,
+                                                   threads, simd) == GCNN_OK &&
                       gcnn_batch_norm_backward_f32(gf, relu_mask, xf, n, c, s, mean, inv_std,
-                                                   weightf, gx2, gw2, gb2, gx2_sums, threads,
-                                                   simd) == GCNN_OK,
+                                                   weightf, gx2, gw2, gb2, gx2_sums, NULL, 0,
+                                                   0, threads, simd) == GCNN_OK,
                   "backward through relu status");
             CHECK(memcmp(gx2, gxf, total * sizeof *gx2) == 0 &&
                       memcmp(gw2, gwf, (size_t)c * sizeof *gw2) == 0 &&
@@ -499,8 +501,8 @@ static void test_batch_norm_against_reference(void)
             CHECK(gcnn_channel_affine_f32(xf, n, c, s, bn_scale, bn_shift, relu, relu_mask,
                                           threads, simd) == GCNN_OK &&
                       gcnn_batch_norm_forward_f32(xf, n, c, s, 1e-5, weight, shift, fused,
-                                                  fused_mask, bn_mean, bn_var, bn_inv, threads,
-                                                  simd) == GCNN_OK,
+                                                  fused_mask, 0, 0, NULL, NULL, bn_mean, bn_var,
+                                                  bn_inv, threads, simd) == GCNN_OK,
                   "batch norm forward status");
             CHECK(memcmp(fused, relu, total * sizeof *fused) == 0 &&
                       memcmp(fused_mask, relu_mask, total) == 0 &&
@@ -516,6 +518,88 @@ static void test_batch_norm_against_reference(void)
         free(x), free(g), free(gx), free(out), free(xf), free(gf), free(gxf), free(outf);
     }
 }
+
+/* The batch norm with a 2x2 max pool folded in, forward and backward, bit for
+ * bit against the batch norm, then gcnn_max_pool_* (and its backward, then
+ * the batch-norm backward through the ReLU mask), on every path and both
+ * types, odd plane sides included. */
+#define GCNN_TEST_POOLED_BN(T, SUF)                                            \
+    do {                                                                       \
+        const ptrdiff_t n = randint(1, 4), c = randint(1, 5), planes = randint(1, 3);   \
+        const ptrdiff_t H = randint(2, 9), W = randint(2, 9), s = planes * H * W;     \
+        const ptrdiff_t windows = (H / 2) * (W / 2), pooled = planes * windows;        \
+        const size_t total = (size_t)(n * c * s), small = (size_t)(n * c * pooled);    \
+        T *x = malloc(total * sizeof *x), *map = malloc(total * sizeof *map);           \
+        T *out = malloc(small * sizeof *out), *out2 = malloc(small * sizeof *out2);     \
+        T *g = malloc(small * sizeof *g), *dense = malloc(total * sizeof *dense);       \
+        T *gx = malloc(total * sizeof *gx), *gx2 = malloc(total * sizeof *gx2);         \
+        uint8_t *mask = malloc(total), *mask2 = malloc(total);                         \
+        int32_t *at = malloc(small * sizeof *at), *at2 = malloc(small * sizeof *at2);   \
+        double w[5], b[5], m[5], v[5], r[5], m2[5], v2[5], r2[5];                      \
+        double gw[5], gb[5], sums[5], gw2[5], gb2[5], sums2[5];                        \
+        for (size_t i = 0; i < total; ++i)                                             \
+            x[i] = (T)uniform();                                                       \
+        for (size_t i = 0; i < small; ++i)                                             \
+            g[i] = (T)uniform();                                                       \
+        for (ptrdiff_t k = 0; k < c; ++k) {                                            \
+            w[k] = uniform();                                                          \
+            b[k] = uniform();                                                          \
+        }                                                                              \
+        gcnn_pool_params p = {n * c * planes, H, W, 2, 2, 2, 2, 0, 0, threads};        \
+        CHECK(gcnn_batch_norm_forward_##SUF(x, n, c, s, 1e-5, w, b, map, mask, 0, 0,   \
+                                            NULL, NULL, m, v, r, threads,             \
+                                            simd) == GCNN_OK &&                       \
+                  gcnn_max_pool_##SUF(&p, map, out, at) == GCNN_OK &&                  \
+                  gcnn_batch_norm_forward_##SUF(x, n, c, s, 1e-5, w, b, NULL, mask2,   \
+                                                H, W, out2, at2, m2, v2, r2, threads,  \
+                                                simd) == GCNN_OK,                      \
+              "pooled forward status");                                                \
+        CHECK(memcmp(out, out2, small * sizeof *out) == 0 &&                           \
+                  memcmp(at, at2, small * sizeof *at) == 0 &&                          \
+                  memcmp(mask, mask2, total) == 0 &&                                   \
+                  memcmp(m, m2, (size_t)c * sizeof *m) == 0 &&                         \
+                  memcmp(v, v2, (size_t)c * sizeof *v) == 0 &&                         \
+                  memcmp(r, r2, (size_t)c * sizeof *r) == 0,                           \
+              "trial %d simd %d: pooled forward differs", trial, simd);                \
+        CHECK(gcnn_max_pool_backward_##SUF(&p, g, at, dense) == GCNN_OK &&             \
+                  gcnn_batch_norm_backward_##SUF(dense, mask, x, n, c, s, m, r, NULL, gx, \
+                                                 gw, gb, sums, NULL, 0, 0, threads,    \
+                                                 simd) == GCNN_OK &&                   \
+                  gcnn_batch_norm_backward_##SUF(g, mask, x, n, c, s, m, r, NULL, gx2, \
+                                                 gw2, gb2, sums2, at, H, W, threads,   \
+                                                 simd) == GCNN_OK,                     \
+              "pooled backward status");                                               \
+        CHECK(memcmp(gx, gx2, total * sizeof *gx) == 0 &&                              \
+                  memcmp(gw, gw2, (size_t)c * sizeof *gw) == 0 &&                      \
+                  memcmp(gb, gb2, (size_t)c * sizeof *gb) == 0 &&                      \
+                  memcmp(sums, sums2, (size_t)c * sizeof *sums) == 0,                  \
+              "trial %d simd %d: pooled backward differs", trial, simd);               \
+        at[0] = (int32_t)(H * W); /* not a position of the plane */                     \
+        CHECK(gcnn_batch_norm_backward_##SUF(g, mask, x, n, c, s, m, r, NULL, gx2, gw2, \
+                                             gb2, NULL, at, H, W, threads,             \
+                                             simd) == GCNN_EINVAL,                     \
+              "trial %d simd %d: a bad winner is refused", trial, simd);               \
+        CHECK(gcnn_batch_norm_forward_##SUF(x, n, c, s, 1e-5, w, b, NULL, mask2, H + 1, \
+                                            W, out2, at2, m2, v2, r2, threads,         \
+                                            simd) == GCNN_EINVAL ||                    \
+                  s % ((H + 1) * W) == 0,                                              \
+              "trial %d simd %d: planes that do not tile the run", trial, simd);       \
+        free(x), free(map), free(out), free(out2), free(g), free(dense), free(gx);     \
+        free(gx2), free(mask), free(mask2), free(at), free(at2);                       \
+    } while (0)
+
+static void test_pooled_batch_norm(void)
+{
+    for (int trial = 0; trial < 40; ++trial)
+        for (int simd = GCNN_SIMD_GENERIC; simd <= GCNN_SIMD_AVX512; ++simd) {
+            const int threads = 1 + trial % 2;
+            if (trial % 2)
+                GCNN_TEST_POOLED_BN(float, f32);
+            else
+                GCNN_TEST_POOLED_BN(double, f64);
+        }
+}
+#undef GCNN_TEST_POOLED_BN
 
 /* Max pooling against a plain loop over windows, NaN and ties included. */
 static void test_max_pool_against_reference(void)
@@ -1184,6 +1268,7 @@ int main(void)
     test_grad_weight_ignores_unread_columns();
     test_batch_norm_against_reference();
     test_max_pool_against_reference();
+    test_pooled_batch_norm();
     test_interrupt();
     test_int_known_answer();
     test_int_against_reference();
@@ -1197,6 +1282,6 @@ int main(void)
         printf("0 passed, %d failed\n", failures);
         return 1;
     }
-    printf("13 passed, 0 failed\n");
+    printf("14 passed, 0 failed\n");
     return 0;
 }

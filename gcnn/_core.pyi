@@ -81,6 +81,7 @@ def batch_norm_forward(
     num_threads: int = 1,
     simd: int = 0,
     relu: Literal[False] = False,
+    plane: None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]: ...
 @overload
 def batch_norm_forward(
@@ -92,6 +93,7 @@ def batch_norm_forward(
     simd: int = 0,
     *,
     relu: Literal[True],
+    plane: None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]: ...
 @overload
 def batch_norm_forward(
@@ -102,6 +104,7 @@ def batch_norm_forward(
     num_threads: int = 1,
     simd: int = 0,
     relu: bool = False,
+    plane: tuple[int, int] | None = None,
 ) -> tuple[np.ndarray, ...]: ...
 @overload
 def batch_norm_backward(
@@ -114,6 +117,8 @@ def batch_norm_backward(
     simd: int = 0,
     positive: np.ndarray | None = None,
     sums: Literal[False] = False,
+    pool_index: np.ndarray | None = None,
+    plane: tuple[int, int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
 @overload
 def batch_norm_backward(
@@ -127,6 +132,8 @@ def batch_norm_backward(
     positive: np.ndarray | None = None,
     *,
     sums: Literal[True],
+    pool_index: np.ndarray | None = None,
+    plane: tuple[int, int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]: ...
 @overload
 def batch_norm_backward(
@@ -139,6 +146,8 @@ def batch_norm_backward(
     simd: int = 0,
     positive: np.ndarray | None = None,
     sums: bool = False,
+    pool_index: np.ndarray | None = None,
+    plane: tuple[int, int] | None = None,
 ) -> tuple[np.ndarray, ...]: ...
 def max_pool(
     x: ArrayLike,

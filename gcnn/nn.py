@@ -1249,13 +1249,14 @@ class ReLU(Layer):
         out, positive = _core.relu(
             values.astype(compute_dtype(values), copy=False), _config.get_num_threads()
         )
-        self._kept_forward(positive, out)
+        self._kept_forward(positive, out.shape, out.dtype)
         return out
 
-    def _kept_forward(self, positive: np.ndarray, out: np.ndarray) -> None:
-        """Keep what backward needs of a forward that gave `out` (here or fused)."""
+    def _kept_forward(self, positive: np.ndarray, out_shape: tuple, dtype: np.dtype) -> None:
+        """Keep what backward needs of a forward whose output had `out_shape` and `dtype`
+        (here, or fused into a batch norm, where the output may never be written)."""
         if self.training:
-            self._keep(positive=positive, out_shape=out.shape, dtype=out.dtype)
+            self._keep(positive=positive, out_shape=out_shape, dtype=dtype)
         else:
             self._cache = None
 
@@ -1470,6 +1471,14 @@ class _BatchNorm(Layer):
     def _normalize(self, x: ArrayLike, relu: ReLU | None) -> np.ndarray:
         """The forward; with `relu`, that ReLU layer's forward too, in the same pass over the
         output (Sequential's fusion: the numbers and what both layers keep are unchanged)."""
+        return self._normalize_and_pool(x, relu, None)[0]
+
+    def _normalize_and_pool(
+        self, x: ArrayLike, relu: ReLU | None, pool: SpatialPool | None
+    ) -> tuple[np.ndarray, bool]:
+        """_normalize, and with `pool` (a 2x2, stride-2 max pool after `relu`) that layer's
+        forward too where it can be one call (batch statistics, maps of at least 2x2).
+        Returns the output and whether the pool ran."""
         values = as_real_array(x, "x")
         channels = self.num_features
         if values.ndim != self._ndim or values.shape[1] != channels:
@@ -1482,6 +1491,42 @@ class _BatchNorm(Layer):
         threads = _config.get_num_threads()
         use_batch_statistics = self.training or not self.track_running_stats
         positive = None
+        plane = values.shape[-2:]
+        pooled_here = (
+            pool is not None
+            and relu is not None
+            and use_batch_statistics
+            and pool.training
+            and min(plane) >= 2
+            and count >= 2
+        )
+        if pooled_here:
+            # batch norm, ReLU and the pool in one C call: each plane goes through the
+            # affine map and ReLU into a scratch plane that is pooled at once, so the map
+            # between the layers is never written out (max_pool's numbers and winners)
+            pooled, positive, winners, mean, variance, inverse_std = _core.batch_norm_forward(
+                rows,
+                self.eps,
+                self.weight if self.affine else None,
+                self.bias if self.affine else None,
+                threads,
+                relu=True,
+                plane=plane,
+            )
+            if self.training and self.track_running_stats:
+                self._update_running_stats(mean, variance * count / (count - 1))
+            assert relu is not None and pool is not None  # (for mypy; pooled_here says so)
+            relu._kept_forward(positive.reshape(values.shape), values.shape, pooled.dtype)
+            pooled_shape = values.shape[:-2] + (plane[0] // 2, plane[1] // 2)
+            out = pooled.reshape(pooled_shape)
+            pool._keep(
+                x_shape=values.shape,
+                winners=winners.reshape(pooled_shape),
+                out_shape=out.shape,
+                dtype=out.dtype,
+            )
+            self._keep_forward(rows, mean, inverse_std, values.shape, out.dtype)
+            return out, True
         if use_batch_statistics:
             if count < 2 and (self.training or count == 0):
                 raise ValueError(
@@ -1518,18 +1563,21 @@ class _BatchNorm(Layer):
                 out, positive = _core.channel_affine(rows, scale, shift, threads, relu=True)
         out = out.reshape(values.shape)
         if relu is not None and positive is not None:
-            relu._kept_forward(positive.reshape(values.shape), out)
+            relu._kept_forward(positive.reshape(values.shape), out.shape, out.dtype)
+        self._keep_forward(rows, mean, inverse_std, out.shape, out.dtype)
+        return out, False
+
+    def _keep_forward(self, rows, mean, inverse_std, out_shape, dtype) -> None:
         if self.training:
             self._keep(
                 rows=rows,
                 mean=mean,
                 inverse_std=inverse_std,
-                out_shape=out.shape,
-                dtype=out.dtype,
+                out_shape=out_shape,
+                dtype=dtype,
             )
         else:
             self._cache = None
-        return out
 
     def _update_running_stats(self, mean: np.ndarray, unbiased_variance: np.ndarray) -> None:
         self.num_batches_tracked += 1
@@ -1547,28 +1595,36 @@ class _BatchNorm(Layer):
         grad: np.ndarray,
         positive: np.ndarray | None = None,
         sums: bool = False,
+        winners: np.ndarray | None = None,
     ):
         # d x = weight / std * (g - mean(g) - x_hat * mean(g * x_hat)), means per channel;
         # `positive`: the mask of a ReLU after this layer, whose backward is folded in (grad
-        # is then the ReLU's grad_out); `sums`: also return d x summed per channel, the bias
-        # gradient of the convolution before (Sequential)
+        # is then the ReLU's grad_out); `winners`: those of a 2x2 max pool after the ReLU,
+        # whose backward is folded in too (grad is then the pool's grad_out); `sums`: also
+        # return d x summed per channel, the bias gradient of the convolution before
         rows = cache["rows"]
+        keywords: dict[str, Any] = {"positive": positive, "sums": sums}
+        pooled_rows = rows.shape
+        if winners is not None:
+            pooled_rows = rows.shape[:2] + (-1,)
+            keywords["pool_index"] = np.ascontiguousarray(winners).reshape(pooled_rows)
+            keywords["plane"] = cache["out_shape"][-2:]
         grad_x, grad_weight, grad_bias, *grad_x_sums = _core.batch_norm_backward(
-            np.ascontiguousarray(grad).reshape(rows.shape),
+            np.ascontiguousarray(grad).reshape(pooled_rows),
             rows,
             cache["mean"],
             cache["inverse_std"],
             self.weight if self.affine else None,
             _config.get_num_threads(),
-            positive=positive,
-            sums=sums,
+            **keywords,
         )
         if self.affine:
             self._parameters["weight"].grad += grad_weight
             self._parameters["bias"].grad += grad_bias
+        grad_x = grad_x.reshape(cache["out_shape"])
         if sums:
-            return grad_x.reshape(grad.shape), grad_x_sums[0]
-        return grad_x.reshape(grad.shape)
+            return grad_x, grad_x_sums[0]
+        return grad_x
 
     def __repr__(self) -> str:
         text = f"{type(self).__name__}({self.num_features}, eps={self.eps:g}"
@@ -1758,19 +1814,41 @@ class Sequential(Layer):
             and type(layers[index + 1]) is ReLU
         )
 
+    def _pool_after(self, index: int) -> bool:
+        """True when batch norm `index` and ReLU `index + 1` are fused and layer `index + 2` is
+        a 2x2, stride-2 max pool without padding in training mode: the three run as one C
+        call each way (the batch norm's output is pooled plane by plane as it is made, and
+        the pool's gradient is spread back channel by channel in the batch norm's backward)."""
+        layers = self._layers
+        if index + 2 >= len(layers) or type(layers[index + 2]) is not SpatialPool:
+            return False
+        pool = layers[index + 2]
+        return (
+            pool.training
+            and pool.reduce == "max"
+            and pool.kernel_size == (2, 2)
+            and pool.stride == (2, 2)
+            and pool.padding == (0, 0)
+        )
+
     def forward(self, x: ArrayLike) -> np.ndarray:
         index = 0
         while index < len(self._layers):
             layer = self._layers[index]
             fused = self._fused_with_next(index)
+            pooled = fused and self._pool_after(index)
             try:
-                x = layer._normalize(x, self._layers[index + 1]) if fused else layer(x)
+                if fused:
+                    pool = self._layers[index + 2] if pooled else None
+                    x, pooled = layer._normalize_and_pool(x, self._layers[index + 1], pool)
+                else:
+                    x = layer(x)
             except Exception as exc:
                 wrapped = _in_layer(exc, index, layer)
                 if wrapped is None:
                     raise
                 raise wrapped from exc
-            index += 2 if fused else 1
+            index += 3 if pooled else 2 if fused else 1
         return np.asarray(x)
 
     def _sums_for_convolution(self, index: int) -> bool:
@@ -1792,6 +1870,38 @@ class Sequential(Layer):
             and shape[:2] == rows[:2]
             and math.prod(shape[2:]) == rows[2]
             and conv_cache["dtype"] == norm_cache["dtype"]
+        )
+
+    def _backward_through_pool(self, index: int, grad: ArrayLike, sums: bool = False):
+        """The backward of batch norm `index`, ReLU `index + 1` and 2x2 max pool `index + 2`
+        in one call, when all three kept a forward that fits together (None otherwise: the
+        caller runs them apart, with their own errors).  With `sums`, as
+        _backward_through_relu."""
+        norm, relu, pool = self._layers[index : index + 3]
+        caches = [vars(layer).get("_cache") for layer in (norm, relu, pool)]
+        if not all(isinstance(cache, dict) for cache in caches):
+            return None
+        norm_cache, relu_cache, pool_cache = caches
+        try:
+            pool_cache, grad_array = pool._checked_cache(grad)
+        except Exception as exc:
+            wrapped = _in_layer(exc, index + 2, pool)
+            if wrapped is None:
+                raise
+            raise wrapped from exc
+        shape = norm_cache["out_shape"]
+        if (
+            relu_cache["out_shape"] != shape
+            or pool_cache["x_shape"] != shape
+            or len(shape) < 3
+            or min(shape[-2:]) < 2
+            or not norm_cache["dtype"] == relu_cache["dtype"] == pool_cache["dtype"]
+            or pool_cache["winners"].dtype != np.int32
+        ):
+            return None
+        norm._cache = relu._cache = pool._cache = _CONSUMED
+        return norm._backward(
+            norm_cache, grad_array, relu_cache["positive"], sums, pool_cache["winners"]
         )
 
     def _backward_through_relu(self, index: int, grad: ArrayLike, sums: bool = False):
@@ -1837,6 +1947,13 @@ class Sequential(Layer):
         grad_sums = None  # the bias gradient of convolution `index`, from its batch norm
         index = len(self._layers) - 1
         while index >= 0:
+            if index > 1 and self._fused_with_next(index - 2) and self._pool_after(index - 2):
+                sums = self._sums_for_convolution(index - 2)
+                fused = self._backward_through_pool(index - 2, grad, sums)
+                if fused is not None:
+                    grad, grad_sums = fused if sums else (fused, None)
+                    index -= 3
+                    continue
             if index > 0 and self._fused_with_next(index - 1):
                 sums = self._sums_for_convolution(index - 1)
                 fused = self._backward_through_relu(index - 1, grad, sums)

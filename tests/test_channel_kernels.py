@@ -118,6 +118,73 @@ def test_batch_norm_forward_errors():
         _core.batch_norm_forward(x, "eps")
 
 
+@pytest.mark.parametrize("simd", [1, 2, 3])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("plane", [(6, 8), (7, 5)])
+def test_batch_norm_with_a_2x2_max_pool_is_the_two_apart(simd, dtype, plane):
+    # Forward: the batch norm and ReLU, then max_pool on every plane of the map; backward:
+    # max_pool_backward, then the batch-norm backward through the mask. The same bits.
+    rng = np.random.default_rng(9)
+    h, w = plane
+    x = rng.standard_normal((3, 4, 2 * h * w)).astype(dtype)
+    weight, bias = rng.standard_normal(4), rng.standard_normal(4)
+    out, positive, mean, var, inv_std = _core.batch_norm_forward(
+        x, 1e-5, weight, bias, 2, simd, relu=True
+    )
+    planes = out.reshape(-1, h, w)
+    pooled, winners = _core.max_pool(planes, (2, 2), (2, 2), (0, 0), 2)
+    got = _core.batch_norm_forward(x, 1e-5, weight, bias, 2, simd, relu=True, plane=plane)
+    want = (pooled.reshape(3, 4, -1), positive, winners.reshape(3, 4, -1), mean, var, inv_std)
+    assert len(got) == 6
+    for a, b in zip(got, want):
+        assert a.shape == b.shape and a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+
+    g = rng.standard_normal(want[0].shape).astype(dtype)
+    spread = _core.max_pool_backward(
+        g.reshape(pooled.shape), winners, (h, w), (2, 2), (2, 2), (0, 0), 2
+    ).reshape(x.shape)
+    apart = _core.batch_norm_backward(
+        spread, x, mean, inv_std, weight, 2, simd, positive=positive, sums=True
+    )
+    fused = _core.batch_norm_backward(
+        g,
+        x,
+        mean,
+        inv_std,
+        weight,
+        2,
+        simd,
+        positive=positive,
+        sums=True,
+        pool_index=want[2],
+        plane=plane,
+    )
+    for a, b in zip(fused, apart):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_pooled_batch_norm_errors():
+    x = np.ones((2, 3, 2 * 4 * 6))
+    g, index = np.ones((2, 3, 2 * 2 * 3)), np.zeros((2, 3, 2 * 2 * 3), np.int32)
+    mean, inv_std = np.zeros(3), np.ones(3)
+    for plane, error in [((5, 6), ValueError), ((1, 48), ValueError), ((4,), TypeError)]:
+        with pytest.raises(error, match="plane must"):
+            _core.batch_norm_forward(x, 1e-5, plane=plane)
+        with pytest.raises(error, match="plane must"):
+            _core.batch_norm_backward(g, x, mean, inv_std, pool_index=index, plane=plane)
+    with pytest.raises(TypeError, match="pool_index and plane must be given together"):
+        _core.batch_norm_backward(g, x, mean, inv_std, pool_index=index)
+    with pytest.raises(TypeError, match="pool_index must be an int32"):
+        _core.batch_norm_backward(g, x, mean, inv_std, pool_index=index + 0.0, plane=(4, 6))
+    with pytest.raises(ValueError, match="pooled shape of x"):
+        _core.batch_norm_backward(g[:, :, 1:], x, mean, inv_std, pool_index=index, plane=(4, 6))
+    bad = index.copy()
+    bad[0, 0, 0] = 24  # not a position of a 4 x 6 plane
+    with pytest.raises(ValueError):
+        _core.batch_norm_backward(g, x, mean, inv_std, pool_index=bad, plane=(4, 6))
+
+
 def test_results_do_not_depend_on_the_thread_count():
     rng = np.random.default_rng(1)
     x = rng.standard_normal((64, 10, 4 * 26 * 26)).astype(np.float32)

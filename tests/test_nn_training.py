@@ -372,28 +372,33 @@ def test_errors_inside_sequential_name_the_layer():
 @pytest.mark.parametrize("model", ["p4cnn", "z2cnn"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("side", [10, 11])
 def test_batch_norm_then_relu_in_a_sequential_gives_the_numbers_of_the_layers_apart(
-    monkeypatch, model, dtype, training
+    monkeypatch, model, dtype, training, side
 ):
-    """Sequential runs a batch norm and the ReLU after it in one pass each way, and takes
-    the bias gradient of the convolution before from the batch norm's backward; the output,
-    the input gradient, the parameter gradients and the running statistics must be those of
-    the layers run one by one (and the separate ReLU kernel must not run at all)."""
+    """Sequential runs a batch norm and the ReLU after it in one pass each way (and the 2x2
+    max pool after them too, in training), and takes the bias gradient of the convolution
+    before from the batch norm's backward; the output, the input gradient, the parameter
+    gradients and the running statistics must be those of the layers run one by one (and
+    the separate ReLU and pool kernels must not run at all in training). Odd sides leave a
+    row and a column outside every pooling window."""
     from gcnn import _core, models
 
     fused = getattr(models, model)(4, padding=1, rng=0, dtype=dtype)
     apart = getattr(models, model)(4, padding=1, rng=0, dtype=dtype)
     fused.train(training)
     apart.train(training)
-    x = (random((6, 1, 10, 10), seed=3) + 0.2).astype(dtype)
+    x = (random((6, 1, side, side), seed=3) + 0.2).astype(dtype)
     expected = x
     for layer in apart:
         expected = layer(expected)
-    real_relu = _core.relu
     calls = []
-    monkeypatch.setattr(_core, "relu", lambda *a: calls.append(1) or real_relu(*a))
+    for name in ("relu", "max_pool", "max_pool_backward"):
+        real = getattr(_core, name)
+        monkeypatch.setattr(_core, name, lambda *a, real=real: calls.append(1) or real(*a))
     out = fused(x)
-    assert calls == []  # every ReLU of the P4CNN follows a batch norm
+    # every ReLU of the P4CNN follows a batch norm; its pool is fused in training only
+    assert len(calls) == (0 if training else 1)
     np.testing.assert_array_equal(out, expected)
     for (name, a), (_, b) in zip(fused.state_dict().items(), apart.state_dict().items()):
         np.testing.assert_array_equal(a, b, err_msg=name)
@@ -409,6 +414,25 @@ def test_batch_norm_then_relu_in_a_sequential_gives_the_numbers_of_the_layers_ap
     np.testing.assert_array_equal(grad_x, grad)
     for (name, a), (_, b) in zip(fused.named_parameters(), apart.named_parameters()):
         np.testing.assert_array_equal(a.grad, b.grad, err_msg=name)
+
+
+def test_fused_batch_norm_relu_and_pool_keep_their_own_errors_and_caches():
+    seq = nn.Sequential(nn.BatchNorm2d(2), nn.ReLU(), nn.SpatialPool(2))
+    # maps too small to pool: the pool runs as its own layer and names itself
+    with pytest.raises(ValueError, match=r"^layer 2 \(SpatialPool\): x is too small"):
+        seq(np.ones((4, 2, 1, 5), np.float32))
+    x = random((4, 2, 5, 5), seed=5).astype(np.float32)
+    out = seq(x)
+    assert out.shape == (4, 2, 2, 2)
+    grad_x = seq.backward(np.ones_like(out))
+    # what the fused forward kept serves each layer's own backward as well
+    seq(x)
+    grad = np.ones_like(out)
+    for layer in reversed(list(seq)):
+        grad = layer.backward(grad)
+    np.testing.assert_array_equal(grad, grad_x)
+    with pytest.raises(RuntimeError, match="backward called twice"):
+        seq.backward(np.ones_like(out))
 
 
 def test_fused_batch_norm_and_relu_keep_their_own_errors_and_caches():

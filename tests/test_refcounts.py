@@ -185,3 +185,24 @@ def test_refcounts_flat_batch_norm_forward():
     for relu in (False, True):
         outputs = _core.batch_norm_forward(x, 1e-5, weight, bias, relu=relu)
         assert [sys.getrefcount(out) for out in outputs] == [3] * len(outputs)
+
+
+def test_refcounts_flat_pooled_batch_norm():
+    rng = np.random.default_rng(33)
+    x = rng.standard_normal((2, 3, 4 * 6)).astype(np.float32)
+    plane = (4, 6)
+    before = refcounts(x, plane)
+    for _ in range(500):
+        pooled, positive, winners, mean, var, inv_std = _core.batch_norm_forward(
+            x, 1e-5, None, None, 2, relu=True, plane=plane
+        )
+        _core.batch_norm_backward(
+            pooled, x, mean, inv_std, None, 2, positive=positive, pool_index=winners, plane=plane
+        )
+        with pytest.raises(ValueError):
+            _core.batch_norm_forward(x, 1e-5, plane=(5, 6))
+        with pytest.raises(ValueError):
+            _core.batch_norm_backward(x, x, mean, inv_std, pool_index=winners, plane=plane)
+    assert refcounts(x, plane) == before
+    outputs = _core.batch_norm_forward(x, 1e-5, relu=True, plane=plane)
+    assert [sys.getrefcount(out) for out in outputs] == [3] * 6
