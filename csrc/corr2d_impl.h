@@ -451,7 +451,7 @@ static GCNN_INLINE void GCNN_NAME(cv_tile)(const GCNN_T *restrict panel,
             wv[v] = VLOAD(weights + v * GCNN_LANES);
         GCNN_UNROLL
         for (int q = 0; q < PP; ++q) {
-            const VEC xs = (VEC){0} + src[pix[q]]; /* broadcast */
+            const VEC xs = VSPLAT(src[pix[q]]);
             GCNN_UNROLL
             for (int v = 0; v < OV; ++v)
                 acc[v][q] += wv[v] * xs;

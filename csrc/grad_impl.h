@@ -162,7 +162,7 @@ static GCNN_INLINE void GCNN_NAME(gw_cv_tile)(const GCNN_T *restrict panel,
             gv[v] = VLOAD(g_t + (p * OV + v) * GCNN_LANES);
         GCNN_UNROLL
         for (int t = 0; t < TT; ++t) {
-            const VEC xs = (VEC){0} + base[offset[t]]; /* broadcast */
+            const VEC xs = VSPLAT(base[offset[t]]);
             GCNN_UNROLL
             for (int v = 0; v < OV; ++v)
                 acc[v][t] += gv[v] * xs;

@@ -21,3 +21,8 @@ typedef GCNN_T GCNN_NAME(vec);
 #define VEC GCNN_NAME(vec)
 #define VLOAD(p) (*(const VEC *)(p))
 #define VSTORE(p, v) (*(VEC *)(p) = (v))
+/* s in every lane.  s - 0 is s for every s (also -0), so the compiler drops
+ * the subtraction and loads a broadcast; the idiom 0 + s must keep its add
+ * (it turns -0 into +0): on AVX-512 a vaddss and a register vbroadcastss
+ * then competed with the multiply-adds for their ports in the inner loops. */
+#define VSPLAT(s) ((s) - (VEC){0})
