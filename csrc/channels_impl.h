@@ -2,12 +2,28 @@
  * Loop bodies of the per-channel kernels (batch normalisation), instantiated
  * by simd_types.h for each (element type, instruction-set path).  A channel
  * of x[n][c][s] is n runs of s contiguous values; a run is summed in
- * vectors of the element type (four independent accumulators, lanes then
- * added in order) and runs are added in double, always in the same order.
+ * vectors of the element type (four independent accumulators, added
+ * pairwise, then the lanes by halves) and runs are added in double, always
+ * in the same order.
  */
 
 /* Number of independent vector accumulators of a run sum. */
 #define GCNN_RUN_ACC 4
+
+/* The sum of a run's accumulators: added pairwise, then the lanes by halves
+ * (log2 of the lanes steps of independent adds).  Adding the 4 x lanes
+ * values one after another was a chain of 64 dependent adds on AVX-512 float,
+ * longer than the whole vector loop of a run of a few hundred values. */
+static GCNN_INLINE GCNN_T GCNN_NAME(acc_total)(const VEC acc[GCNN_RUN_ACC])
+{
+    const VEC v = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    GCNN_T lane[GCNN_VBYTES / sizeof(GCNN_T)];
+    VSTORE(lane, v);
+    for (ptrdiff_t width = GCNN_LANES / 2; width >= 1; width /= 2)
+        for (ptrdiff_t l = 0; l < width; ++l)
+            lane[l] += lane[l + width];
+    return lane[0];
+}
 
 /* sum x[j] and sum (x[j] - m)^2 over one run, added to *sum and *centered_squares. */
 static void GCNN_NAME(run_sums)(const GCNN_T *restrict x, ptrdiff_t s, GCNN_T m, double *sum,
@@ -28,16 +44,8 @@ static void GCNN_NAME(run_sums)(const GCNN_T *restrict x, ptrdiff_t s, GCNN_T m,
             squares[a] += d * d;
         }
     }
-    GCNN_T lanes_total = 0, lanes_squares = 0;
-    GCNN_T spill[GCNN_VBYTES / sizeof(GCNN_T)];
-    for (int a = 0; a < GCNN_RUN_ACC; ++a) {
-        VSTORE(spill, total[a]);
-        for (ptrdiff_t l = 0; l < GCNN_LANES; ++l)
-            lanes_total += spill[l];
-        VSTORE(spill, squares[a]);
-        for (ptrdiff_t l = 0; l < GCNN_LANES; ++l)
-            lanes_squares += spill[l];
-    }
+    const GCNN_T lanes_total = GCNN_NAME(acc_total)(total);
+    const GCNN_T lanes_squares = GCNN_NAME(acc_total)(squares);
     double tail_total = 0, tail_squares = 0;
     for (; j < s; ++j) {
         const GCNN_T d = x[j] - m;
@@ -122,16 +130,8 @@ static void GCNN_NAME(run_grad_sums)(const GCNN_T *restrict g, const uint8_t *re
             dots[a] += gv * (VLOAD(x + j + a * GCNN_LANES) - mv);
         }
     }
-    GCNN_T lanes_total = 0, lanes_dots = 0;
-    GCNN_T spill[GCNN_VBYTES / sizeof(GCNN_T)];
-    for (int a = 0; a < GCNN_RUN_ACC; ++a) {
-        VSTORE(spill, total[a]);
-        for (ptrdiff_t l = 0; l < GCNN_LANES; ++l)
-            lanes_total += spill[l];
-        VSTORE(spill, dots[a]);
-        for (ptrdiff_t l = 0; l < GCNN_LANES; ++l)
-            lanes_dots += spill[l];
-    }
+    const GCNN_T lanes_total = GCNN_NAME(acc_total)(total);
+    const GCNN_T lanes_dots = GCNN_NAME(acc_total)(dots);
     /* the tail: one loop for both cases (the compiler may vectorise its
      * products, which rounds differently from a fused multiply-add) */
     double tail_total = 0, tail_dots = 0;
