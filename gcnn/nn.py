@@ -1872,6 +1872,18 @@ class Sequential(Layer):
             and conv_cache["dtype"] == norm_cache["dtype"]
         )
 
+    def _checked_cache_of(self, index: int, grad: ArrayLike) -> tuple[dict, np.ndarray]:
+        """Layer `index`'s kept forward and grad, after its backward's checks, whose errors
+        name the layer as its own backward's would."""
+        layer = self._layers[index]
+        try:
+            return layer._checked_cache(grad)
+        except Exception as exc:
+            wrapped = _in_layer(exc, index, layer)
+            if wrapped is None:
+                raise
+            raise wrapped from exc
+
     def _backward_through_pool(self, index: int, grad: ArrayLike, sums: bool = False):
         """The backward of batch norm `index`, ReLU `index + 1` and 2x2 max pool `index + 2`
         in one call, when all three kept a forward that fits together (None otherwise: the
@@ -1881,14 +1893,8 @@ class Sequential(Layer):
         caches = [vars(layer).get("_cache") for layer in (norm, relu, pool)]
         if not all(isinstance(cache, dict) for cache in caches):
             return None
-        norm_cache, relu_cache, pool_cache = caches
-        try:
-            pool_cache, grad_array = pool._checked_cache(grad)
-        except Exception as exc:
-            wrapped = _in_layer(exc, index + 2, pool)
-            if wrapped is None:
-                raise
-            raise wrapped from exc
+        norm_cache, relu_cache, _ = caches
+        pool_cache, grad_array = self._checked_cache_of(index + 2, grad)
         shape = norm_cache["out_shape"]
         if (
             relu_cache["out_shape"] != shape
@@ -1913,13 +1919,7 @@ class Sequential(Layer):
         norm_cache = vars(norm).get("_cache")
         if not isinstance(relu_cache, dict) or not isinstance(norm_cache, dict):
             return None
-        try:
-            relu_cache, grad_array = relu._checked_cache(grad)
-        except Exception as exc:
-            wrapped = _in_layer(exc, index + 1, relu)
-            if wrapped is None:
-                raise
-            raise wrapped from exc
+        relu_cache, grad_array = self._checked_cache_of(index + 1, grad)
         if (
             norm_cache["out_shape"] != relu_cache["out_shape"]
             or norm_cache["dtype"] != relu_cache["dtype"]
