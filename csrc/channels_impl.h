@@ -285,6 +285,26 @@ static int GCNN_NAME(affine_item)(void *arg, ptrdiff_t run, int worker)
     return GCNN_OK;
 }
 
+/* The max-pool kernels of pool_impl.h (one instance per element type,
+ * outside the SIMD paths) for this path's element type. */
+static GCNN_INLINE void GCNN_NAME(pool_2x2)(const GCNN_T *src, ptrdiff_t W, GCNN_T *dst,
+                                            int32_t *where, ptrdiff_t oh, ptrdiff_t ow)
+{
+    if (sizeof(GCNN_T) == sizeof(float))
+        max_pool_2x2_f32((const float *)src, W, (float *)dst, where, oh, ow);
+    else
+        max_pool_2x2_f64((const double *)src, W, (double *)dst, where, oh, ow);
+}
+
+static GCNN_INLINE int GCNN_NAME(pool_spread)(const GCNN_T *g, const int32_t *where,
+                                              ptrdiff_t outputs, ptrdiff_t plane_size,
+                                              GCNN_T *dst)
+{
+    if (sizeof(GCNN_T) == sizeof(float))
+        return max_pool_spread_f32((const float *)g, where, outputs, plane_size, (float *)dst);
+    return max_pool_spread_f64((const double *)g, where, outputs, plane_size, (double *)dst);
+}
+
 /* Item = channel k of a training-mode batch norm: its moments, then its n
  * runs of the affine map (and ReLU) while they are in the core's cache.
  * scale and shift are those gcnn.nn computed in NumPy from the moments, in
@@ -322,12 +342,7 @@ static int GCNN_NAME(bn_forward_item)(void *arg, ptrdiff_t k, int worker)
             const ptrdiff_t at = run * s + p * plane, to = (run * planes + p) * oh * ow;
             GCNN_NAME(affine_run)(w->x + at, scratch, w->positive ? w->positive + at : NULL,
                                   plane, (GCNN_T)scale, (GCNN_T)shift);
-            if (sizeof(GCNN_T) == sizeof(float))
-                max_pool_2x2_f32((const float *)scratch, W, (float *)w->pooled + to,
-                                 w->pool_index + to, oh, ow);
-            else
-                max_pool_2x2_f64((const double *)scratch, W, (double *)w->pooled + to,
-                                 w->pool_index + to, oh, ow);
+            GCNN_NAME(pool_2x2)(scratch, W, w->pooled + to, w->pool_index + to, oh, ow);
         }
     }
     free(scratch);
@@ -454,22 +469,16 @@ static int GCNN_NAME(bn_pooled_channel_item)(void *arg, ptrdiff_t k, int worker)
     GCNN_T *dense = malloc((size_t)(n * s) * sizeof *dense);
     if (dense == NULL)
         return GCNN_ENOMEM;
-    for (ptrdiff_t i = 0; i < n; ++i) {
-        GCNN_T *restrict d = dense + i * s;
-        memset(d, 0, (size_t)s * sizeof *d);
-        const ptrdiff_t run = i * c + k;
+    for (ptrdiff_t i = 0; i < n; ++i)
         for (ptrdiff_t p = 0; p < planes; ++p) {
-            const GCNN_T *restrict g = w->grad + (run * planes + p) * windows;
-            const int32_t *restrict at = w->pool_index_in + (run * planes + p) * windows;
-            for (ptrdiff_t o = 0; o < windows; ++o) {
-                if (at[o] < 0 || at[o] >= plane) {
-                    free(dense);
-                    return GCNN_EINVAL; /* not an index the pooling wrote */
-                }
-                d[p * plane + at[o]] += g[o];
+            const ptrdiff_t from = ((i * c + k) * planes + p) * windows;
+            const int status = GCNN_NAME(pool_spread)(w->grad + from, w->pool_index_in + from,
+                                                      windows, plane, dense + i * s + p * plane);
+            if (status != GCNN_OK) {
+                free(dense);
+                return status;
             }
         }
-    }
     struct GCNN_NAME(channel_work) local = *w;
     local.grad = dense;
     local.grad_n = s;

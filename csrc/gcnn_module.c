@@ -811,7 +811,7 @@ static PyObject *core_batch_norm_backward(PyObject *module, PyObject *args, PyOb
     PyArrayObject *positive = NULL, *index = NULL;
     ptrdiff_t plane_h = 0, plane_w = 0;
     PyArrayObject *grad_x = NULL, *grad_w = NULL, *grad_b = NULL, *sums = NULL;
-    char buf1[128], buf2[128];
+    char buf1[128], buf2[128], buf3[128];
     x = as_float_array(x_obj, "x", -1, 3);
     if (x == NULL)
         goto fail;
@@ -845,7 +845,7 @@ static PyObject *core_batch_norm_backward(PyObject *module, PyObject *args, PyOb
             PyErr_Format(PyExc_ValueError,
                          "grad and pool_index must have the pooled shape of x %s, got %s and %s",
                          shape_text(x, buf1, sizeof buf1), shape_text(g, buf2, sizeof buf2),
-                         shape_text(index, buf1, sizeof buf1));
+                         shape_text(index, buf3, sizeof buf3));
             goto fail;
         }
     }

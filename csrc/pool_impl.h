@@ -122,14 +122,13 @@ static int GCNN_NAME(max_pool)(const gcnn_pool_params *p, const GCNN_T *x, GCNN_
     return gcnn_parallel_for(p->planes, p->num_threads, GCNN_NAME(max_pool_item), &w, NULL);
 }
 
-static int GCNN_NAME(max_pool_backward_item)(void *arg, ptrdiff_t plane, int worker)
+/* One plane of the backward: dst (plane_size values) zero, then each of the
+ * outputs' gradients g added at its winner where[o].  Also the batch norm's
+ * backward with a pool folded in (channels_impl.h). */
+static int GCNN_NAME(max_pool_spread)(const GCNN_T *restrict g, const int32_t *restrict where,
+                                      ptrdiff_t outputs, ptrdiff_t plane_size,
+                                      GCNN_T *restrict dst)
 {
-    const struct GCNN_NAME(pool_work) *w = arg;
-    const ptrdiff_t plane_size = w->p->height * w->p->width, outputs = w->out_h * w->out_w;
-    GCNN_T *restrict dst = w->out + plane * plane_size;
-    const GCNN_T *restrict g = w->grad + plane * outputs;
-    const int32_t *restrict where = w->index_in + plane * outputs;
-    (void)worker;
     memset(dst, 0, (size_t)plane_size * sizeof(GCNN_T));
     for (ptrdiff_t o = 0; o < outputs; ++o) {
         if (where[o] < 0 || where[o] >= plane_size)
@@ -137,6 +136,15 @@ static int GCNN_NAME(max_pool_backward_item)(void *arg, ptrdiff_t plane, int wor
         dst[where[o]] += g[o];
     }
     return GCNN_OK;
+}
+
+static int GCNN_NAME(max_pool_backward_item)(void *arg, ptrdiff_t plane, int worker)
+{
+    const struct GCNN_NAME(pool_work) *w = arg;
+    const ptrdiff_t plane_size = w->p->height * w->p->width, outputs = w->out_h * w->out_w;
+    (void)worker;
+    return GCNN_NAME(max_pool_spread)(w->grad + plane * outputs, w->index_in + plane * outputs,
+                                      outputs, plane_size, w->out + plane * plane_size);
 }
 
 static int GCNN_NAME(max_pool_backward)(const gcnn_pool_params *p, const GCNN_T *grad,
